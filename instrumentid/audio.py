@@ -1,0 +1,168 @@
+"""Load and validate audio.
+
+Everything instrumentid analyses goes through :func:`load_audio` (files) or :func:`valid_audio` (arrays), so every
+entry point rejects the same unusable input with the same message.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from instrumentid.errors import ParameterError
+
+__all__ = ["SR", "MIN_SAMPLES", "AUDIO_EXTENSIONS", "load_audio", "valid_audio", "to_mono", "is_audio_file"]
+
+#: Analysis sample rate (Hz) of every feature and note in instrumentid.
+SR = 22050
+#: Shortest usable signal: one analysis frame (``n_fft`` of the feature code) at :data:`SR`.
+MIN_SAMPLES = 2048
+#: File name extensions treated as audio when folders are walked.
+AUDIO_EXTENSIONS = (".wav", ".aif", ".aiff", ".aifc", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".opus")
+#: Peak level (linear) under which a signal is considered silent (-80 dBFS).
+SILENCE_PEAK = 1e-4
+
+
+def is_audio_file(path) -> bool:
+    """Return True if ``path`` has an audio file extension (see :data:`AUDIO_EXTENSIONS`)."""
+    return Path(path).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def to_mono(y: np.ndarray) -> np.ndarray:
+    """Average channels.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)]
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+    """
+    y = np.asarray(y)
+    if y.ndim == 2:
+        return y.mean(axis=0)
+    return y
+
+
+def valid_audio(y, *, sr: float | None = None, name: str = "audio") -> np.ndarray:
+    """Check that ``y`` is usable audio and return it as float32.
+
+    Raises on unusable input, warns on suspicious input (as openl3 does).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)]
+        Audio samples, floating point.
+    sr : float, optional
+        Sample rate in Hz; checked to be positive if given.
+    name : str
+        How to call the signal in messages (e.g. its file name).
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,) or (n_channels, n), dtype=float32]
+
+    Raises
+    ------
+    ParameterError
+        Not an array of floats, more than 2 dimensions, empty, or containing NaN/Inf; or a non-positive ``sr``.
+
+    Warns
+    -----
+    UserWarning
+        Silent (peak under -80 dBFS) or shorter than one analysis frame (:data:`MIN_SAMPLES` at :data:`SR`).
+    """
+    if sr is not None and (not np.isfinite(sr) or sr <= 0):
+        raise ParameterError(f"{name}: sample rate must be a positive number of Hz, got {sr!r}")
+    if not isinstance(y, np.ndarray):
+        raise ParameterError(f"{name}: audio must be a numpy array, got {type(y).__name__}")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise ParameterError(f"{name}: audio must be floating point, got dtype {y.dtype}")
+    if y.ndim not in (1, 2):
+        raise ParameterError(f"{name}: audio must have shape (n,) or (n_channels, n), got shape {y.shape}")
+    if y.size == 0 or y.shape[-1] == 0:
+        raise ParameterError(f"{name}: audio is empty (shape {y.shape})")
+    finite = np.isfinite(y)
+    if not finite.all():
+        bad = np.flatnonzero(~finite.reshape(-1))
+        raise ParameterError(
+            f"{name}: audio contains {bad.size} NaN/Inf sample(s), first at index {int(bad[0])}"
+        )
+    y = y.astype(np.float32, copy=False)
+    if float(np.max(np.abs(y))) < SILENCE_PEAK:
+        warnings.warn(f"{name}: audio is silent (peak under -80 dBFS)", UserWarning, stacklevel=2)
+    min_samples = MIN_SAMPLES if sr is None else int(np.ceil(MIN_SAMPLES * sr / SR))
+    if y.shape[-1] < min_samples:
+        warnings.warn(
+            f"{name}: audio is shorter than one analysis frame ({y.shape[-1]} < {min_samples} samples)",
+            UserWarning,
+            stacklevel=2,
+        )
+    return y
+
+
+def load_audio(path, *, sr: int | None = SR, mono: bool = True) -> tuple[np.ndarray, int]:
+    """Load an audio file (WAV, AIFF, FLAC, OGG, MP3, ...) as float32, mono, resampled to ``sr``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The audio file.
+    sr : int or None
+        Target sample rate in Hz (default :data:`SR`); None keeps the file's rate.
+    mono : bool
+        Mix channels down to one.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,) if mono else (n_channels, n), dtype=float32]
+    sr : int
+        Sample rate of ``y`` in Hz.
+
+    Raises
+    ------
+    ParameterError
+        Missing file, a folder, a file that no decoder reads, or audio that :func:`valid_audio` rejects.
+    """
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise ParameterError(f"audio file not found: {str(path)!r}")
+    if path.is_dir():
+        raise ParameterError(f"expected an audio file, got a folder: {str(path)!r}")
+    if path.stat().st_size == 0:
+        raise ParameterError(f"audio file is empty (0 bytes): {str(path)!r}")
+    y, file_sr = _decode(path)
+    y = valid_audio(y, sr=file_sr, name=path.name)
+    if mono:
+        y = to_mono(y)
+    if sr is not None and file_sr != sr:
+        import librosa
+
+        y = librosa.resample(y, orig_sr=file_sr, target_sr=sr, res_type="soxr_hq")
+        file_sr = sr
+    return np.ascontiguousarray(y, dtype=np.float32), int(file_sr)
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int]:
+    """Decode with soundfile (libsndfile reads WAV/AIFF/FLAC/OGG/MP3); fall back to librosa's audioread path."""
+    import soundfile as sf
+
+    try:
+        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+        return data.T, int(file_sr)
+    except Exception as sf_err:  # noqa: BLE001 - any decoder failure becomes one clear message
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import librosa
+
+                y, file_sr = librosa.load(str(path), sr=None, mono=False)
+            return np.asarray(y, dtype=np.float32), int(file_sr)
+        except Exception:  # noqa: BLE001
+            raise ParameterError(
+                f"cannot read audio file {str(path)!r}: not a supported or intact audio file ({sf_err})"
+            ) from None

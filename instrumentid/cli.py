@@ -1,0 +1,280 @@
+"""The ``instrumentid`` command: a thin layer over the Python API.
+
+Nothing heavy (numpy, torch, librosa, matplotlib) is imported before the arguments are parsed, so ``--help`` is fast.
+Every :class:`~instrumentid.errors.InstrumentIdError` becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from instrumentid import __version__
+from instrumentid.errors import InstrumentIdError
+
+__all__ = ["build_parser", "main"]
+
+DEFAULT_RATES = (0.1, 0.01, 0.001, 0.0001)
+
+
+# ----------------------------------------------------------------------------------------------- argparse types
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
+def existing_path(text: str) -> Path:
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"no such file or folder: {text!r}")
+    return path
+
+
+def existing_dir(text: str) -> Path:
+    path = existing_path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"not a folder: {text!r}")
+    return path
+
+
+def existing_file(text: str) -> Path:
+    path = existing_path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"not a file: {text!r}")
+    return path
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with exit code 2 and one line of error (argparse's own convention), kept for every sub-parser."""
+
+    def error(self, message):  # pragma: no cover - exercised through main()
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+# ----------------------------------------------------------------------------------------------- the parser
+def _add_training_options(p, *, epochs: int) -> None:
+    p.add_argument("--epochs", type=positive_int, default=epochs, help=f"training epochs (default {epochs})")
+    p.add_argument("--batch-size", type=positive_int, default=128, help="mini-batch size (default 128)")
+    p.add_argument("--hidden-units", type=positive_int, default=256, help="hidden layer width (default 256)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``instrumentid`` argument parser (tests call it with a list of arguments)."""
+    parser = _Parser(
+        prog="instrumentid",
+        description="Tell which musical instrument is playing: from a note, a recording, or a data set of features.",
+    )
+    parser.add_argument("--version", action="version", version=f"instrumentid {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("lab", help="run the whole lab: spectrogram, features, data, model, training, sweep, plots")
+    p.add_argument("--data", type=existing_dir, help="folder of the four UIowa .npy files (default: built-in data)")
+    p.add_argument("--out", type=Path, help="run folder to write (default runs/lab-TIMESTAMP)")
+    p.add_argument("--audio", type=existing_file, help="recording for steps 1-2 (default: a rendered example)")
+    _add_training_options(p, epochs=10)
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 0.001)")
+    p.add_argument("--rates", type=positive_float, nargs="+", default=list(DEFAULT_RATES), help="sweep rates")
+    p.add_argument("--sweep-epochs", type=positive_int, default=20, help="epochs per sweep rate (default 20)")
+    p.add_argument("--no-sweep", action="store_true", help="skip the learning-rate sweep (steps 8-9)")
+    p.set_defaults(handler="lab")
+
+    p = sub.add_parser("train", help="train the lab's network on a data set and save a run folder")
+    p.add_argument("--data", type=existing_dir, help="data set folder (default: built-in data)")
+    p.add_argument("--out", type=Path, help="run folder to write (default runs/train-TIMESTAMP)")
+    _add_training_options(p, epochs=10)
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 0.001)")
+    p.set_defaults(handler="train")
+
+    p = sub.add_parser("sweep", help="learning-rate sweep: a fresh model per rate")
+    p.add_argument("--data", type=existing_dir, help="data set folder (default: built-in data)")
+    p.add_argument("--out", type=Path, help="run folder to write (default runs/sweep-TIMESTAMP)")
+    _add_training_options(p, epochs=20)
+    p.add_argument("--rates", type=positive_float, nargs="+", default=list(DEFAULT_RATES), help="learning rates")
+    p.set_defaults(handler="sweep")
+
+    p = sub.add_parser("plot", help="redraw the figures of a run folder from its saved histories")
+    p.add_argument("run", type=existing_dir, help="run folder from lab, train or sweep")
+    p.set_defaults(handler="plot")
+
+    p = sub.add_parser("dataset", help="build or describe a feature data set")
+    dsub = p.add_subparsers(dest="dataset_command", metavar="ACTION", parser_class=_Parser)
+    dsub.required = True
+    d = dsub.add_parser("info", help="counts per class (and per source) of a data set folder")
+    d.add_argument("path", type=existing_dir, help="data set folder (UIowa layout)")
+    d.set_defaults(handler="dataset_info")
+    d = dsub.add_parser("build", help="build the default SoundFont data set, or one from a folder of audio")
+    d.add_argument("--soundfont", type=existing_file, action="append", help="SF2/SF3 file (repeatable)")
+    d.add_argument("--programs", type=existing_file, help="JSON/TOML map of class name -> General-MIDI programs")
+    d.add_argument("--split", choices=("pitch", "source"), default="pitch", help="grouped split (default pitch)")
+    d.add_argument("--test-source", help="with --split source: the SoundFont held out for testing")
+    d.add_argument("--from-folder", type=existing_dir, help="folder with one sub-folder of audio per class")
+    d.add_argument("--test-size", type=fraction, default=0.2, help="test fraction for --from-folder (default 0.2)")
+    d.add_argument("--split-csv", type=existing_file, help="explicit split for --from-folder: CSV path,split")
+    d.add_argument("--jobs", type=positive_int, help="worker processes (default: all cores)")
+    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    d.add_argument("--out", type=Path, help="folder to write (default: the cache)")
+    d.add_argument("--force", action="store_true", help="rebuild even if a cached copy exists")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(handler="dataset_build")
+
+    p = sub.add_parser("predict", help="name the instrument of every note in recordings")
+    p.add_argument("inputs", nargs="+", type=existing_path, metavar="FILE_OR_DIR", help="audio files or folders")
+    p.add_argument("--model", type=existing_path, help="model or run folder (default: the built-in model)")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
+    p.add_argument("--out", type=Path, help="write the output to this file instead of stdout")
+    p.add_argument("--plot", type=Path, metavar="DIR", help="save a labelled spectrogram per file in DIR")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler="predict")
+
+    p = sub.add_parser("spectrogram", help="draw the mel spectrogram of a recording (the lab's step 1)")
+    p.add_argument("file", type=existing_file, help="audio file")
+    p.add_argument("--out", type=Path, help="PNG to write (default FILE.mel.png beside the input)")
+    p.set_defaults(handler="spectrogram")
+
+    p = sub.add_parser("evaluate", help="accuracy, per-class precision/recall/F1 and a confusion matrix")
+    p.add_argument("--model", type=existing_path, required=True, help="model or run folder")
+    p.add_argument("--data", type=existing_dir, help="data set folder (default: built-in data)")
+    p.add_argument("--out", type=Path, help="folder for evaluation.json and confusion_matrix.png")
+    p.set_defaults(handler="evaluate")
+
+    p = sub.add_parser("export", help="export a model to ONNX (standardization inside, class names in metadata)")
+    p.add_argument("model", type=existing_path, help="model or run folder")
+    p.add_argument("--onnx", type=Path, required=True, metavar="OUT.onnx", help="ONNX file to write")
+    p.set_defaults(handler="export")
+
+    p = sub.add_parser("report", help="write the HTML report of a run folder")
+    p.add_argument("run", type=existing_dir, help="run folder")
+    p.add_argument("--out", type=Path, help="HTML file (default RUN/report.html)")
+    p.set_defaults(handler="report")
+    return parser
+
+
+# ----------------------------------------------------------------------------------------------- handlers
+# Each handler takes the parsed arguments and returns an exit code; the work is done by the Python API.
+
+
+def _cmd_lab(args) -> int:
+    from instrumentid import lab
+
+    lab.run_lab(
+        data=args.data, out=args.out, audio=args.audio, epochs=args.epochs, batch_size=args.batch_size,
+        hidden_units=args.hidden_units, lr=args.lr, rates=args.rates, sweep_epochs=args.sweep_epochs,
+        sweep=not args.no_sweep, seed=args.seed, progress=not args.quiet,
+    )
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from instrumentid import lab
+
+    lab.run_train(
+        data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+        hidden_units=args.hidden_units, lr=args.lr, seed=args.seed, progress=not args.quiet,
+    )
+    return 0
+
+
+def _cmd_sweep(args) -> int:
+    from instrumentid import lab
+
+    lab.run_sweep(
+        data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+        hidden_units=args.hidden_units, rates=args.rates, seed=args.seed, progress=not args.quiet,
+    )
+    return 0
+
+
+def _cmd_plot(args) -> int:
+    from instrumentid import lab
+
+    for path in lab.plot_run(args.run):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_dataset_info(args) -> int:
+    from instrumentid.datasets.uiowa import describe, load_uiowa
+
+    print(describe(load_uiowa(args.path)))
+    return 0
+
+
+def _cmd_dataset_build(args) -> int:
+    raise InstrumentIdError("dataset build: not wired yet")
+
+
+def _cmd_predict(args) -> int:
+    raise InstrumentIdError("predict: not wired yet")
+
+
+def _cmd_spectrogram(args) -> int:
+    raise InstrumentIdError("spectrogram: not wired yet")
+
+
+def _cmd_evaluate(args) -> int:
+    raise InstrumentIdError("evaluate: not wired yet")
+
+
+def _cmd_export(args) -> int:
+    raise InstrumentIdError("export: not wired yet")
+
+
+def _cmd_report(args) -> int:
+    raise InstrumentIdError("report: not wired yet")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"instrumentid: warning: {message}", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    """Run the command line; return the exit code (0 ok, 1 some inputs failed, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = globals()[f"_cmd_{args.handler}"]
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        return handler(args)
+    except InstrumentIdError as err:
+        print(f"instrumentid: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("instrumentid: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        warnings.showwarning = previous
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
