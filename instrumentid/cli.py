@@ -230,27 +230,131 @@ def _cmd_dataset_info(args) -> int:
 
 
 def _cmd_dataset_build(args) -> int:
-    raise InstrumentIdError("dataset build: not wired yet")
+    if args.from_folder is not None:
+        if args.soundfont or args.programs or args.test_source or args.split != "pitch":
+            raise InstrumentIdError("--from-folder excludes --soundfont, --programs, --split and --test-source")
+        from instrumentid.datasets.folder import build_folder_dataset
+
+        ds = build_folder_dataset(
+            args.from_folder, out=args.out, test_size=args.test_size, split_csv=args.split_csv, jobs=args.jobs,
+            seed=args.seed, force=args.force, progress=not args.quiet,
+        )
+    else:
+        if args.test_source is not None and args.split != "source":
+            raise InstrumentIdError(f"--test-source {args.test_source!r} needs --split source")
+        from instrumentid.datasets.soundfont import build_soundfont_dataset
+
+        ds = build_soundfont_dataset(
+            args.soundfont, programs=args.programs, split=args.split, test_source=args.test_source, out=args.out,
+            seed=args.seed, jobs=args.jobs, force=args.force, progress=not args.quiet,
+        )
+    print(f"{ds.path}: {len(ds.y_train)} train / {len(ds.y_test)} test notes, {ds.n_classes} classes "
+          f"({', '.join(ds.class_names)})")
+    return 0
 
 
 def _cmd_predict(args) -> int:
-    raise InstrumentIdError("predict: not wired yet")
+    from tqdm import tqdm
+
+    from instrumentid import plots
+    from instrumentid.audio import load_audio
+    from instrumentid.errors import ParameterError
+    from instrumentid.persistence import atomic_write_text
+    from instrumentid.predict import find_audio_files, format_predictions, load_model, predict
+
+    files = find_audio_files(args.inputs)
+    if args.out is not None and args.out.is_dir():
+        raise ParameterError(f"--out must be a file, got a folder: {str(args.out)!r}")
+    clf = load_model(args.model)
+    results, failed, plot_names = [], 0, set()
+    for path in tqdm(files, unit="file", desc="predict", disable=True if args.quiet or len(files) < 2 else None):
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = predict(path, model=clf)
+            messages = [m.removeprefix(f"{path.name}: ") for m in dict.fromkeys(str(w.message) for w in caught)]
+            if not result.notes:
+                reasons = [m for m in messages if not m.startswith("no notes found")]
+                raise ParameterError(f"no notes found in {str(path)!r}" + (f" ({'; '.join(reasons)})" if reasons else ""))
+            for message in messages:
+                tqdm.write(f"instrumentid: warning: {path}: {message}", file=sys.stderr)
+            if args.plot is not None:
+                y, sr = load_audio(path)
+                stem = path.stem
+                for i in range(2, len(files) + 2):
+                    if stem not in plot_names:
+                        break
+                    stem = f"{path.stem}-{i}"
+                plot_names.add(stem)
+                fig, _ = plots.plot_notes(y, sr=sr, predictions=result, title=f"Notes and instruments: {path.name}")
+                plots.save_figure(fig, args.plot / f"{stem}.notes.png")
+            results.append(result)
+        except InstrumentIdError as err:
+            failed += 1
+            tqdm.write(f"instrumentid: error: {err}", file=sys.stderr)
+    if results:
+        text = format_predictions(results, fmt=args.format)
+        if args.out is not None:
+            atomic_write_text(args.out, text)
+        else:
+            sys.stdout.write(text)
+    if failed:
+        return 2 if len(files) == 1 else 1
+    return 0
 
 
 def _cmd_spectrogram(args) -> int:
-    raise InstrumentIdError("spectrogram: not wired yet")
+    from instrumentid import plots
+    from instrumentid.audio import load_audio
+
+    y, sr = load_audio(args.file)
+    out = args.out if args.out is not None else args.file.with_suffix(".mel.png")
+    fig, _ = plots.plot_mel_spectrogram(y, sr=sr, title=f"Mel spectrogram: {args.file.name}")
+    print(f"wrote {plots.save_figure(fig, out)}")
+    return 0
 
 
 def _cmd_evaluate(args) -> int:
-    raise InstrumentIdError("evaluate: not wired yet")
+    from instrumentid.classifier import InstrumentClassifier
+    from instrumentid.evaluation import evaluate_dataset, format_evaluation, write_evaluation
+    from instrumentid.persistence import resolve_model_path
+
+    model_json = resolve_model_path(args.model)
+    clf = InstrumentClassifier.load(model_json)
+    if args.data is not None:
+        from instrumentid.datasets.uiowa import load_uiowa
+
+        dataset = load_uiowa(args.data)
+    else:
+        from instrumentid.datasets.soundfont import load_default_dataset
+
+        dataset = load_default_dataset(progress=True)
+    result = evaluate_dataset(clf, dataset)
+    print(format_evaluation(result))
+    out = args.out
+    if out is None:  # beside the model: its run folder when it sits in RUN/model/, else the model folder
+        out = model_json.parent
+        if out.name == "model" and (out.parent / "run.json").is_file():
+            out = out.parent
+    extra = {"model": str(model_json.parent), "data": str(dataset.path) if dataset.path else "default"}
+    for path in write_evaluation(result, out, extra=extra):
+        print(f"wrote {path}")
+    return 0
 
 
 def _cmd_export(args) -> int:
-    raise InstrumentIdError("export: not wired yet")
+    from instrumentid.classifier import InstrumentClassifier
+    from instrumentid.export import export_onnx
+
+    print(f"wrote {export_onnx(InstrumentClassifier.load(args.model), args.onnx)}")
+    return 0
 
 
 def _cmd_report(args) -> int:
-    raise InstrumentIdError("report: not wired yet")
+    from instrumentid.report import write_report
+
+    print(f"wrote {write_report(args.run, out=args.out)}")
+    return 0
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -8,6 +8,9 @@ PY="${PYTHON:-python3}"
 # SoundFonts for the default data set (FluidR3 GM; TimGM6mb ships inside pretty_midi).
 need_apt=()
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need_apt+=(fluid-soundfont-gm)
+# Two more independent sources of some instruments (see instrumentid/datasets/soundfont.py).
+[ -f /usr/share/sounds/sf2/sf_GMbank.sf2 ] || need_apt+=(csound-soundfont)
+[ -f /usr/share/sounds/sf3/MuseScore_General_Lite.sf3 ] || need_apt+=(musescore-general-soundfont-small)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq

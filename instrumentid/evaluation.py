@@ -1,0 +1,184 @@
+"""How good is a classifier on labelled rows: accuracy, per-class precision / recall / F1, confusion matrix.
+
+The numbers come from scikit-learn's metrics (``precision_recall_fscore_support``, ``confusion_matrix``) and use
+the same keys as ``classification_report(output_dict=True)`` ("precision", "recall", "f1-score", "support"), so
+they can be compared one to one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from instrumentid.errors import ParameterError
+
+__all__ = ["evaluate", "evaluate_dataset", "format_evaluation", "write_evaluation", "dataset_labels"]
+
+_METRICS = ("precision", "recall", "f1-score", "support")
+
+
+def _metrics_dict(p, r, f, s) -> dict:
+    return {"precision": float(p), "recall": float(r), "f1-score": float(f), "support": int(s)}
+
+
+def evaluate(clf, X, y) -> dict:
+    """Score a fitted classifier on feature rows ``X`` with true labels ``y``.
+
+    Parameters
+    ----------
+    clf : InstrumentClassifier
+        Fitted (or loaded) classifier.
+    X : np.ndarray [shape=(n_samples, n_features)]
+        Raw feature rows.
+    y : array-like [shape=(n_samples,)]
+        True labels, all among ``clf.classes_``.
+
+    Returns
+    -------
+    dict
+        ``accuracy`` (float), ``n_samples``, ``class_names`` (str of ``clf.classes_``, the order of every table),
+        ``per_class`` (``{name: {precision, recall, f1-score, support}}``), ``macro avg`` and ``weighted avg``
+        (same keys), ``confusion_matrix`` (list of lists, rows = true class, columns = predicted class).
+
+    Raises
+    ------
+    ParameterError
+        ``y`` has labels the classifier does not know, or its length differs from ``X``.
+    """
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    y = np.asarray(y).ravel()
+    labels = np.asarray(clf.classes_)
+    unknown = ~np.isin(y, labels)
+    if unknown.any():
+        bad = sorted({str(v) for v in y[unknown]})
+        raise ParameterError(
+            f"labels {bad[:10]} are not classes of the model; expected labels among {[str(c) for c in labels]}"
+        )
+    y_pred = clf.predict(X)
+    if len(y_pred) != len(y):
+        raise ParameterError(f"X has {len(y_pred)} rows but y has {len(y)} labels")
+    names = [str(c) for c in labels]
+    kwargs = dict(labels=labels, zero_division=0.0)
+    per_class = precision_recall_fscore_support(y, y_pred, average=None, **kwargs)
+    result = {
+        "accuracy": float(accuracy_score(y, y_pred)),
+        "n_samples": int(len(y)),
+        "class_names": names,
+        "per_class": {name: _metrics_dict(*values) for name, values in zip(names, zip(*per_class))},
+    }
+    for average in ("macro", "weighted"):
+        p, r, f, _ = precision_recall_fscore_support(y, y_pred, average=average, **kwargs)
+        result[f"{average} avg"] = _metrics_dict(p, r, f, len(y))
+    result["confusion_matrix"] = confusion_matrix(y, y_pred, labels=labels).tolist()
+    return result
+
+
+def evaluate_dataset(clf, dataset, *, split: str = "test") -> dict:
+    """:func:`evaluate` on one split of a :class:`~instrumentid.datasets.base.FeatureDataset`.
+
+    The data's class indices are matched to the model's classes by name (see :func:`dataset_labels`).
+
+    Parameters
+    ----------
+    clf : InstrumentClassifier
+    dataset : FeatureDataset
+    split : {"test", "train"}
+
+    Raises
+    ------
+    ParameterError
+        Unknown split, a feature count that differs from the model's, or data classes the model does not know.
+    """
+    if split not in ("test", "train"):
+        raise ParameterError(f"split must be 'test' or 'train', got {split!r}")
+    X, y_idx = (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
+    where = f" in {dataset.path}" if dataset.path else ""
+    if dataset.n_features != clf.n_features_in_:
+        raise ParameterError(
+            f"the data{where} has {dataset.n_features} features per row but the model expects {clf.n_features_in_}"
+        )
+    if len(y_idx) == 0:
+        raise ParameterError(f"the data{where} has no {split} rows to evaluate")
+    return evaluate(clf, X, dataset_labels(clf, dataset.class_names, y_idx))
+
+
+def format_evaluation(result: dict) -> str:
+    """The evaluation as a text table (one row per class, then the averages), for the terminal."""
+    names = list(result["class_names"])
+    width = max([len(n) for n in names] + [len("weighted avg")])
+    header = f"{'':>{width}}  {'precision':>9}  {'recall':>9}  {'f1-score':>9}  {'support':>9}"
+    lines = [f"accuracy: {result['accuracy']:.4f} ({result['n_samples']} rows)", "", header]
+    rows = [(n, result["per_class"][n]) for n in names]
+    rows += [(None, None)] + [(key, result[key]) for key in ("macro avg", "weighted avg")]
+    for name, m in rows:
+        if name is None:
+            lines.append("")
+            continue
+        lines.append(f"{name:>{width}}  {m['precision']:>9.4f}  {m['recall']:>9.4f}  {m['f1-score']:>9.4f}"
+                     f"  {m['support']:>9d}")
+    return "\n".join(lines)
+
+
+def write_evaluation(result: dict, out_dir, *, extra: dict | None = None) -> list:
+    """Write ``evaluation.json`` and ``confusion_matrix.png`` into ``out_dir`` (each atomically).
+
+    Parameters
+    ----------
+    result : dict
+        Output of :func:`evaluate`.
+    out_dir : str or Path
+        Folder to write into (created if needed).
+    extra : dict, optional
+        More keys for the JSON (e.g. the model and data paths).
+
+    Returns
+    -------
+    list of Path
+        ``[evaluation.json, confusion_matrix.png]``.
+    """
+    from instrumentid import plots
+    from instrumentid.persistence import atomic_write_text
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = atomic_write_text(out_dir / "evaluation.json",
+                                  json.dumps({**result, **(extra or {})}, indent=1, default=str) + "\n")
+    cm = np.asarray(result["confusion_matrix"])
+    fig, _ = plots.plot_confusion_matrix(cm, class_names=result["class_names"])
+    png_path = plots.save_figure(fig, out_dir / "confusion_matrix.png")
+    return [json_path, png_path]
+
+
+def dataset_labels(clf, class_names, y_idx) -> np.ndarray:
+    """Turn a data set's class indices into labels of the classifier's type, matched by name.
+
+    Parameters
+    ----------
+    clf : InstrumentClassifier
+        Fitted classifier; its ``classes_`` are compared with the data's class names as strings.
+    class_names : list of str
+        The data set's class names (``FeatureDataset.class_names``).
+    y_idx : np.ndarray [shape=(n,), dtype=int]
+        Class indices into ``class_names``.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+        Labels taken from ``clf.classes_``.
+
+    Raises
+    ------
+    ParameterError
+        Some class of the data is not a class of the model.
+    """
+    by_name = {str(c): c for c in clf.classes_}
+    names = np.asarray([str(n) for n in class_names])[np.asarray(y_idx)]
+    missing = sorted(set(names.tolist()) - set(by_name))
+    if missing:
+        raise ParameterError(
+            f"the data has classes the model does not know: {missing}; the model's classes are {sorted(by_name)}"
+        )
+    return np.asarray([by_name[n] for n in names.tolist()], dtype=np.asarray(clf.classes_).dtype)

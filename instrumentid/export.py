@@ -1,0 +1,102 @@
+"""Export a fitted classifier to ONNX: raw features in, class probabilities out.
+
+The exported graph standardizes with the classifier's scaler statistics, runs the network and applies a softmax,
+so any ONNX runtime can use it on the same 120 raw features that :meth:`InstrumentClassifier.predict_proba`
+takes. The batch axis is dynamic. The class names (and the feature settings, if known) travel in the model's
+``metadata_props`` as JSON strings::
+
+    import json, onnx, onnxruntime
+    meta = {p.key: p.value for p in onnx.load("model.onnx").metadata_props}
+    names = json.loads(meta["class_names"])
+    probs = onnxruntime.InferenceSession("model.onnx").run(None, {"features": X.astype("float32")})[0]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from instrumentid.errors import ParameterError
+from instrumentid.persistence import atomic_file
+
+__all__ = ["export_onnx", "INPUT_NAME", "OUTPUT_NAME", "OPSET"]
+
+INPUT_NAME = "features"
+OUTPUT_NAME = "probabilities"
+OPSET = 17
+
+
+def _probability_module(clf):
+    """A torch module: raw features -> standardize -> network -> softmax."""
+    import torch
+
+    class _Probabilities(torch.nn.Module):
+        def __init__(self, net, mean, scale):
+            super().__init__()
+            self.net = net
+            self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+            self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+
+        def forward(self, features):
+            return torch.softmax(self.net((features - self.mean) / self.scale), dim=1)
+
+    return _Probabilities(clf.model_, clf.scaler_.mean_, clf.scaler_.scale_).eval()
+
+
+def export_onnx(clf, path) -> Path:
+    """Write ``clf`` as an ONNX model taking raw features and returning class probabilities.
+
+    Parameters
+    ----------
+    clf : InstrumentClassifier
+        Fitted or loaded classifier.
+    path : str or Path
+        ``.onnx`` file to write; written to a temporary file and renamed when complete.
+
+    Returns
+    -------
+    Path
+        The ONNX file. Input ``features`` float32 [shape=(batch, n_features)], output ``probabilities`` float32
+        [shape=(batch, n_classes)], column ``j`` for ``class_names[j]``.
+
+    Raises
+    ------
+    NotFittedError
+        ``clf`` is not fitted.
+    ParameterError
+        ``path`` is a folder.
+    """
+    import onnx
+    import torch
+
+    from instrumentid import __version__
+
+    clf._check_fitted()
+    path = Path(path)
+    if path.is_dir():
+        raise ParameterError(f"ONNX output must be a file path, got the folder {str(path)!r}")
+    module = _probability_module(clf)
+    example = torch.from_numpy(np.asarray(clf.scaler_.mean_, dtype=np.float32)[None, :].repeat(2, axis=0))
+    with atomic_file(path) as tmp:
+        with torch.no_grad():
+            torch.onnx.export(
+                module, (example,), tmp, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                opset_version=OPSET, dynamo=False,
+            )
+        proto = onnx.load(tmp)
+        meta = {
+            "class_names": json.dumps([str(c) for c in clf.classes_]),
+            "n_features": str(int(clf.n_features_in_)),
+            "feature_settings": json.dumps(getattr(clf, "feature_settings_", None), default=str),
+            "producer": f"instrumentid {__version__}",
+        }
+        onnx.helper.set_model_props(proto, meta)
+        proto.producer_name = "instrumentid"
+        proto.producer_version = __version__
+        proto.doc_string = "raw note features -> class probabilities (standardization and softmax inside)"
+        onnx.checker.check_model(proto)
+        onnx.save(proto, tmp)
+    return path

@@ -1,0 +1,250 @@
+"""One note -> a 120-value feature vector (the lab's input width), and the mel spectrogram of the lab's step 1.
+
+The same :func:`note_features` featurizes the notes of the default data set (rendered from SoundFonts) and the notes
+cut from users' recordings, so a model never sees features computed two different ways.
+
+The vector (:data:`FEATURE_NAMES`) mixes cepstral statistics with descriptors chosen because they carried over
+between SoundFonts in the leave-one-SoundFont-out measurements (``scripts/measure_generalization.py``)::
+
+    [  0: 20]  mean over the note of 20 MFCCs
+    [ 20: 40]  standard deviation over the note of the 20 MFCCs
+    [ 40: 60]  standard deviation of the MFCCs' frame-to-frame change (delta)
+    [ 60: 80]  mean of the 20 MFCCs over the attack (first 0.1 s)
+    [ 80: 87]  mean spectral contrast in 7 octave bands
+    [ 87: 94]  standard deviation of the spectral contrast
+    [ 94:104]  envelope: log time to the loudest frame, decay slope after it (dB/s / 50), level (dB) at 8 evenly
+               spaced times of the note
+    [104:114]  levels of harmonics 1-10 (dB relative to the strongest), at the note's median f0 (YIN)
+    [114:120]  pitch-normalized shape: log2(centroid / f0), log2(bandwidth / f0), log2(roll-off / f0),
+               log10(flatness), std of log2(centroid), log2(f0 / 1 Hz)
+
+The note is peak-normalized first, so the vector does not depend on the recording level.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from instrumentid.audio import SR, valid_audio
+from instrumentid.errors import ParameterError
+
+__all__ = [
+    "N_FEATURES",
+    "FEATURE_SETTINGS",
+    "FEATURE_NAMES",
+    "MIN_NOTE_S",
+    "note_features",
+    "notes_features",
+    "feature_blocks",
+    "mel_spectrogram_db",
+]
+
+#: Length of the feature vector.
+N_FEATURES = 120
+#: Every setting of the feature code (saved with models trained on these features).
+FEATURE_SETTINGS = {
+    "version": 2,
+    "sr": SR,  # analysis sample rate, Hz
+    "n_fft": 2048,  # FFT window, samples (93 ms at 22.05 kHz)
+    "hop_length": 512,  # frame step, samples (23 ms)
+    "n_mels": 128,  # mel bands
+    "fmin": 30.0,  # lowest mel band edge, Hz
+    "fmax": 11025.0,  # highest mel band edge, Hz
+    "n_mfcc": 20,  # cepstral coefficients kept
+    "attack_s": 0.1,  # the attack block averages the MFCCs over this first part of the note
+    "n_bands": 6,  # spectral contrast: 6 octave bands above contrast_fmin, plus the rest (7 values)
+    "contrast_fmin": 100.0,
+    "n_envelope": 8,  # envelope levels sampled over the note
+    "n_harmonics": 10,
+    "f0_range_hz": (30.0, 4200.0),  # YIN search range
+    "f0_max_s": 0.6,  # f0 is estimated on the note's first f0_max_s seconds
+    "normalize": "peak",
+}
+#: Shortest note that :func:`note_features` accepts, in seconds.
+MIN_NOTE_S = 0.05
+#: The blocks of the vector, in order: name -> length.
+BLOCKS = {
+    "mfcc_mean": 20, "mfcc_std": 20, "dmfcc_std": 20, "mfcc_attack": 20, "contrast_mean": 7, "contrast_std": 7,
+    "envelope": 10, "harmonics": 10, "pitchnorm": 6,
+}
+#: Name of every feature, index -> name.
+FEATURE_NAMES = (
+    [f"mfcc{i}_mean" for i in range(20)] + [f"mfcc{i}_std" for i in range(20)]
+    + [f"mfcc{i}_delta_std" for i in range(20)] + [f"mfcc{i}_attack" for i in range(20)]
+    + [f"contrast{i}_mean" for i in range(7)] + [f"contrast{i}_std" for i in range(7)]
+    + ["log_attack_time", "decay_slope"] + [f"envelope{i}_db" for i in range(8)]
+    + [f"harmonic{i + 1}_db" for i in range(10)]
+    + ["centroid_over_f0", "bandwidth_over_f0", "rolloff_over_f0", "flatness", "centroid_spread", "log2_f0"]
+)
+
+
+def _check_sr(sr) -> int:
+    if sr != FEATURE_SETTINGS["sr"]:
+        raise ParameterError(
+            f"features are computed at sr={FEATURE_SETTINGS['sr']} Hz, got sr={sr!r}: resample first "
+            "(instrumentid.audio.load_audio does)"
+        )
+    return int(sr)
+
+
+def _valid_note(y, sr) -> np.ndarray:
+    sr = _check_sr(sr)
+    y = valid_audio(y, sr=sr, name="note")
+    if y.ndim == 2:
+        y = y.mean(axis=0)
+    if y.shape[0] < MIN_NOTE_S * sr:
+        raise ParameterError(f"note is too short: {y.shape[0] / sr:.3f} s, expected at least {MIN_NOTE_S} s")
+    peak = float(np.max(np.abs(y)))
+    y = y / peak if peak > 0 else y
+    n_fft = FEATURE_SETTINGS["n_fft"]
+    if y.shape[0] < n_fft:
+        y = np.pad(y, (0, n_fft - y.shape[0]))
+    return y.astype(np.float32)
+
+
+def feature_blocks(y, *, sr: int = SR) -> dict:
+    """The named blocks of :func:`note_features` (see :data:`BLOCKS`), plus the spectra they come from.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)]
+        One note.
+    sr : int
+        Sample rate in Hz.
+
+    Returns
+    -------
+    dict
+        Block name -> np.ndarray [shape=(BLOCKS[name],)], and ``"power"`` (the power spectrogram
+        [shape=(1 + n_fft // 2, n_frames)]), ``"log_mel"`` [shape=(n_mels, n_frames)], ``"mfcc"`` (all
+        ``n_mfcc`` rows) and ``"f0_hz"`` (float).
+    """
+    import librosa
+
+    s = FEATURE_SETTINGS
+    y = _valid_note(y, sr)
+    n_fft, hop = s["n_fft"], s["hop_length"]
+    power = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop)) ** 2
+    mag = np.sqrt(power)
+    mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=s["n_mels"], fmin=s["fmin"], fmax=s["fmax"])
+    log_mel = librosa.power_to_db(mel, top_db=80.0)
+    mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=s["n_mfcc"])
+    delta = np.diff(mfcc, axis=1) if mfcc.shape[1] > 1 else np.zeros_like(mfcc)
+    n_attack = max(1, int(round(s["attack_s"] * sr / hop)))
+    contrast = librosa.feature.spectral_contrast(S=mag, sr=sr, fmin=s["contrast_fmin"], n_bands=s["n_bands"])
+
+    # envelope: frame level relative to the loudest frame
+    rms = librosa.feature.rms(S=mag, frame_length=n_fft)[0] + 1e-6
+    level_db = 20.0 * np.log10(rms / rms.max())
+    k = int(np.argmax(rms))
+    t = np.arange(rms.shape[0]) * hop / sr
+    slope = np.polyfit(t[k:], level_db[k:], 1)[0] if rms.shape[0] - k > 2 else 0.0
+    points = np.interp(np.linspace(0.0, 1.0, s["n_envelope"]), np.linspace(0.0, 1.0, rms.shape[0]), level_db)
+    envelope = np.concatenate([[np.log(t[k] + 0.01), np.clip(slope, -200.0, 50.0) / 50.0], points])
+
+    # harmonics and pitch-normalized shape at the median YIN f0 of the note's start
+    fmin, fmax = s["f0_range_hz"]
+    head = y[: max(n_fft, int(s["f0_max_s"] * sr))]
+    f0_hz = float(np.median(librosa.yin(head, fmin=fmin, fmax=fmax, sr=sr, frame_length=n_fft, hop_length=hop)))
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    spectrum = power.mean(axis=1)
+    harmonics = np.full(s["n_harmonics"], -80.0)
+    for h in range(1, s["n_harmonics"] + 1):
+        f = h * f0_hz
+        if f < sr / 2:
+            band = (freqs > 0.97 * f - 15.0) & (freqs < 1.03 * f + 15.0)
+            harmonics[h - 1] = 10.0 * np.log10(spectrum[band].max() + 1e-10)
+    harmonics = np.maximum(harmonics - harmonics.max(), -80.0)
+    centroid = librosa.feature.spectral_centroid(S=mag, sr=sr)[0]
+    bandwidth = librosa.feature.spectral_bandwidth(S=mag, sr=sr)[0]
+    rolloff = librosa.feature.spectral_rolloff(S=mag, sr=sr)[0]
+    flatness = librosa.feature.spectral_flatness(S=mag)[0]
+    pitchnorm = np.array([
+        np.log2(np.mean(centroid) / f0_hz + 1e-6), np.log2(np.mean(bandwidth) / f0_hz + 1e-6),
+        np.log2(np.mean(rolloff) / f0_hz + 1e-6), np.log10(np.mean(flatness) + 1e-10),
+        np.std(np.log2(centroid + 1.0)), np.log2(f0_hz),
+    ])
+    return {
+        "mfcc_mean": mfcc.mean(axis=1), "mfcc_std": mfcc.std(axis=1), "dmfcc_std": delta.std(axis=1),
+        "mfcc_attack": mfcc[:, :n_attack].mean(axis=1), "contrast_mean": contrast.mean(axis=1),
+        "contrast_std": contrast.std(axis=1), "envelope": envelope, "harmonics": harmonics, "pitchnorm": pitchnorm,
+        "power": power, "log_mel": log_mel, "mfcc": mfcc, "f0_hz": f0_hz,
+    }
+
+
+def note_features(y, *, sr: int = SR) -> np.ndarray:
+    """Turn one note into the 120-value feature vector.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)]
+        The note's samples, at least :data:`MIN_NOTE_S` long; channels are averaged.
+    sr : int
+        Sample rate in Hz; must be :data:`FEATURE_SETTINGS` ``["sr"]``.
+
+    Returns
+    -------
+    np.ndarray [shape=(120,), dtype=float32]
+        See the module docstring for the layout. Deterministic: the same samples give the same vector.
+
+    Raises
+    ------
+    ParameterError
+        Unusable audio (see :func:`instrumentid.audio.valid_audio`), a note shorter than :data:`MIN_NOTE_S`, or a
+        sample rate other than the analysis rate.
+    """
+    blocks = feature_blocks(y, sr=sr)
+    out = np.concatenate([blocks[name] for name in BLOCKS])
+    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
+def notes_features(notes, *, sr: int = SR) -> np.ndarray:
+    """Featurize several notes.
+
+    Parameters
+    ----------
+    notes : sequence of np.ndarray [shape=(n_i,)]
+        One array of samples per note (lengths may differ).
+    sr : int
+        Sample rate in Hz.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_notes, 120), dtype=float32]
+    """
+    notes = list(notes)
+    out = np.empty((len(notes), N_FEATURES), dtype=np.float32)
+    for i, y in enumerate(notes):
+        out[i] = note_features(y, sr=sr)
+    return out
+
+
+def mel_spectrogram_db(y, *, sr: int = SR, n_mels: int = 128, fmax: float = 8000.0) -> np.ndarray:
+    """Mel spectrogram in dB (the lab's step 1), referenced to its maximum.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)]
+    sr : int
+        Sample rate in Hz.
+    n_mels : int
+        Number of mel bands.
+    fmax : float
+        Highest band edge in Hz.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mels, n_frames)]
+        Power in dB relative to the loudest bin (0 dB at the maximum, floor at -80 dB).
+    """
+    import librosa
+
+    y = valid_audio(y, sr=sr, name="audio")
+    if y.ndim == 2:
+        y = y.mean(axis=0)
+    if not (isinstance(n_mels, (int, np.integer)) and n_mels > 0):
+        raise ParameterError(f"n_mels must be a positive integer, got {n_mels!r}")
+    if not 0 < fmax <= sr / 2:
+        raise ParameterError(f"fmax must be in (0, sr/2 = {sr / 2}] Hz, got {fmax!r}")
+    S = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=2048, hop_length=512, n_mels=int(n_mels), fmax=fmax)
+    return librosa.power_to_db(S, ref=np.max, top_db=80.0)

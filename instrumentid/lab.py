@@ -1,0 +1,314 @@
+"""The lab, step by step, as one reproducible run: ``instrumentid lab`` (and ``train``, ``sweep``, ``plot``).
+
+The lab's steps and where they live:
+
+1-2. spectrogram of a recording and per-note features (``audio``, :mod:`instrumentid.features`) -- see
+     :func:`run_lab`, not run yet;
+3.   load the feature set and print its counts (:mod:`instrumentid.datasets`);
+4.   standardize with the training set's statistics (inside :class:`~instrumentid.classifier.InstrumentClassifier`);
+5.   the network and its summary (:mod:`instrumentid.model`);
+6.   train 10 epochs, scoring the test set every epoch (:func:`instrumentid.training.fit` via the classifier);
+7.   plot accuracy and loss per epoch (:func:`instrumentid.plots.plot_history`);
+8.   learning-rate sweep (:func:`instrumentid.training.sweep`);
+9.   plot the sweep's training losses (:func:`instrumentid.plots.plot_sweep`).
+
+Everything a run produces lands in one run folder (default ``runs/lab-YYYYmmdd-HHMMSS``)::
+
+    run.json            settings, versions, timings per step, final accuracies, data path, class names
+    history.json/.csv   per-epoch train/test loss and accuracy (step 6)
+    accuracy_loss.png   step 7
+    model/              the trained classifier (model.safetensors + model.json), speaks class names
+    sweep.json/.csv     one history per learning rate (step 8)
+    sweep_loss.png      step 9
+
+The folder is written under a temporary name and renamed when the run is complete, so an interrupted run leaves
+nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from instrumentid.datasets.base import atomic_dir, commit_dir
+from instrumentid.errors import ParameterError
+
+__all__ = ["DEFAULT_RATES", "load_data", "run_lab", "run_train", "run_sweep", "plot_run"]
+
+#: The lab's learning-rate sweep.
+DEFAULT_RATES = (0.1, 0.01, 0.001, 0.0001)
+
+#: File names inside a run folder.
+HISTORY_JSON, HISTORY_CSV, HISTORY_PNG = "history.json", "history.csv", "accuracy_loss.png"
+SWEEP_JSON, SWEEP_CSV, SWEEP_PNG = "sweep.json", "sweep.csv", "sweep_loss.png"
+RUN_JSON, MODEL_DIR = "run.json", "model"
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def load_data(data=None, *, progress: bool = True):
+    """The lab's step 3: a data set folder in the UIowa layout, or the default data set when ``data`` is None.
+
+    Returns
+    -------
+    FeatureDataset
+    """
+    if data is None:
+        from instrumentid.datasets.soundfont import load_default_dataset
+
+        return load_default_dataset(progress=progress)
+    from instrumentid.datasets.uiowa import load_uiowa
+
+    return load_uiowa(data)
+
+
+def _versions() -> dict:
+    import sklearn
+    import torch
+
+    from instrumentid import __version__
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+            "sklearn": sklearn.__version__, "instrumentid": __version__}
+
+
+def _feature_settings(dataset):
+    """How the data set's features were computed, if its ``dataset.json`` says (None for the UIowa files)."""
+    info = dataset.info or {}
+    settings = info.get("settings")
+    found = settings.get("features") if isinstance(settings, dict) else None
+    found = found if found is not None else info.get("feature_settings")
+    return dict(found) if isinstance(found, dict) else None
+
+
+class _Run:
+    """One run folder being written: a temporary folder, the printed log, timings, and ``run.json``."""
+
+    def __init__(self, command: str, out, settings: dict):
+        self.final = Path(out) if out is not None else Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if self.final.exists() and not self.final.is_dir():
+            raise ParameterError(f"run folder {str(self.final)!r} exists and is not a folder")
+        if self.final.is_dir() and any(self.final.iterdir()) and not (self.final / RUN_JSON).is_file():
+            raise ParameterError(f"run folder {str(self.final)!r} exists and is not a run folder (no {RUN_JSON}); "
+                                 "choose a new or empty --out")
+        self.record = {"command": command, "settings": settings, "timings_s": {}}
+        self.start = time.perf_counter()
+        self.tmp = None
+
+    def __enter__(self):
+        self.tmp = atomic_dir(self.final)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        self.record["timings_s"]["total"] = round(time.perf_counter() - self.start, 3)
+        self.record["versions"] = _versions()
+        (self.tmp / RUN_JSON).write_text(json.dumps(self.record, indent=1, default=str) + "\n")
+        commit_dir(self.tmp, self.final)
+        return False
+
+    def timed(self, step: str, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        self.record["timings_s"][step] = round(time.perf_counter() - t0, 3)
+        return out
+
+    def describe_data(self, dataset) -> None:
+        from instrumentid.datasets.uiowa import describe
+
+        print(describe(dataset))
+        self.record["data"] = {
+            "path": None if dataset.path is None else str(dataset.path),
+            "kind": (dataset.info or {}).get("kind", "uiowa"),
+            "n_train": int(len(dataset.y_train)), "n_test": int(len(dataset.y_test)),
+            "n_features": dataset.n_features, "class_names": list(dataset.class_names),
+        }
+
+
+def _heading(text: str) -> None:
+    print(f"\n== {text}")
+
+
+def _train_steps(run: _Run, dataset, *, epochs, batch_size, hidden_units, lr, seed, progress):
+    """Steps 4-7: standardize, summarize, train with the test set scored per epoch, save history, model, figure."""
+    from instrumentid import plots
+    from instrumentid.classifier import InstrumentClassifier
+    from instrumentid.model import LabNet, model_summary
+    from instrumentid.training import format_epoch
+
+    _heading("Standardization")
+    print("Features standardized with the training set's mean and variance only (StandardScaler, kept with the "
+          "model).")
+    _heading("Model")
+    print(model_summary(LabNet(dataset.n_features, dataset.n_classes, hidden_units=hidden_units)))
+    print(f"Loss: cross-entropy; optimizer: Adam (lr={lr:g}); batch size {batch_size}; {epochs} epochs")
+
+    _heading(f"Training ({epochs} epochs, test set scored after each)")
+    names = np.asarray(dataset.class_names)
+    clf = InstrumentClassifier(hidden_units=hidden_units, activation="sigmoid", lr=lr, epochs=epochs,
+                               batch_size=batch_size, random_state=seed, verbose=progress)
+    run.timed("train", clf.fit, dataset.X_train, names[dataset.y_train],
+              eval_set=(dataset.X_test, names[dataset.y_test]))
+    history = clf.history_
+    for i in range(history.epochs):
+        print(format_epoch(history, i))
+    print(f"Test accuracy: {history.test_accuracy[-1]:.4f} (test loss {history.test_loss[-1]:.4f})")
+    clf.feature_settings_ = _feature_settings(dataset)
+    history.to_json(run.tmp / HISTORY_JSON)
+    history.to_csv(run.tmp / HISTORY_CSV)
+    clf.save(run.tmp / MODEL_DIR)
+    run.record["final"] = {
+        "train_loss": history.train_loss[-1], "train_accuracy": history.train_accuracy[-1],
+        "test_loss": history.test_loss[-1], "test_accuracy": history.test_accuracy[-1],
+    }
+    fig, _ = plots.plot_history(history)
+    path = run.timed("plot_history", plots.save_figure, fig, run.tmp / HISTORY_PNG)
+    print(f"Accuracy and loss per epoch: {run.final / path.name}")
+    return clf
+
+
+def _sweep_steps(run: _Run, dataset, *, scaler, rates, epochs, batch_size, hidden_units, seed, progress):
+    """Steps 8-9: a fresh network per learning rate (trained together), histories and figure saved."""
+    from instrumentid import plots
+    from instrumentid.training import save_sweep, sweep, sweep_to_csv
+
+    _heading(f"Learning-rate sweep ({', '.join(f'{r:g}' for r in rates)}; {epochs} epochs each, fresh model each)")
+    if scaler is None:
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler().fit(dataset.X_train)
+    histories = run.timed(
+        "sweep", sweep, scaler.transform(dataset.X_train), dataset.y_train, X_test=scaler.transform(dataset.X_test),
+        y_test=dataset.y_test, rates=rates, n_classes=dataset.n_classes, epochs=epochs, batch_size=batch_size,
+        hidden_units=hidden_units, random_state=seed, progress=progress,
+    )
+    for rate, h in histories.items():
+        print(f"lr {rate:<8g} final training loss {h.train_loss[-1]:.4f}, training accuracy "
+              f"{h.train_accuracy[-1]:.4f}, test accuracy {h.test_accuracy[-1]:.4f}")
+    save_sweep(histories, run.tmp / SWEEP_JSON)
+    sweep_to_csv(histories, run.tmp / SWEEP_CSV)
+    run.record["sweep_final"] = {repr(r): {"train_loss": h.train_loss[-1], "test_accuracy": h.test_accuracy[-1]}
+                                 for r, h in histories.items()}
+    fig, _ = plots.plot_sweep(histories)
+    path = run.timed("plot_sweep", plots.save_figure, fig, run.tmp / SWEEP_PNG)
+    print(f"Training loss per learning rate: {run.final / path.name}")
+    return histories
+
+
+def _check_rates(rates) -> list:
+    rates = [float(r) for r in rates]
+    if not rates or any(not (r > 0 and np.isfinite(r)) for r in rates) or len(set(rates)) != len(rates):
+        raise ParameterError(f"rates must be distinct positive numbers, got {rates!r}")
+    return rates
+
+
+# ----------------------------------------------------------------------------------------------- public API
+def run_lab(data=None, *, out=None, audio=None, epochs=10, batch_size=128, hidden_units=256, lr=1e-3,
+            rates=DEFAULT_RATES, sweep_epochs=20, sweep=True, seed=0, progress=True) -> Path:
+    """Run the lab's steps in order, print what the lab prints, and save everything in one run folder.
+
+    Parameters
+    ----------
+    data : str or Path, optional
+        Folder of the four UIowa ``.npy`` files; default: the built-in data set (notes of General-MIDI SoundFonts).
+    out : str or Path, optional
+        Run folder to write (default ``runs/lab-YYYYmmdd-HHMMSS``). An existing run folder is replaced when the new
+        run is complete; any other non-empty folder is refused.
+    audio : str or Path, optional
+        Recording for steps 1-2 (mel spectrogram and per-note features). Recorded in ``run.json``; those two steps
+        are not part of the run yet.
+    epochs, batch_size, hidden_units, lr, seed
+        Training settings of step 6 (the lab's: 10, 128, 256, 0.001).
+    rates, sweep_epochs, sweep
+        The learning-rate sweep of step 8 (the lab's: 0.1, 0.01, 0.001, 0.0001 for 20 epochs); ``sweep=False``
+        skips steps 8-9.
+    progress : bool
+        Show progress bars (stderr).
+
+    Returns
+    -------
+    Path
+        The run folder.
+    """
+    rates = _check_rates(rates)
+    settings = {"data": None if data is None else str(data), "audio": None if audio is None else str(audio),
+                "epochs": epochs, "batch_size": batch_size, "hidden_units": hidden_units, "lr": lr,
+                "rates": rates if sweep else [], "sweep_epochs": sweep_epochs if sweep else 0, "seed": seed,
+                "activation": "sigmoid", "optimizer": "adam", "loss": "cross-entropy"}
+    with _Run("lab", out, settings) as run:
+        # Steps 1-2 (mel spectrogram of `audio`, per-note features) belong here, before the data set is loaded.
+        _heading("Data")
+        dataset = run.timed("load_data", load_data, data, progress=progress)
+        run.describe_data(dataset)
+        clf = _train_steps(run, dataset, epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, lr=lr,
+                           seed=seed, progress=progress)
+        if sweep:
+            _sweep_steps(run, dataset, scaler=clf.scaler_, rates=rates, epochs=sweep_epochs, batch_size=batch_size,
+                         hidden_units=hidden_units, seed=seed, progress=progress)
+    print(f"\nRun folder: {run.final}")
+    return run.final
+
+
+def run_train(data=None, *, out=None, epochs=10, batch_size=128, hidden_units=256, lr=1e-3, seed=0,
+              progress=True) -> Path:
+    """Steps 3-7 alone: load, standardize, train, save history, model and figure to a run folder
+    (default ``runs/train-YYYYmmdd-HHMMSS``). Parameters as in :func:`run_lab`; returns the run folder."""
+    settings = {"data": None if data is None else str(data), "epochs": epochs, "batch_size": batch_size,
+                "hidden_units": hidden_units, "lr": lr, "seed": seed, "activation": "sigmoid"}
+    with _Run("train", out, settings) as run:
+        _heading("Data")
+        dataset = run.timed("load_data", load_data, data, progress=progress)
+        run.describe_data(dataset)
+        _train_steps(run, dataset, epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, lr=lr,
+                     seed=seed, progress=progress)
+    print(f"\nRun folder: {run.final}")
+    return run.final
+
+
+def run_sweep(data=None, *, out=None, rates=DEFAULT_RATES, epochs=20, batch_size=128, hidden_units=256, seed=0,
+              progress=True) -> Path:
+    """Steps 3, 8 and 9 alone: the learning-rate sweep on standardized data, histories and figure in a run folder
+    (default ``runs/sweep-YYYYmmdd-HHMMSS``). Parameters as in :func:`run_lab`; returns the run folder."""
+    rates = _check_rates(rates)
+    settings = {"data": None if data is None else str(data), "rates": rates, "sweep_epochs": epochs,
+                "batch_size": batch_size, "hidden_units": hidden_units, "seed": seed, "activation": "sigmoid"}
+    with _Run("sweep", out, settings) as run:
+        _heading("Data")
+        dataset = run.timed("load_data", load_data, data, progress=progress)
+        run.describe_data(dataset)
+        _sweep_steps(run, dataset, scaler=None, rates=rates, epochs=epochs, batch_size=batch_size,
+                     hidden_units=hidden_units, seed=seed, progress=progress)
+    print(f"\nRun folder: {run.final}")
+    return run.final
+
+
+def plot_run(run_dir) -> list:
+    """Redraw a run folder's figures from its saved histories (``accuracy_loss.png``, ``sweep_loss.png``).
+
+    Returns
+    -------
+    list of Path
+        The figures written.
+    """
+    from instrumentid import plots
+    from instrumentid.training import History, load_sweep
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ParameterError(f"run folder {str(run_dir)!r} does not exist or is not a folder")
+    written = []
+    if (run_dir / HISTORY_JSON).is_file():
+        fig, _ = plots.plot_history(History.from_json(run_dir / HISTORY_JSON))
+        written.append(plots.save_figure(fig, run_dir / HISTORY_PNG))
+    if (run_dir / SWEEP_JSON).is_file():
+        fig, _ = plots.plot_sweep(load_sweep(run_dir / SWEEP_JSON))
+        written.append(plots.save_figure(fig, run_dir / SWEEP_PNG))
+    if not written:
+        raise ParameterError(f"{str(run_dir)!r} has no {HISTORY_JSON} or {SWEEP_JSON} to plot")
+    return written

@@ -1,0 +1,359 @@
+"""Split a monophonic recording into notes.
+
+A note starts at an attack (a spectral-flux onset backtracked to the minimum before it and confirmed by a rise in
+level, or the level rising out of the noise floor) and ends where the next note starts, where the level falls back to
+the noise floor, or where it has decayed far under its loudest point. A pitch change without a new attack (legato, a
+slur, a glide) also starts a new note: pitch comes from YIN, median-filtered over about one vibrato period so that
+vibrato never splits a note, and each pitch change is moved back to where the new note's harmonics rose.
+
+All analysis runs at :data:`instrumentid.audio.SR` with a hop of :data:`HOP_LENGTH` samples (11.6 ms).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from instrumentid.audio import SR, to_mono, valid_audio
+from instrumentid.errors import ParameterError
+
+__all__ = ["Note", "detect_notes", "HOP_LENGTH", "midi_to_name"]
+
+#: Hop between analysis frames, in samples at :data:`~instrumentid.audio.SR`.
+HOP_LENGTH = 256
+#: YIN frame length (samples at SR): two periods of the lowest default pitch (C1, 32.7 Hz) fit in it.
+FRAME_LENGTH = 2048
+#: Frame length (samples at SR) of the RMS level.
+LEVEL_FRAME_LENGTH = 1024
+
+
+def midi_to_name(midi: int) -> str:
+    """Note name with sharps and octave, e.g. 61 -> ``"C#4"``."""
+    import librosa
+
+    return librosa.midi_to_note(int(midi), unicode=False)
+
+
+def _hz_to_midi(f0_hz: float) -> float:
+    return 69.0 + 12.0 * math.log2(f0_hz / 440.0)
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note of a recording.
+
+    Attributes
+    ----------
+    start_s, end_s : float
+        Start and end in seconds from the beginning of the recording (``0 <= start_s < end_s``).
+    f0_hz : float
+        Fundamental frequency in Hz (median over the note).
+    midi : int
+        Nearest MIDI key to ``f0_hz`` (0-127; 60 is middle C).
+    name : str
+        Note name with octave, sharps for black keys (``"C#6"``); derived from ``midi``.
+    """
+
+    start_s: float
+    end_s: float
+    f0_hz: float
+    midi: int
+    name: str = field(init=False)
+
+    def __post_init__(self):
+        for attr in ("start_s", "end_s", "f0_hz"):
+            value = getattr(self, attr)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ParameterError(f"Note.{attr} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ParameterError(f"Note.{attr} must be finite, got {value!r}")
+            object.__setattr__(self, attr, float(value))
+        if not 0 <= self.start_s < self.end_s:
+            raise ParameterError(
+                f"Note times must satisfy 0 <= start_s < end_s, got start_s={self.start_s!r}, end_s={self.end_s!r}"
+            )
+        if self.f0_hz <= 0:
+            raise ParameterError(f"Note.f0_hz must be a positive frequency in Hz, got {self.f0_hz!r}")
+        if isinstance(self.midi, bool) or not isinstance(self.midi, (int, np.integer)) or not 0 <= self.midi <= 127:
+            raise ParameterError(f"Note.midi must be an integer MIDI key in [0, 127], got {self.midi!r}")
+        object.__setattr__(self, "midi", int(self.midi))
+        nearest = round(_hz_to_midi(self.f0_hz))
+        if nearest != self.midi:
+            raise ParameterError(
+                f"Note.midi must be the nearest key to f0_hz={self.f0_hz:.2f} Hz ({nearest}), got {self.midi}"
+            )
+        object.__setattr__(self, "name", midi_to_name(self.midi))
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return self.end_s - self.start_s
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON-ready): start_s, end_s, f0_hz, midi, name."""
+        return asdict(self)
+
+
+def detect_notes(
+    y: np.ndarray,
+    *,
+    sr: float,
+    fmin: float = 32.7,
+    fmax: float = 4186.0,
+    min_duration_s: float = 0.1,
+    top_db: float = 50.0,
+    floor_margin_db: float = 10.0,
+    decay_db: float = 20.0,
+    rise_db: float = 6.0,
+    vibrato_s: float = 0.2,
+    split_semitones: float = 0.65,
+    name: str = "audio",
+) -> list[Note]:
+    """Find the notes of a monophonic recording.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)]
+        Audio; stereo is mixed down, any rate is resampled to :data:`~instrumentid.audio.SR`.
+    sr : float
+        Sample rate of ``y`` in Hz.
+    fmin, fmax : float
+        Pitch search range in Hz (default C1 to C8).
+    min_duration_s : float
+        Notes shorter than this are dropped.
+    top_db : float
+        A frame is part of a note when its level is at most ``top_db`` dB under the recording's peak level and
+        ``floor_margin_db`` dB over its noise floor (the 5th percentile of the frame levels).
+    floor_margin_db : float
+        See ``top_db``.
+    decay_db : float
+        A note also ends once its level, after its loudest frame, falls this many dB under that loudest frame (the
+        release tail and a decaying piano string add nothing to the note's identity).
+    rise_db : float
+        A spectral-flux onset inside a sounding note counts as a new attack only if the level rises by at least this
+        much from the 45 ms before it to the 90 ms after it (vibrato and tremolo make flux peaks without a real attack).
+    vibrato_s : float
+        Length of the median filter over the pitch track; about one vibrato period.
+    split_semitones : float
+        A pitch move larger than this (after filtering), held for ``min_duration_s``, starts a new note.
+    name : str
+        What to call the recording in messages (e.g. its file name).
+
+    Returns
+    -------
+    notes : list of Note
+        In time order, not overlapping. Empty (with a warning) if no note was found.
+
+    Raises
+    ------
+    ParameterError
+        Unusable audio (see :func:`instrumentid.audio.valid_audio`) or bad options.
+    """
+    import librosa
+
+    y = to_mono(valid_audio(y, sr=sr, name=name))
+    if not 0 < fmin < fmax:
+        raise ParameterError(f"need 0 < fmin < fmax, got fmin={fmin!r}, fmax={fmax!r}")
+    lowest, highest = 2 * SR / FRAME_LENGTH, SR / 4
+    if fmin < lowest or fmax > highest:
+        raise ParameterError(
+            f"pitch range must lie within [{lowest:.1f}, {highest:.0f}] Hz, got fmin={fmin!r}, fmax={fmax!r}"
+        )
+    options = {"min_duration_s": min_duration_s, "top_db": top_db, "floor_margin_db": floor_margin_db,
+               "decay_db": decay_db, "rise_db": rise_db, "vibrato_s": vibrato_s, "split_semitones": split_semitones}
+    for name, value in options.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+            raise ParameterError(f"{name} must be a positive number, got {value!r}")
+    if sr != SR:
+        y = librosa.resample(y, orig_sr=sr, target_sr=SR, res_type="soxr_hq")
+    if y.size < FRAME_LENGTH:
+        y = np.pad(y, (0, FRAME_LENGTH - y.size))
+    frame_s = HOP_LENGTH / SR
+    min_frames = max(1, round(min_duration_s / frame_s))
+
+    # Level (dB) and which frames sound.
+    rms = librosa.feature.rms(y=y, frame_length=LEVEL_FRAME_LENGTH, hop_length=HOP_LENGTH)[0]
+    level_db = librosa.amplitude_to_db(rms, ref=1.0, amin=1e-10, top_db=None)
+    threshold_db = max(float(np.percentile(level_db, 5)) + floor_margin_db, float(level_db.max()) - top_db)
+    active = level_db > threshold_db
+    n_frames = level_db.size
+
+    magnitude = np.abs(librosa.stft(y, n_fft=FRAME_LENGTH, hop_length=HOP_LENGTH))[:, :n_frames]
+    starts = _attacks(magnitude, level_db, active, threshold_db=threshold_db, rise_db=rise_db, min_frames=min_frames)
+    # Pitch track (MIDI, fractional), median-filtered over about one vibrato period.
+    f0 = librosa.yin(y, fmin=fmin, fmax=fmax, sr=SR, frame_length=FRAME_LENGTH, hop_length=HOP_LENGTH)[:n_frames]
+    midi_track = librosa.hz_to_midi(f0)
+    filter_frames = max(1, round(vibrato_s / frame_s)) | 1
+
+    notes = []
+    for start, stop in zip(starts, [*starts[1:], n_frames]):
+        sounding = np.flatnonzero(active[start:stop])
+        if sounding.size == 0:
+            continue  # a silent segment
+        # The note ends where the level falls back under the threshold, or decay_db under its loudest frame.
+        first = start + int(sounding[0])
+        quiet = np.flatnonzero(~active[first:stop])
+        end = first + int(quiet[0]) if quiet.size else stop
+        loudest = first + int(np.argmax(level_db[first:end]))
+        faded = np.flatnonzero(level_db[loudest:end] < level_db[loudest] - decay_db)
+        end = loudest + int(faded[0]) if faded.size else end
+        for lo, hi, key in _split_by_pitch(magnitude, midi_track, start, end, filter_frames=filter_frames,
+                                           threshold=split_semitones, min_frames=min_frames):
+            if hi - lo < min_frames:
+                continue
+            raw = midi_track[lo:hi]
+            raw = raw[np.abs(raw - key) <= 1.0]  # leave out octave errors and the glide into the note
+            if raw.size == 0:
+                continue
+            f0_hz = float(librosa.midi_to_hz(np.median(raw)))
+            if fmin <= f0_hz <= fmax:
+                notes.append(Note(lo * frame_s, hi * frame_s, f0_hz, round(_hz_to_midi(f0_hz))))
+    if not notes:
+        warnings.warn(f"{name}: no notes found (silent, too short or too quiet)", UserWarning, stacklevel=2)
+    return notes
+
+
+def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float, min_frames: int) -> list[int]:
+    """Frames where notes start: flux onsets confirmed by a level rise, and every rise out of the noise floor.
+
+    The onset function is SuperFlux-style (``lag=2``, ``max_size=3``: robust to vibrato); its onsets are backtracked
+    to the minimum before them, and kept only if the level rises by ``rise_db`` from the 45 ms before to the 90 ms
+    after. Attacks closer together than ``min_frames`` count as one.
+    """
+    import librosa
+
+    mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=magnitude**2, sr=SR))
+    envelope = librosa.onset.onset_strength(S=mel_db, sr=SR, hop_length=HOP_LENGTH, lag=2, max_size=3)
+    onsets = librosa.onset.onset_detect(
+        onset_envelope=envelope, sr=SR, hop_length=HOP_LENGTH, backtrack=True, units="frames"
+    )
+    rise_frames = max(1, round(0.09 * SR / HOP_LENGTH))
+    starts = {int(f) for f in np.flatnonzero(active[1:] & ~active[:-1]) + 1}
+    if active[0]:
+        starts.add(0)
+    for frame in onsets:
+        before = level_db[max(0, frame - rise_frames // 2): frame + 1].min()
+        after = level_db[frame: frame + rise_frames + 1].max()
+        if after - before >= rise_db and after > threshold_db:
+            starts.add(int(frame))
+    return _dedupe(sorted(starts), gap=min_frames)
+
+
+def _split_by_pitch(magnitude, midi_track, start: int, end: int, *, filter_frames: int, threshold: float,
+                    min_frames: int) -> list[tuple[int, int, int]]:
+    """Cut the frames ``[start, end)`` of one attack into notes of one pitch each.
+
+    Returns
+    -------
+    list of (lo, hi, key)
+        Absolute frame ranges and MIDI keys. A change of pitch shows in the pitch track only once the new note
+        dominates the release of the old one, so each boundary is moved back (at most 150 ms) to where the new
+        note's harmonics rose (:func:`_harmonic_rise`).
+    """
+    import scipy.ndimage
+
+    smooth = scipy.ndimage.median_filter(midi_track[start:end], size=filter_frames, mode="nearest")
+    runs = [[start + lo, start + hi, key] for lo, hi, key in _pitch_runs(smooth, threshold=threshold,
+                                                                           min_frames=min_frames)]
+    max_shift = round(0.15 * SR / HOP_LENGTH)
+    for previous, run in zip(runs, runs[1:]):
+        earliest = max(previous[0] + min_frames // 2, run[0] - max_shift)
+        previous[1] = run[0] = _harmonic_rise(magnitude, run[2], run[0], earliest=earliest, drop_db=12.0)
+    return [(lo, hi, key) for lo, hi, key in runs]
+
+
+def _harmonic_rise(magnitude: np.ndarray, key: int, change: int, *, earliest: int, drop_db: float) -> int:
+    """Frame where the first six harmonics of MIDI ``key`` rose to within ``drop_db`` of their level at ``change``.
+
+    A tone that starts at the centre of a Hann frame shows there at half its amplitude (-6 dB), so ``drop_db`` = 12
+    places a sudden change about 12 ms early and a slow (bowed) attack near its start.
+
+    Parameters
+    ----------
+    magnitude : np.ndarray [shape=(1 + FRAME_LENGTH // 2, n_frames)]
+        STFT magnitude at :data:`~instrumentid.audio.SR`.
+    key : int
+        The new note's MIDI key.
+    change, earliest : int
+        Frame where the pitch track changed; earliest frame the result may take.
+
+    Returns
+    -------
+    int
+        A frame in ``[earliest, change]`` (``change`` itself when the harmonics were already there, e.g. an
+        octave leap up, whose harmonics are the old note's).
+    """
+    import librosa
+
+    bin_hz = SR / FRAME_LENGTH
+    f0_hz = float(librosa.midi_to_hz(key))
+    bins = [round(h * f0_hz / bin_hz) for h in range(1, 7) if h * f0_hz < SR / 2]
+    energy = magnitude[bins].sum(axis=0)
+    energy_db = librosa.amplitude_to_db(energy, ref=1.0, amin=1e-10, top_db=None)
+    reference = energy_db[change: change + 3].max()
+    low = np.flatnonzero(energy_db[earliest: change + 1] < reference - drop_db)
+    return earliest + int(low[-1]) + 1 if low.size else change
+
+
+def _dedupe(frames: list[int], *, gap: int) -> list[int]:
+    """Keep the first of every group of frames closer than ``gap`` to the previous kept one."""
+    kept = []
+    for frame in frames:
+        if not kept or frame - kept[-1] >= gap:
+            kept.append(frame)
+    return kept
+
+
+def _pitch_runs(smooth: np.ndarray, *, threshold: float, min_frames: int) -> list[tuple[int, int, int]]:
+    """Cut a filtered pitch track into runs of one note each.
+
+    A frame joins the current run while it stays within ``threshold`` semitones of the run's key. Then, shortest
+    first, doubtful runs are absorbed by a neighbour: runs shorter than ``min_frames`` (a glide, a scoop at the
+    attack), and runs shorter than ``2 * min_frames`` an octave, a twelfth or two octaves under a neighbour (YIN's
+    sub-octave errors at attacks and where a ringing note overlaps the next).
+
+    Returns
+    -------
+    runs : list of (lo, hi, key)
+        Frame ranges ``[lo, hi)`` covering the whole track, each with its MIDI key.
+    """
+    n = smooth.size
+    if n == 0:
+        return []
+    keys = np.empty(n)
+    key = round(float(smooth[0]))
+    for j in range(n):  # hysteresis: vibrato and slow drifts stay on the same key
+        if abs(smooth[j] - key) > threshold:
+            key = round(float(smooth[j]))
+        keys[j] = key
+    bounds = [0, *(np.flatnonzero(np.diff(keys)) + 1).tolist(), n]
+    runs = [[lo, hi, keys[lo]] for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+    def subharmonic(a, b):  # a is about an octave, a twelfth or two octaves under b
+        return any(abs(b - a - k) <= 1 for k in (12, 19, 24))
+
+    while len(runs) > 1:
+        doubtful = []
+        for i, (lo, hi, key) in enumerate(runs):
+            neighbours = [j for j in (i + 1, i - 1) if 0 <= j < len(runs)]  # the next one first
+            related = [j for j in neighbours if subharmonic(key, runs[j][2])]
+            if hi - lo < 2 * min_frames and related:
+                doubtful.append((hi - lo, i, related[0]))
+            elif hi - lo < min_frames:
+                doubtful.append((hi - lo, i, i + 1 if i == 0 else i - 1))
+        if not doubtful:
+            break
+        _, i, j = min(doubtful)
+        lo, hi = min(runs[i][0], runs[j][0]), max(runs[i][1], runs[j][1])
+        runs[min(i, j)] = [lo, hi, runs[j][2]]
+        del runs[max(i, j)]
+        # neighbours with the same key become one run
+        k = min(i, j)
+        for a in (k, k - 1):
+            if 0 <= a < len(runs) - 1 and runs[a][2] == runs[a + 1][2]:
+                runs[a] = [runs[a][0], runs[a + 1][1], runs[a][2]]
+                del runs[a + 1]
+    return [(lo, hi, int(key)) for lo, hi, key in runs]

@@ -1,0 +1,240 @@
+"""Every figure instrumentid draws; the only module that imports matplotlib.
+
+matplotlib is imported inside the functions, so importing this module is cheap. New figures are made with
+:class:`matplotlib.figure.Figure` (no pyplot state, no window, rendered with Agg), and every plot function takes
+``ax=None``: give it axes of your own figure to draw there, or let it make a figure. Each returns what it drew.
+:func:`save_figure` writes a PNG atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = [
+    "new_figure",
+    "save_figure",
+    "plot_history",
+    "plot_sweep",
+    "plot_confusion_matrix",
+    "plot_mel_spectrogram",
+    "plot_notes",
+]
+
+
+def new_figure(*, nrows: int = 1, ncols: int = 1, figsize=(6.4, 4.2)):
+    """A matplotlib Figure with a ``nrows x ncols`` grid of axes, outside pyplot: returns ``(fig, axes)``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=True)
+
+
+def save_figure(fig, path, *, dpi: int = 120) -> Path:
+    """Write ``fig`` as a PNG to ``path``: rendered to a temporary file beside it, then renamed.
+
+    Returns
+    -------
+    Path
+        The PNG written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=dpi)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def plot_history(history, *, ax=None):
+    """The lab's step 7: accuracy and loss per epoch, for training and test data.
+
+    Parameters
+    ----------
+    history : instrumentid.training.History
+        Per-epoch metrics (test curves drawn when present).
+    ax : sequence of two matplotlib Axes, optional
+        Where to draw accuracy and loss; a new 1 x 2 figure by default.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    axes : (Axes, Axes)
+        Left: train and test accuracy vs epoch. Right: train and test loss vs epoch, log y axis.
+    """
+    if ax is None:
+        fig, axes = new_figure(ncols=2, figsize=(10.0, 4.0))
+    else:
+        axes = tuple(ax)
+        if len(axes) != 2:
+            from instrumentid.errors import ParameterError
+
+            raise ParameterError(f"plot_history draws on two axes (accuracy, loss), got {len(axes)}")
+        fig = axes[0].figure
+    epochs = range(1, history.epochs + 1)
+    for a, metric, title in ((axes[0], "accuracy", "Accuracy"), (axes[1], "loss", "Loss (cross-entropy)")):
+        a.plot(epochs, getattr(history, f"train_{metric}"), "o-", label="train")
+        if history.has_test:
+            a.plot(epochs, getattr(history, f"test_{metric}"), "s-", label="test")
+        a.set_xlabel("epoch")
+        a.set_ylabel(metric)
+        a.set_title(title)
+        a.grid(True, alpha=0.3)
+        a.legend()
+    axes[1].set_yscale("log")
+    return fig, tuple(axes)
+
+
+def plot_sweep(histories: dict, *, ax=None):
+    """The lab's step 9: training loss vs epoch for every learning rate of a sweep, log y axis.
+
+    Parameters
+    ----------
+    histories : dict of float -> instrumentid.training.History
+        One history per learning rate (as returned by :func:`instrumentid.training.sweep`).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    ax : matplotlib Axes
+        One line per rate, the legend naming each rate.
+    """
+    if ax is None:
+        fig, ax = new_figure()
+    else:
+        fig = ax.figure
+    for rate, history in histories.items():
+        ax.plot(range(1, history.epochs + 1), history.train_loss, "o-", markersize=3, label=f"lr = {rate:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss (cross-entropy)")
+    ax.set_title("Learning-rate sweep")
+    ax.grid(True, alpha=0.3)
+    ax.legend(title="Adam learning rate")
+    return fig, ax
+
+
+def plot_confusion_matrix(cm, *, class_names, ax=None):
+    """A confusion matrix as a heat map with the count in every cell (scikit-learn's ``ConfusionMatrixDisplay``).
+
+    Parameters
+    ----------
+    cm : np.ndarray [shape=(n_classes, n_classes)]
+        Counts; row ``i`` is the true class ``class_names[i]``, column ``j`` the predicted class.
+    class_names : sequence of str [length n_classes]
+        Tick labels, in the order of ``cm``.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure (sized for the number of classes) by default.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    ax : matplotlib Axes
+        True class on the y axis, predicted class on the x axis.
+    """
+    import numpy as np
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    cm = np.asarray(cm)
+    names = [str(n) for n in class_names]
+    if cm.ndim != 2 or cm.shape != (len(names), len(names)):
+        from instrumentid.errors import ParameterError
+
+        raise ParameterError(f"confusion matrix must have shape ({len(names)}, {len(names)}) for {len(names)} "
+                             f"class names, got {cm.shape}")
+    if ax is None:
+        side = min(4.0 + 0.55 * len(names), 14.0)
+        fig, ax = new_figure(figsize=(side + 1.0, side))
+    else:
+        fig = ax.figure
+    ConfusionMatrixDisplay(cm, display_labels=names).plot(ax=ax, cmap="Blues", colorbar=True,
+                                                          xticks_rotation=45 if len(names) > 4 else "horizontal")
+    ax.set_title("Confusion matrix")
+    return fig, ax
+
+
+#: Hop (samples) of :func:`instrumentid.features.mel_spectrogram_db`, needed to put its frames on a time axis.
+MEL_HOP_LENGTH = 512
+
+
+def plot_mel_spectrogram(y, *, sr: int, ax=None, title: str = "Mel spectrogram"):
+    """The lab's step 1: mel spectrogram (128 bands up to 8 kHz) in dB, time and mel axes, a colorbar in dB.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)]
+        Audio (channels are averaged).
+    sr : int
+        Sample rate in Hz.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure by default.
+    title : str
+        Axes title.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    ax : matplotlib Axes
+        Holding the spectrogram image (``ax.collections[0]``), time in seconds on x, mel-spaced Hz on y.
+    """
+    import librosa.display
+
+    from instrumentid.features import mel_spectrogram_db
+
+    S_db = mel_spectrogram_db(y, sr=sr, n_mels=128, fmax=8000.0)
+    if ax is None:
+        fig, ax = new_figure(figsize=(10.0, 4.2))
+    else:
+        fig = ax.figure
+    mesh = librosa.display.specshow(S_db, sr=sr, hop_length=MEL_HOP_LENGTH, x_axis="time", y_axis="mel",
+                                    fmax=8000.0, ax=ax)
+    fig.colorbar(mesh, ax=ax, format="%+2.0f dB", label="dB")
+    ax.set_title(title)
+    return fig, ax
+
+
+def plot_notes(y, *, sr: int, predictions, ax=None, title: str = "Notes"):
+    """The mel spectrogram with every note drawn as a box around its fundamental, labelled with its name and instrument.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)]
+    sr : int
+        Sample rate in Hz.
+    predictions : RecordingPrediction, or sequence of NotePrediction or Note
+        The notes (labels show the instrument and confidence when there are some).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure by default.
+    title : str
+        Axes title.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    ax : matplotlib Axes
+        One Rectangle per note in ``ax.patches`` (x: start_s to end_s; y: two semitones either side of f0) and one
+        label per note in ``ax.texts``, in time order.
+    """
+    from matplotlib.patches import Rectangle
+
+    fig, ax = plot_mel_spectrogram(y, sr=sr, ax=ax, title=title)
+    items = getattr(predictions, "notes", predictions)
+    for item in items:
+        note = getattr(item, "note", item)
+        label = note.name
+        if hasattr(item, "instrument"):
+            label = f"{note.name} {item.instrument} {item.confidence:.0%}"
+        low, high = note.f0_hz * 2 ** (-2 / 12), note.f0_hz * 2 ** (2 / 12)
+        ax.add_patch(Rectangle((note.start_s, low), note.duration_s, high - low, fill=False, edgecolor="white",
+                               linewidth=1.5))
+        ax.text(note.start_s, high * 1.06, label, color="white", fontsize=8, va="bottom", ha="left", clip_on=True,
+                bbox={"facecolor": "black", "alpha": 0.5, "pad": 1.5, "edgecolor": "none"})
+    return fig, ax

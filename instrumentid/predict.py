@@ -1,0 +1,409 @@
+"""Name the instrument of every note in a recording.
+
+The pipeline is the same as training's: :func:`instrumentid.audio.load_audio` -> :func:`instrumentid.notes.detect_notes`
+-> :func:`instrumentid.features.note_features` per note -> :meth:`InstrumentClassifier.predict_proba
+<instrumentid.classifier.InstrumentClassifier.predict_proba>`.
+
+The default model ships in the package (``instrumentid/data/default_model/``); ``scripts/train_default_model.py``
+rebuilds it from the default data set.
+
+Examples
+--------
+>>> from instrumentid.predict import predict                      # doctest: +SKIP
+>>> result = predict("sax.aiff")                                   # doctest: +SKIP
+>>> print(result.to_table())                                       # doctest: +SKIP
+>>> result.instrument, [p.note.name for p in result.notes]         # doctest: +SKIP
+('saxophone', ['C6', 'C#6', 'D6', 'D#6'])
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from instrumentid.audio import SR, load_audio, to_mono
+from instrumentid.errors import ModelFileError, ParameterError
+from instrumentid.notes import Note, detect_notes
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "TOP_K",
+    "NotePrediction",
+    "RecordingPrediction",
+    "load_model",
+    "check_feature_settings",
+    "predict",
+    "find_audio_files",
+    "format_predictions",
+]
+
+#: Folder of the model shipped with the package (model.safetensors + model.json).
+DEFAULT_MODEL = Path(__file__).resolve().parent / "data" / "default_model"
+#: Number of (instrument, probability) pairs kept per note.
+TOP_K = 3
+
+
+def _probability(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ParameterError(f"{what} must be a probability, got {value!r}")
+    value = float(value)
+    if not (math.isfinite(value) and -1e-6 <= value <= 1 + 1e-6):
+        raise ParameterError(f"{what} must be a probability in [0, 1], got {value!r}")
+    return min(max(value, 0.0), 1.0)
+
+
+def _ranking(pairs, what: str) -> tuple:
+    """Validate (name, probability) pairs sorted by decreasing probability; return them as a tuple of tuples."""
+    out = tuple((str(name), _probability(p, f"{what} probability of {name!r}")) for name, p in pairs)
+    if not out:
+        raise ParameterError(f"{what} must hold at least one (instrument, probability) pair")
+    probs = [p for _, p in out]
+    if any(a < b for a, b in zip(probs, probs[1:])):
+        raise ParameterError(f"{what} must be sorted by decreasing probability, got {out!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class NotePrediction:
+    """The instrument of one note.
+
+    Attributes
+    ----------
+    note : Note
+        Where the note is and its pitch.
+    instrument : str
+        Most probable instrument.
+    confidence : float
+        Its probability, in [0, 1].
+    top : tuple of (str, float)
+        The :data:`TOP_K` most probable instruments with their probabilities, most probable first
+        (``top[0] == (instrument, confidence)``).
+    """
+
+    note: Note
+    instrument: str
+    confidence: float
+    top: tuple
+
+    def __post_init__(self):
+        if not isinstance(self.note, Note):
+            raise ParameterError(f"NotePrediction.note must be a Note, got {type(self.note).__name__}")
+        object.__setattr__(self, "confidence", _probability(self.confidence, "NotePrediction.confidence"))
+        object.__setattr__(self, "top", _ranking(self.top, "NotePrediction.top"))
+        if self.top[0][0] != self.instrument or not math.isclose(self.top[0][1], self.confidence, abs_tol=1e-9):
+            raise ParameterError(
+                f"NotePrediction.top must start with (instrument, confidence) = ({self.instrument!r}, "
+                f"{self.confidence}), got {self.top[0]!r}"
+            )
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict: the note's fields plus instrument, confidence and top."""
+        return {
+            **self.note.to_dict(),
+            "instrument": self.instrument,
+            "confidence": self.confidence,
+            "top": [{"instrument": name, "probability": p} for name, p in self.top],
+        }
+
+
+@dataclass(frozen=True)
+class RecordingPrediction:
+    """Every note of a recording with its instrument, and the recording's instrument overall.
+
+    Attributes
+    ----------
+    source : str
+        File name (or ``"<array>"``).
+    duration_s : float
+        Length of the recording in seconds.
+    notes : tuple of NotePrediction
+        In time order.
+    instrument : str or None
+        Most likely instrument overall: the class with the highest mean probability over the notes, each note
+        weighted by its length. None when no note was found.
+    confidence : float or None
+        That mean probability.
+    probabilities : tuple of (str, float)
+        Length-weighted mean probability of every instrument, most probable first (empty without notes).
+    """
+
+    source: str
+    duration_s: float
+    notes: tuple
+    instrument: str | None
+    confidence: float | None
+    probabilities: tuple
+
+    def __post_init__(self):
+        if not (isinstance(self.duration_s, (int, float)) and math.isfinite(self.duration_s) and self.duration_s >= 0):
+            raise ParameterError(f"RecordingPrediction.duration_s must be a length in seconds >= 0, got {self.duration_s!r}")
+        notes = tuple(self.notes)
+        if not all(isinstance(p, NotePrediction) for p in notes):
+            raise ParameterError("RecordingPrediction.notes must hold NotePrediction records")
+        if any(a.note.start_s > b.note.start_s for a, b in zip(notes, notes[1:])):
+            raise ParameterError("RecordingPrediction.notes must be in time order")
+        object.__setattr__(self, "notes", notes)
+        if not notes:
+            if self.instrument is not None or self.confidence is not None or self.probabilities:
+                raise ParameterError("a RecordingPrediction without notes has no instrument, confidence or probabilities")
+            return
+        object.__setattr__(self, "probabilities", _ranking(self.probabilities, "RecordingPrediction.probabilities"))
+        object.__setattr__(self, "confidence", _probability(self.confidence, "RecordingPrediction.confidence"))
+        if self.probabilities[0][0] != self.instrument:
+            raise ParameterError(
+                f"RecordingPrediction.instrument {self.instrument!r} must be the most probable one "
+                f"({self.probabilities[0][0]!r})"
+            )
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict: source, duration_s, instrument, confidence, probabilities and the notes."""
+        return {
+            "source": self.source,
+            "duration_s": self.duration_s,
+            "instrument": self.instrument,
+            "confidence": self.confidence,
+            "probabilities": {name: p for name, p in self.probabilities},
+            "notes": [p.to_dict() for p in self.notes],
+        }
+
+    def to_rows(self) -> list[dict]:
+        """One flat dict per note (for CSV): source, note fields, instrument, confidence, then the runners-up."""
+        rows = []
+        for i, p in enumerate(self.notes, start=1):
+            row = {"source": self.source, "index": i}
+            row.update({k: v for k, v in p.note.to_dict().items()})
+            row.update(instrument=p.instrument, confidence=round(p.confidence, 4))
+            for rank in range(2, TOP_K + 1):
+                name, prob = p.top[rank - 1] if rank <= len(p.top) else ("", None)
+                row[f"instrument_{rank}"] = name
+                row[f"confidence_{rank}"] = "" if prob is None else round(prob, 4)
+            rows.append(row)
+        return rows
+
+    def to_table(self) -> str:
+        """Human-readable table: a summary line, then one line per note."""
+        if not self.notes:
+            return f"{self.source}: no notes found ({self.duration_s:.1f} s)"
+        total_s = sum(p.note.duration_s for p in self.notes)
+        lines = [
+            f"{self.source}: {self.instrument} ({self.confidence:.0%} over {len(self.notes)} notes, "
+            f"{total_s:.1f} s of {self.duration_s:.1f} s)",
+            f"{'#':>3}  {'start_s':>7}  {'end_s':>7}  {'note':<4}  {'f0_hz':>7}  {'instrument':<12} {'conf':>5}  "
+            "runners-up",
+        ]
+        for i, p in enumerate(self.notes, start=1):
+            n = p.note
+            others = ", ".join(f"{name} {prob:.0%}" for name, prob in p.top[1:])
+            lines.append(
+                f"{i:>3}  {n.start_s:7.3f}  {n.end_s:7.3f}  {n.name:<4}  {n.f0_hz:7.1f}  {p.instrument:<12} "
+                f"{p.confidence:5.0%}  {others}"
+            )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_table()
+
+
+# ----------------------------------------------------------------------------------------------- the model
+def _canonical(settings) -> dict:
+    """JSON round trip, so tuples and lists (and int/float keys) compare the way they are saved."""
+    return json.loads(json.dumps(settings, sort_keys=True))
+
+
+def check_feature_settings(clf, *, name: str = "model") -> None:
+    """Refuse a model whose features were not computed as :func:`instrumentid.features.note_features` does now.
+
+    Raises
+    ------
+    ParameterError
+        The model carries no feature settings (e.g. trained on the UIowa feature files, whose features cannot be
+        computed from audio), settings that differ (each difference named), or another number of features.
+    """
+    from instrumentid import features
+
+    saved = getattr(clf, "feature_settings_", None)
+    if not saved:
+        raise ParameterError(
+            f"{name} has no feature settings: it was not trained on instrumentid's audio features (e.g. it was "
+            "trained on the UIowa feature files), so it cannot name the notes of a recording"
+        )
+    saved, current = _canonical(saved), _canonical(features.FEATURE_SETTINGS)
+    if saved != current:
+        diffs = [
+            f"{key}: model {saved.get(key, '<missing>')!r} != {current.get(key, '<missing>')!r}"
+            for key in sorted(set(saved) | set(current))
+            if saved.get(key) != current.get(key)
+        ]
+        raise ParameterError(
+            f"{name} was trained on features computed with other settings ({'; '.join(diffs)}): retrain it "
+            "with this version of instrumentid"
+        )
+    if getattr(clf, "n_features_in_", features.N_FEATURES) != features.N_FEATURES:
+        raise ParameterError(f"{name} expects {clf.n_features_in_} features, the feature code makes {features.N_FEATURES}")
+
+
+@functools.lru_cache(maxsize=1)
+def _default_model():
+    from instrumentid.classifier import InstrumentClassifier
+
+    if not (DEFAULT_MODEL / "model.json").is_file():
+        raise ModelFileError(
+            f"the built-in model is missing from {str(DEFAULT_MODEL)!r}: rebuild it with "
+            "scripts/train_default_model.py, or pass a model folder (--model)"
+        )
+    clf = InstrumentClassifier.load(DEFAULT_MODEL)
+    check_feature_settings(clf, name="the built-in model")
+    return clf
+
+
+def load_model(model=None):
+    """The classifier to predict with.
+
+    Parameters
+    ----------
+    model : None, str, Path or InstrumentClassifier
+        None for the built-in model (loaded once per process), a model or run folder, or a fitted classifier.
+
+    Returns
+    -------
+    InstrumentClassifier
+        Checked with :func:`check_feature_settings`.
+    """
+    from instrumentid.classifier import InstrumentClassifier
+
+    if model is None:
+        return _default_model()
+    if isinstance(model, (str, os.PathLike)):
+        clf = InstrumentClassifier.load(model)
+        check_feature_settings(clf, name=f"model {str(model)!r}")
+        return clf
+    if isinstance(model, InstrumentClassifier):
+        check_feature_settings(model)
+        return model
+    raise ParameterError(f"model must be None, a model folder or an InstrumentClassifier, got {type(model).__name__}")
+
+
+# ----------------------------------------------------------------------------------------------- prediction
+def predict(path_or_array, *, sr: float | None = None, model=None, name: str | None = None) -> RecordingPrediction:
+    """Find the notes of a recording and name the instrument of each.
+
+    Parameters
+    ----------
+    path_or_array : str, Path or np.ndarray [shape=(n,) or (n_channels, n)]
+        An audio file (any format :func:`~instrumentid.audio.load_audio` reads) or samples.
+    sr : float, optional
+        Sample rate of an array in Hz (required for arrays; files carry their own).
+    model : None, str, Path or InstrumentClassifier
+        See :func:`load_model`; load it once and pass the classifier when predicting many files.
+    name : str, optional
+        What to call the recording in the result (default: the path, or ``"<array>"``).
+
+    Returns
+    -------
+    RecordingPrediction
+        Without notes (and with a warning) if none were found.
+
+    Raises
+    ------
+    ParameterError
+        Unreadable or invalid audio, a missing ``sr`` for an array, or a model made for other features.
+    ModelFileError
+        A missing or damaged model.
+    """
+    from instrumentid import features
+
+    clf = load_model(model)
+    # Collect the warnings of loading and note detection, and give each distinct one once.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if isinstance(path_or_array, (str, os.PathLike)):
+            if sr is not None:
+                raise ParameterError(f"sr applies to arrays only; a file is read at its own rate (got sr={sr!r})")
+            y, _ = load_audio(path_or_array, sr=SR)
+            notes = detect_notes(y, sr=SR, name=Path(path_or_array).name)
+            name = str(path_or_array) if name is None else name
+        else:
+            if sr is None:
+                raise ParameterError("predict(array) needs sr=, the sample rate of the array in Hz")
+            name = "<array>" if name is None else name
+            notes = detect_notes(path_or_array, sr=sr, name=name)  # validates the array
+            y = to_mono(np.asarray(path_or_array, dtype=np.float32))
+            if sr != SR:
+                import librosa
+
+                y = librosa.resample(y, orig_sr=sr, target_sr=SR, res_type="soxr_hq")
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        warnings.warn(message, UserWarning, stacklevel=2)
+
+    duration_s = y.shape[-1] / SR
+    if not notes:
+        return RecordingPrediction(name, duration_s, (), None, None, ())
+    segments = [y[round(n.start_s * SR): round(n.end_s * SR)] for n in notes]
+    proba = clf.predict_proba(features.notes_features(segments, sr=SR))
+    classes = [str(c) for c in clf.classes_]
+    k = min(TOP_K, len(classes))
+    results = []
+    for note, row in zip(notes, proba):
+        order = np.argsort(row)[::-1][:k]
+        top = tuple((classes[j], float(row[j])) for j in order)
+        results.append(NotePrediction(note, top[0][0], top[0][1], top))
+    weights = np.array([n.duration_s for n in notes])
+    overall = weights @ proba / weights.sum()
+    ranking = tuple((classes[j], float(overall[j])) for j in np.argsort(overall)[::-1])
+    return RecordingPrediction(name, duration_s, tuple(results), ranking[0][0], ranking[0][1], ranking)
+
+
+# ----------------------------------------------------------------------------------------------- many files
+def find_audio_files(inputs) -> list[Path]:
+    """Expand files and folders into a list of files (folders walked recursively for audio file extensions).
+
+    Files named explicitly are kept whatever their extension (reading them tells whether they are audio).
+
+    Raises
+    ------
+    ParameterError
+        A path that does not exist, or a folder without audio files.
+    """
+    from instrumentid.audio import AUDIO_EXTENSIONS, is_audio_file
+
+    files = []
+    for path in map(Path, inputs):
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and is_audio_file(p))
+            if not found:
+                raise ParameterError(f"no audio files ({' '.join(AUDIO_EXTENSIONS)}) in folder {str(path)!r}")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise ParameterError(f"no such file or folder: {str(path)!r}")
+    return list(dict.fromkeys(files))
+
+
+def format_predictions(recordings, *, fmt: str = "table") -> str:
+    """Render several recordings' predictions as a table, JSON (a list of recordings) or CSV (a row per note)."""
+    recordings = list(recordings)
+    if fmt == "table":
+        return "\n\n".join(r.to_table() for r in recordings) + "\n"
+    if fmt == "json":
+        return json.dumps([r.to_dict() for r in recordings], indent=2) + "\n"
+    if fmt == "csv":
+        import csv
+        import io
+
+        rows = [row for r in recordings for row in r.to_rows()]
+        buffer = io.StringIO()
+        fields = ["source", "index", *Note.__dataclass_fields__, "instrument", "confidence"]
+        fields += [f"{kind}_{rank}" for rank in range(2, TOP_K + 1) for kind in ("instrument", "confidence")]
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue()
+    raise ParameterError(f"format must be 'table', 'json' or 'csv', got {fmt!r}")

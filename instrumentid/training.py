@@ -1,0 +1,528 @@
+"""Training the lab's network: the fit loop, its per-epoch history, and the learning-rate sweep.
+
+What is computed is the lab's recipe, unchanged: mini-batches of ``batch_size`` rows drawn from a new shuffle every
+epoch, softmax cross-entropy, Adam (``torch.optim.Adam``'s update, same defaults), float32, and after every epoch the
+test loss and accuracy. Like Keras, the training loss and accuracy of an epoch are the averages over its batches,
+each batch scored with the weights it was trained from.
+
+How it is computed is tuned for small networks on a CPU, where a plain PyTorch loop spends most of its time in
+per-operation overhead rather than arithmetic:
+
+- the data are converted to float32 tensors once; each batch is gathered with one ``index_select`` (no DataLoader);
+- forward and backward passes are written out by hand (two matrix products forward, three backward, fused
+  activation gradients), with preallocated buffers and no autograd graph;
+- all parameters live in one flat buffer, so one Adam call updates them all;
+- the logits of every batch are kept, so the epoch's training metrics cost one vectorised pass at the end;
+- the test set is scored in large chunks.
+
+:func:`sweep` trains all learning rates at once: the weights of the ``R`` networks are stacked (``(R, 120, 256)``...)
+and run with batched matrix products. Each network keeps its own Adam state and draws its own shuffles from its own
+generator, so its curves are those of a separate :func:`fit` with the same seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from instrumentid.errors import ParameterError
+from instrumentid.model import ACTIVATIONS, LabNet
+
+__all__ = ["History", "fit", "sweep", "save_sweep", "load_sweep", "sweep_to_csv", "format_epoch"]
+
+#: Columns of a history, in order.
+METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+#: torch.optim.Adam's defaults.
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
+#: Rows per chunk when the test set is scored.
+EVAL_CHUNK = 8192
+
+
+# ----------------------------------------------------------------------------------------------- history
+@dataclass
+class History:
+    """Per-epoch metrics of one training run.
+
+    Attributes
+    ----------
+    train_loss, train_accuracy : list of float
+        Mean cross-entropy (nats) and accuracy (0-1) over the epoch's batches, as Keras reports them.
+    test_loss, test_accuracy : list of float
+        The same on the test set after the epoch; empty when training had no test set.
+    lr : float, optional
+        Adam learning rate of the run.
+    """
+
+    train_loss: list = field(default_factory=list)
+    train_accuracy: list = field(default_factory=list)
+    test_loss: list = field(default_factory=list)
+    test_accuracy: list = field(default_factory=list)
+    lr: float | None = None
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    @property
+    def has_test(self) -> bool:
+        return len(self.test_loss) > 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "History":
+        """Rebuild a history from :meth:`to_dict` output; :class:`ParameterError` if it is not one."""
+        if not isinstance(data, dict) or any(not isinstance(data.get(k), list) for k in METRICS):
+            raise ParameterError(f"a training history needs the lists {', '.join(METRICS)}, got {_brief(data)}")
+        n = len(data["train_loss"])
+        for key in METRICS:
+            if len(data[key]) not in ((0, n) if key.startswith("test") else (n,)):
+                raise ParameterError(f"history column {key!r} has {len(data[key])} epochs, expected {n}")
+        lr = data.get("lr")
+        return cls(*(list(map(float, data[k])) for k in METRICS), lr=None if lr is None else float(lr))
+
+    def to_json(self, path=None) -> str:
+        """The history as JSON text; also written to ``path`` if given."""
+        text = json.dumps(self.to_dict(), indent=1) + "\n"
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_json(cls, path) -> "History":
+        """Read a history written by :meth:`to_json`."""
+        return cls.from_dict(_read_json(path))
+
+    def to_csv(self, path=None) -> str:
+        """The history as CSV (``epoch`` from 1, then one column per metric); also written to ``path`` if given."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(("epoch", *METRICS))
+        for i in range(self.epochs):
+            writer.writerow((i + 1, *(_cell(getattr(self, k), i) for k in METRICS)))
+        if path is not None:
+            Path(path).write_text(buf.getvalue())
+        return buf.getvalue()
+
+
+def _cell(values: list, i: int) -> str:
+    return repr(values[i]) if i < len(values) else ""
+
+
+def _brief(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _read_json(path):
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ParameterError(f"no such file: {str(path)!r}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ParameterError(f"cannot read JSON from {str(path)!r}: {err}") from None
+
+
+def format_epoch(history: History, i: int) -> str:
+    """One Keras-like line for epoch ``i`` (0-based): ``Epoch 3/10 - loss: ... - accuracy: ... - val_loss: ...``."""
+    parts = [f"Epoch {i + 1}/{history.epochs}", f"loss: {history.train_loss[i]:.4f}",
+             f"accuracy: {history.train_accuracy[i]:.4f}"]
+    if history.has_test:
+        parts += [f"val_loss: {history.test_loss[i]:.4f}", f"val_accuracy: {history.test_accuracy[i]:.4f}"]
+    return " - ".join(parts)
+
+
+def save_sweep(histories: dict, path) -> str:
+    """Write a sweep (``{rate: History}``) as JSON: ``{"rates": [...], "histories": {"0.001": {...}, ...}}``."""
+    data = {"rates": [float(r) for r in histories],
+            "histories": {repr(float(r)): h.to_dict() for r, h in histories.items()}}
+    text = json.dumps(data, indent=1) + "\n"
+    Path(path).write_text(text)
+    return text
+
+
+def load_sweep(path) -> dict:
+    """Read a sweep written by :func:`save_sweep` as ``{rate: History}`` in the saved order."""
+    data = _read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("histories"), dict):
+        raise ParameterError(f"{str(path)!r} is not a sweep file (no 'histories' table)")
+    try:
+        return {float(rate): History.from_dict(h) for rate, h in data["histories"].items()}
+    except ValueError as err:
+        raise ParameterError(f"{str(path)!r} is not a sweep file: {err}") from None
+
+
+def sweep_to_csv(histories: dict, path=None) -> str:
+    """A sweep as one long CSV table: ``rate, epoch, train_loss, ...``; also written to ``path`` if given."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(("rate", "epoch", *METRICS))
+    for rate, h in histories.items():
+        for i in range(h.epochs):
+            writer.writerow((repr(float(rate)), i + 1, *(_cell(getattr(h, k), i) for k in METRICS)))
+    if path is not None:
+        Path(path).write_text(buf.getvalue())
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------------------------- validation
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _positive_float(value, name: str) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a positive number, got {value!r}") from None
+    if not (out > 0 and math.isfinite(out)):
+        raise ParameterError(f"{name} must be a positive finite number, got {value!r}")
+    return out
+
+
+def _features(X, name: str, *, n_features: int | None = None) -> torch.Tensor:
+    try:
+        X = np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"{name} must be an array of numbers: {err}") from None
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ParameterError(f"{name} must have shape (n_samples, n_features) with n > 0, got {X.shape}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ParameterError(f"{name} has {X.shape[1]} features per row, expected {n_features}")
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ParameterError(f"{name} has {int(bad.sum())} NaN/Inf values (first at row {row}, column {col})")
+    return torch.from_numpy(np.ascontiguousarray(X))
+
+
+def _labels(y, name: str, *, n_rows: int, n_classes: int | None) -> torch.Tensor:
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != n_rows:
+        raise ParameterError(f"{name} must have shape ({n_rows},) to match the features, got {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ParameterError(f"{name} must be integer class indices, got dtype {y.dtype}")
+    if y.min() < 0 or (n_classes is not None and y.max() >= n_classes):
+        bad = y[(y < 0) | (y >= (n_classes if n_classes is not None else np.inf))][0]
+        raise ParameterError(f"{name} must be integers in [0, {n_classes}), got {bad!r}")
+    return torch.from_numpy(y.astype(np.int64))
+
+
+def _prepare(X_train, y_train, X_test, y_test, n_classes, batch_size, epochs, hidden_units, activation):
+    """Validate the arguments shared by :func:`fit` and :func:`sweep`; return tensors and sizes."""
+    _positive_int(epochs, "epochs")
+    _positive_int(batch_size, "batch_size")
+    _positive_int(hidden_units, "hidden_units")
+    if activation not in ACTIVATIONS:
+        raise ParameterError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    if (X_test is None) != (y_test is None):
+        raise ParameterError("give both X_test and y_test, or neither")
+    X = _features(X_train, "X_train")
+    if n_classes is not None:
+        n_classes = _positive_int(n_classes, "n_classes")
+    y = _labels(y_train, "y_train", n_rows=X.shape[0], n_classes=n_classes)
+    test = None
+    if X_test is not None:
+        Xt = _features(X_test, "X_test", n_features=X.shape[1])
+        test = (Xt, _labels(y_test, "y_test", n_rows=Xt.shape[0], n_classes=n_classes))
+    if n_classes is None:
+        n_classes = int(max(int(y.max()), -1 if test is None else int(test[1].max()))) + 1
+    if n_classes < 2:
+        raise ParameterError(f"training needs at least 2 classes, got n_classes={n_classes}")
+    return X, y, test, n_classes
+
+
+# ----------------------------------------------------------------------------------------------- the engine
+# Activation gradients from the activation's output h: d * h * (1 - h), d * (1 - h^2), d * (h > 0).
+_ACTIVATION_BACKWARD = {
+    "sigmoid": lambda d, h: torch.ops.aten.sigmoid_backward(d, h),
+    "tanh": lambda d, h: torch.ops.aten.tanh_backward(d, h),
+    "relu": lambda d, h: torch.ops.aten.threshold_backward(d, h, 0),
+}
+_ACTIVATION_FORWARD = {"sigmoid": torch.Tensor.sigmoid_, "tanh": torch.Tensor.tanh_, "relu": torch.Tensor.relu_}
+
+
+class _StackedNets:
+    """``R`` copies of :class:`LabNet` trained side by side on the same data, one Adam state and shuffle each.
+
+    Parameters are stacked along a leading axis and stored back to back in one flat buffer (gradients in a second
+    one): ``W1 (R, D, H)`` (transposed from torch's layout), ``b1 (R, 1, H)``, ``W2 (R, C, H)``, ``b2 (R, C, 1)``.
+    The output layer is computed transposed, logits ``(R, C, n)``, because softmax over a leading axis is
+    vectorised across rows while softmax over a short last axis (C = 10) is several times slower on CPU.
+    """
+
+    def __init__(self, nets, rates, generators, *, batch_size: int, activation: str):
+        self.R = R = len(nets)
+        net = nets[0]
+        D, H, C = net.n_features, net.hidden_units, net.n_classes
+        self.shapes = ((R, D, H), (R, 1, H), (R, C, H), (R, C, 1))
+        size = sum(math.prod(s) for s in self.shapes)
+        self.flat = torch.empty(size)
+        self.grad = torch.zeros(size)
+        self.params = _views(self.flat, self.shapes)
+        self.grads = _views(self.grad, self.shapes)
+        W1, b1, W2, b2 = self.params
+        for r, n in enumerate(nets):
+            W1[r].copy_(n.hidden.weight.T)
+            b1[r, 0].copy_(n.hidden.bias)
+            W2[r].copy_(n.output.weight)
+            b2[r, :, 0].copy_(n.output.bias)
+        self.generators = generators
+        self.batch_size = batch_size
+        self.forward_act = _ACTIVATION_FORWARD[activation]
+        self.backward_act = _ACTIVATION_BACKWARD[activation]
+        self.adam = _Adam(self.params, self.grads, [float(r) for r in rates])
+
+    def store(self, nets) -> None:
+        """Copy the trained weights back into the ``nets``."""
+        W1, b1, W2, b2 = self.params
+        for r, n in enumerate(nets):
+            n.hidden.weight.copy_(W1[r].T)
+            n.hidden.bias.copy_(b1[r, 0])
+            n.output.weight.copy_(W2[r])
+            n.output.bias.copy_(b2[r, :, 0])
+
+    def train_epoch(self, X: torch.Tensor, y: torch.Tensor, onehot_t: torch.Tensor):
+        """One epoch over a new shuffle per network; returns (mean loss, accuracy) per network as float64 arrays.
+
+        ``onehot_t`` is the transposed one-hot label matrix, shape (C, N).
+        """
+        N, B, R = X.shape[0], self.batch_size, self.R
+        C = onehot_t.shape[0]
+        perms = torch.stack([torch.randperm(N, generator=g) for g in self.generators])  # (R, N)
+        n_full = N // B
+        batches = perms[:, : n_full * B].reshape(R, n_full, B).transpose(0, 1).contiguous()  # (n_full, R, B)
+        logits = torch.empty(n_full, R, C, B)
+        buffers = self._buffers(B, X.shape[1])
+        for i in range(n_full):
+            self._step(X, onehot_t, batches[i].view(-1), logits[i], buffers)
+        loss, correct = _scores(logits.view(n_full * R, C, B), y[batches].view(n_full * R, B), R)
+        if N > n_full * B:
+            rest = perms[:, n_full * B:].contiguous()  # (R, N % B)
+            tail = torch.empty(R, C, rest.shape[1])
+            self._step(X, onehot_t, rest.view(-1), tail, self._buffers(rest.shape[1], X.shape[1]))
+            tail_loss, tail_correct = _scores(tail, y[rest], R)
+            loss, correct = loss + tail_loss, correct + tail_correct
+        return loss / N, correct / N
+
+    def _buffers(self, n: int, D: int) -> dict:
+        R, H = self.R, self.shapes[0][2]
+        return {"x": torch.empty(R * n, D), "h": torch.empty(R, n, H), "dh": torch.empty(R, n, H)}
+
+    def _step(self, X, onehot_t, idx, logits_out, buf) -> None:
+        """One Adam step of every network on its batch; ``idx`` holds the ``R * n`` row indices, network-major."""
+        R = self.R
+        n = idx.shape[0] // R
+        W1, b1, W2, b2 = self.params
+        gW1, gb1, gW2, gb2 = self.grads
+        x = torch.index_select(X, 0, idx, out=buf["x"]).view(R, n, -1)
+        h = torch.baddbmm(b1, x, W1, out=buf["h"])  # (R, n, H)
+        self.forward_act(h)
+        zt = torch.baddbmm(b2, W2, h.transpose(1, 2), out=logits_out)  # (R, C, n)
+        # d loss / d logits of the batch-mean cross-entropy: (softmax - onehot) / n
+        target = onehot_t.index_select(1, idx).view(-1, R, n).transpose(0, 1)
+        dzt = torch.softmax(zt, 1).sub_(target).mul_(1.0 / n)
+        torch.bmm(dzt, h, out=gW2)
+        torch.sum(dzt, 2, keepdim=True, out=gb2)
+        dh = self.backward_act(torch.bmm(dzt.transpose(1, 2), W2, out=buf["dh"]), h)
+        torch.bmm(x.transpose(1, 2), dh, out=gW1)
+        torch.sum(dh, 1, keepdim=True, out=gb1)
+        self.adam.step()
+
+    def evaluate(self, X: torch.Tensor, y: torch.Tensor):
+        """Mean loss and accuracy of every network on ``(X, y)``, scored in chunks; float64 arrays of shape (R,)."""
+        W1, b1, W2, b2 = self.params
+        loss = np.zeros(self.R)
+        correct = np.zeros(self.R)
+        for start in range(0, X.shape[0], EVAL_CHUNK):
+            h = torch.matmul(X[start: start + EVAL_CHUNK], W1).add_(b1)
+            self.forward_act(h)
+            zt = torch.baddbmm(b2, W2, h.transpose(1, 2))
+            l, c = _scores(zt, y[start: start + EVAL_CHUNK].expand(self.R, -1), self.R)
+            loss += l
+            correct += c
+        return loss / X.shape[0], correct / X.shape[0]
+
+
+def _views(flat: torch.Tensor, shapes) -> list:
+    out, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        out.append(flat[start: start + size].view(shape))
+        start += size
+    return out
+
+
+def _scores(logits_t: torch.Tensor, y: torch.Tensor, R: int):
+    """Summed cross-entropy and correct rows per network, from transposed logits ``(k * R, C, n)`` (network index
+    varying fastest along the first axis) and labels ``(k * R, n)``; returns two float64 arrays of shape (R,)."""
+    loss = torch.nn.functional.cross_entropy(logits_t, y, reduction="none").double()
+    correct = (logits_t.argmax(1) == y).double()
+    return (loss.view(-1, R, y.shape[-1]).sum((0, 2)).numpy(), correct.view(-1, R, y.shape[-1]).sum((0, 2)).numpy())
+
+
+class _Adam:
+    """Adam on the flat parameter buffer, with ``torch.optim.Adam``'s update and defaults (no weight decay).
+
+    Uses PyTorch's fused Adam kernel (the one behind ``torch.optim.Adam(fused=True)``), called directly to skip the
+    optimizer's per-step Python overhead; each network has its own learning rate and moment buffers.
+    """
+
+    def __init__(self, params, grads, rates):
+        self.rates = rates
+        m = [torch.zeros_like(p) for p in params]
+        v = [torch.zeros_like(p) for p in params]
+        self.t = torch.zeros((), dtype=torch.float32)  # step count, shared by every tensor
+        self.groups = [([p[r] for p in params], [g[r] for g in grads], [a[r] for a in m], [b[r] for b in v],
+                        [self.t] * len(params)) for r in range(len(rates))]
+
+    def step(self) -> None:
+        beta1, beta2 = ADAM_BETAS
+        self.t += 1
+        for lr, (p, g, m, v, steps) in zip(self.rates, self.groups):
+            torch._fused_adam_(p, g, m, v, [], steps, lr=lr, beta1=beta1, beta2=beta2, weight_decay=0.0,
+                               eps=ADAM_EPS, amsgrad=False, maximize=False)
+
+
+# ----------------------------------------------------------------------------------------------- public API
+def _train(X, y, test, n_classes, *, rates, seeds, epochs, batch_size, hidden_units, activation, progress, desc,
+           callback=None):
+    """Train one network per (rate, seed) side by side; return the nets and their histories."""
+    from tqdm.auto import tqdm
+
+    nets, generators = [], []
+    for seed in seeds:
+        g = torch.Generator().manual_seed(int(seed))
+        net = LabNet(X.shape[1], n_classes, hidden_units=hidden_units, activation=activation)
+        net.reset_parameters(generator=g)
+        nets.append(net)
+        generators.append(g)
+    histories = [History(lr=float(r)) for r in rates]
+    onehot_t = torch.nn.functional.one_hot(y, n_classes).T.float().contiguous()
+    with torch.no_grad():
+        engine = _StackedNets(nets, rates, generators, batch_size=batch_size, activation=activation)
+        with tqdm(total=epochs, desc=desc, unit="epoch", disable=not progress, file=sys.stderr) as bar:
+            for epoch in range(epochs):
+                loss, acc = engine.train_epoch(X, y, onehot_t)
+                test_scores = engine.evaluate(*test) if test is not None else None
+                for r, h in enumerate(histories):
+                    h.train_loss.append(float(loss[r]))
+                    h.train_accuracy.append(float(acc[r]))
+                    if test_scores is not None:
+                        h.test_loss.append(float(test_scores[0][r]))
+                        h.test_accuracy.append(float(test_scores[1][r]))
+                if len(histories) == 1:
+                    bar.set_postfix_str(format_epoch(histories[0], epoch).split(" - ", 1)[1], refresh=False)
+                bar.update(1)
+                if callback is not None:
+                    for h in histories:
+                        callback(epoch, h)
+        engine.store(nets)
+    for net in nets:
+        net.eval()
+    return nets, histories
+
+
+def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=10, batch_size=128, lr=1e-3,
+        hidden_units=256, activation="sigmoid", random_state=0, progress=True, callback=None):
+    """Train the lab's network with Adam and softmax cross-entropy; score the test set after every epoch.
+
+    Parameters
+    ----------
+    X_train : array-like of shape (n_train, n_features)
+        Standardized features (converted to float32).
+    y_train : array-like of int, shape (n_train,)
+        Class indices in ``[0, n_classes)``.
+    X_test, y_test : array-like, optional
+        Test set scored after every epoch (both or neither).
+    n_classes : int, optional
+        Number of classes; default ``max(label) + 1`` over both sets.
+    epochs, batch_size : int
+        Passes over the data, and rows per Adam step (the last batch of an epoch may be smaller).
+    lr : float
+        Adam learning rate.
+    hidden_units : int
+        Hidden layer width.
+    activation : {"sigmoid", "tanh", "relu"}
+        Hidden-layer activation.
+    random_state : int
+        Seed of the initial weights and of every epoch's shuffle; the same seed gives the same result.
+    progress : bool
+        Show a progress bar (stderr).
+    callback : callable, optional
+        ``callback(epoch, history)`` after every epoch (0-based ``epoch``).
+
+    Returns
+    -------
+    model : LabNet
+        The trained network (eval mode).
+    history : History
+        Per-epoch training and test metrics.
+    """
+    X, y, test, n_classes = _prepare(X_train, y_train, X_test, y_test, n_classes, batch_size, epochs, hidden_units,
+                                     activation)
+    lr = _positive_float(lr, "lr")
+    nets, histories = _train(X, y, test, n_classes, rates=[lr], seeds=[_seed(random_state)], epochs=epochs,
+                             batch_size=batch_size, hidden_units=hidden_units, activation=activation,
+                             progress=progress, desc="fit", callback=callback)
+    return nets[0], histories[0]
+
+
+def sweep(X_train, y_train, *, X_test=None, y_test=None, rates=(0.1, 0.01, 0.001, 0.0001), n_classes=None,
+          epochs=20, batch_size=128, hidden_units=256, activation="sigmoid", random_state=0, progress=True):
+    """Learning-rate sweep: a freshly initialised network per rate, all trained together in one model-batch.
+
+    Every rate gets the initial weights and shuffles that :func:`fit` would use with the same seed, its own Adam
+    state and its own generator, so ``sweep(..., rates=[r])[r]`` equals ``fit(..., lr=r)[1]`` up to float rounding.
+
+    Parameters
+    ----------
+    rates : sequence of float
+        Adam learning rates (distinct, positive).
+    random_state : int or sequence of int
+        Seed for every rate (the default: all rates start from the same weights and see the same shuffles, so only
+        the rate differs), or one seed per rate.
+
+    The other parameters are those of :func:`fit`.
+
+    Returns
+    -------
+    dict of float -> History
+        One history per rate, in the order given.
+    """
+    X, y, test, n_classes = _prepare(X_train, y_train, X_test, y_test, n_classes, batch_size, epochs, hidden_units,
+                                     activation)
+    rates = [_positive_float(r, "rate") for r in (rates if np.ndim(rates) else [rates])]
+    if not rates or len(set(rates)) != len(rates):
+        raise ParameterError(f"rates must be distinct positive numbers, got {list(rates)!r}")
+    if np.ndim(random_state):
+        seeds = [_seed(s) for s in random_state]
+        if len(seeds) != len(rates):
+            raise ParameterError(f"random_state has {len(seeds)} seeds for {len(rates)} rates")
+    else:
+        seeds = [_seed(random_state)] * len(rates)
+    _, histories = _train(X, y, test, n_classes, rates=rates, seeds=seeds, epochs=epochs, batch_size=batch_size,
+                          hidden_units=hidden_units, activation=activation, progress=progress,
+                          desc=f"sweep ({len(rates)} rates)")
+    return dict(zip(rates, histories))
+
+
+def _seed(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ParameterError(f"random_state must be an integer seed, got {value!r}")
+    return int(value)

@@ -1,0 +1,109 @@
+"""Smoke tests of the benchmark script (benchmarks/run.py) in --quick mode with the peers skipped.
+
+Speed itself is measured by the script, never here: these tests check that every part runs and that the report is
+built from what was measured.
+"""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name):
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def run():
+    return _load("run")
+
+
+@pytest.fixture(scope="module")
+def peers():
+    return _load("peers")
+
+
+@pytest.fixture(scope="module")
+def quick_results(run):
+    return run.run(quick=True, skip_peers=True, repeat=1, command="test", log=lambda text: None)
+
+
+def test_quick_run_produces_the_table(run, quick_results):
+    text = run.format_report(quick_results)
+    for part in ("machine:", "versions:", "fit: 2 epochs", "sweep: 4 rates x 2 epochs", "feature extraction",
+                 "predict, 4 s recording", "instrumentid --help", "issue 8 targets:"):
+        assert part in text, part
+    # every peer is listed, and skipped
+    assert text.count("skipped") == 2 * len(run.PEERS)
+    fit, sweep = quick_results["fit"], quick_results["sweep"]
+    assert [r["name"] for r in fit] == ["instrumentid", *run.PEERS]
+    ours = fit[0]
+    assert ours["seconds"] > 0 and ours["ratio"] == 1.0 and 0.0 <= ours["accuracy"][1e-3] <= 1.0
+    assert sorted(sweep[0]["accuracy"]) == sorted(run.RATES)
+    assert quick_results["predict"]["n_notes"] > 0 and quick_results["predict"]["warm_s"] > 0
+    json.dumps(quick_results, default=str)  # what --json writes
+
+
+def test_quick_data_is_learnable_and_standardized(run):
+    (X, y, Xt, yt), text = run.load_data("lab", row_step=20)
+    assert X.dtype == np.float32 and Xt.dtype == np.float32 and X.shape[1] == 120
+    assert set(np.unique(y)) == set(range(10)) == set(np.unique(yt))
+    np.testing.assert_allclose(X.mean(0), 0, atol=0.2)
+    assert "10 classes" in text
+
+
+def test_peer_rows_missing_and_failed(run, tmp_path, monkeypatch):
+    cfg = run.settings(quick=True)
+    monkeypatch.setattr(run.peers, "installed", lambda name: False)
+    row = run._peer_row("keras", tmp_path / "data.npz", rates=[1e-3], epochs=1, batch_size=128, repeat=1, threads=1)
+    assert row["status"] == "not installed"
+    monkeypatch.setattr(run.peers, "installed", lambda name: True)
+    # the data file does not exist: the peer's process fails, and the row says so
+    row = run._peer_row("sklearn", tmp_path / "missing.npz", rates=[1e-3], epochs=1, batch_size=128, repeat=1,
+                        threads=1)
+    assert row["status"].startswith("failed:")
+    assert cfg["fit_epochs"] == 2
+
+
+@pytest.mark.parametrize("name", ["pytorch", "sklearn"])
+def test_peers_learn_the_same_task(peers, run, name):
+    (X, y, Xt, yt), _ = run.load_data("lab", row_step=20)
+    out = peers.run_peer(name, (X, y, Xt, yt), rates=(1e-2, 1e-3), epochs=2, threads=1)
+    assert sorted(out["accuracy"]) == [1e-3, 1e-2]
+    assert out["accuracy"][1e-2] > 0.5  # well above chance (0.1) on the Gaussian clusters
+    assert out["seconds"] > 0 and out["versions"]
+
+
+def test_targets_are_judged_from_the_measurements(run):
+    results = {
+        "fit": [
+            {"name": "instrumentid", "label": "instrumentid", "status": "ok", "seconds": 1.0,
+             "accuracy": {1e-3: 0.950}, "ratio": 1.0},
+            {"name": "keras", "label": "Keras", "status": "ok", "seconds": 12.0, "accuracy": {1e-3: 0.951},
+             "ratio": 12.0},
+            {"name": "pytorch", "label": "PyTorch", "status": "ok", "seconds": 1.5, "accuracy": {1e-3: 0.940},
+             "ratio": 1.5},
+        ],
+        "help_s": 0.7,
+    }
+    checks = {name: ok for name, _, ok in run.targets(results)}
+    assert checks["fit <= 1/10 of Keras's time"] is True
+    assert checks["fit accuracy within 0.3 points of Keras"] is True
+    assert checks["fit <= 1/2 of PyTorch's time"] is False
+    assert checks["fit accuracy within 0.3 points of PyTorch"] is False
+    assert checks["instrumentid --help < 0.5 s"] is False
+
+
+def test_bad_data_argument(run, capsys):
+    assert run.main(["--data", "/no/such/folder", "--skip-peers"]) == 2
+    assert "/no/such/folder" in capsys.readouterr().err

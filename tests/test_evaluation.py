@@ -1,0 +1,166 @@
+"""evaluate(): the numbers equal scikit-learn's classification_report; figures, JSON and the evaluate command."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import classification_report, confusion_matrix
+
+from instrumentid import cli
+from instrumentid.classifier import InstrumentClassifier
+from instrumentid.datasets.base import FeatureDataset, save_dataset
+from instrumentid.evaluation import dataset_labels, evaluate, evaluate_dataset, format_evaluation, write_evaluation
+
+
+class _Fixed:
+    """A stand-in classifier with known predictions (for hand-checked numbers)."""
+
+    def __init__(self, classes, predictions):
+        self.classes_ = np.asarray(classes)
+        self._predictions = np.asarray(predictions)
+
+    def predict(self, X):
+        return self._predictions[: len(X)]
+
+
+def test_hand_checked_numbers():
+    y_true = ["a", "a", "a", "b", "b", "c"]
+    y_pred = ["a", "a", "b", "b", "c", "c"]
+    result = evaluate(_Fixed(["a", "b", "c"], y_pred), np.zeros((6, 1)), y_true)
+    assert result["accuracy"] == pytest.approx(4 / 6)
+    assert result["per_class"]["a"] == {"precision": 1.0, "recall": pytest.approx(2 / 3),
+                                        "f1-score": pytest.approx(0.8), "support": 3}
+    assert result["per_class"]["b"]["precision"] == 0.5 and result["per_class"]["b"]["recall"] == 0.5
+    assert result["per_class"]["c"] == {"precision": 0.5, "recall": 1.0, "f1-score": pytest.approx(2 / 3),
+                                        "support": 1}
+    assert result["macro avg"]["precision"] == pytest.approx((1 + 0.5 + 0.5) / 3)
+    assert result["weighted avg"]["recall"] == pytest.approx(4 / 6)
+    assert result["confusion_matrix"] == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+
+
+def _assert_matches_sklearn(result, y, y_pred, labels):
+    names = [str(c) for c in labels]
+    report = classification_report(y, y_pred, labels=labels, target_names=names, output_dict=True, zero_division=0)
+    assert result["accuracy"] == pytest.approx(report["accuracy"], abs=1e-12)
+    for name in names:
+        assert result["per_class"][name] == pytest.approx(report[name], abs=1e-12)
+    for key in ("macro avg", "weighted avg"):
+        assert result[key] == pytest.approx(report[key], abs=1e-12)
+    assert result["confusion_matrix"] == confusion_matrix(y, y_pred, labels=labels).tolist()
+
+
+def test_equals_classification_report_on_a_weak_model(feature_rows):
+    X, names = feature_rows
+    # two hidden units, three epochs: a model that still makes many mistakes, so every number is non-trivial
+    clf = InstrumentClassifier(hidden_units=2, epochs=3, lr=1e-2, batch_size=32, random_state=1).fit(X, names)
+    y_pred = clf.predict(X)
+    assert 0.2 < np.mean(y_pred == names) < 0.95
+    result = evaluate(clf, X, names)
+    assert result["class_names"] == ["cello", "flute", "piano", "violin"]
+    assert result["n_samples"] == len(names)
+    _assert_matches_sklearn(result, names, y_pred, clf.classes_)
+
+
+def test_equals_classification_report_with_a_class_absent_from_the_data(small_classifier, feature_rows):
+    X, names = feature_rows
+    keep = names != "flute"
+    result = evaluate(small_classifier, X[keep], names[keep])
+    assert result["per_class"]["flute"]["support"] == 0
+    _assert_matches_sklearn(result, names[keep], small_classifier.predict(X[keep]), small_classifier.classes_)
+
+
+def test_unknown_labels_are_refused(small_classifier, feature_rows):
+    X, names = feature_rows
+    with pytest.raises(ValueError, match="'tuba'.*not classes of the model"):
+        evaluate(small_classifier, X[:3], ["tuba", "cello", "cello"])
+
+
+def test_format_evaluation_lists_every_class(small_classifier, feature_rows):
+    X, names = feature_rows
+    text = format_evaluation(evaluate(small_classifier, X, names))
+    assert text.startswith("accuracy: ")
+    for name in ("cello", "flute", "piano", "violin", "macro avg", "weighted avg"):
+        assert name in text
+
+
+def test_write_evaluation_json_and_png(small_classifier, feature_rows, tmp_path):
+    X, names = feature_rows
+    result = evaluate(small_classifier, X, names)
+    paths = write_evaluation(result, tmp_path / "out", extra={"model": "m"})
+    assert [p.name for p in paths] == ["evaluation.json", "confusion_matrix.png"]
+    saved = json.loads(paths[0].read_text())
+    assert saved["model"] == "m" and saved["confusion_matrix"] == result["confusion_matrix"]
+    assert paths[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_confusion_matrix_draws_on_given_axes():
+    from instrumentid.plots import new_figure, plot_confusion_matrix
+
+    fig, ax = new_figure()
+    assert plot_confusion_matrix(np.array([[3, 1], [0, 4]]), class_names=["oboe", "tuba"], ax=ax) == (fig, ax)
+    np.testing.assert_array_equal(ax.images[0].get_array(), [[3, 1], [0, 4]])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["oboe", "tuba"]
+    assert sorted(t.get_text() for t in ax.texts) == ["0", "1", "3", "4"]
+    with pytest.raises(ValueError, match=r"shape \(3, 3\)"):
+        plot_confusion_matrix(np.eye(2), class_names=["a", "b", "c"])
+
+
+def test_dataset_labels_match_by_name():
+    clf = _Fixed([0, 1, 2], [])
+    np.testing.assert_array_equal(dataset_labels(clf, ["0", "1", "2"], np.array([2, 0])), [2, 0])
+    clf = _Fixed(["cello", "flute"], [])
+    assert dataset_labels(clf, ["flute", "cello"], np.array([0, 0, 1])).tolist() == ["flute", "flute", "cello"]
+    with pytest.raises(ValueError, match="tuba"):
+        dataset_labels(clf, ["flute", "tuba"], np.array([0, 1]))
+
+
+def _dataset(X, names, classes=("cello", "flute", "piano", "violin")):
+    """A FeatureDataset with the data's names mapped to indices of ``classes`` (train = test = all rows)."""
+    y = np.searchsorted(np.asarray(classes), names)
+    return FeatureDataset(X_train=X, y_train=y, X_test=X, y_test=y, class_names=list(classes))
+
+
+def test_evaluate_dataset_uses_the_test_split(small_classifier, feature_rows):
+    X, names = feature_rows
+    ds = _dataset(X, names)
+    ds.X_test, ds.y_test = X[:40], ds.y_test[:40]
+    result = evaluate_dataset(small_classifier, ds)
+    assert result["n_samples"] == 40
+    assert result == evaluate(small_classifier, X[:40], names[:40])
+
+
+def test_cli_evaluate_with_data_and_out(small_classifier, feature_rows, tmp_path, capsys):
+    X, names = feature_rows
+    run = tmp_path / "run"
+    small_classifier.save(run / "model")
+    (run / "run.json").write_text("{}")
+    save_dataset(_dataset(X, names), tmp_path / "data")
+    assert cli.main(["evaluate", "--model", str(run), "--data", str(tmp_path / "data")]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy: " in out and "violin" in out
+    saved = json.loads((run / "evaluation.json").read_text())  # default output: the model's run folder
+    assert saved["accuracy"] == pytest.approx(small_classifier.score(X, names))
+    assert (run / "confusion_matrix.png").is_file()
+    assert cli.main(["evaluate", "--model", str(run / "model"), "--data", str(tmp_path / "data"),
+                     "--out", str(tmp_path / "elsewhere")]) == 0
+    assert (tmp_path / "elsewhere" / "evaluation.json").is_file()
+
+
+def test_cli_evaluate_without_data_uses_the_default_set(small_classifier, feature_rows, tmp_path, monkeypatch,
+                                                        capsys):
+    from instrumentid.datasets import soundfont
+
+    X, names = feature_rows
+    calls = []
+
+    def fake_default(*, progress=True):
+        calls.append(progress)
+        return _dataset(X[:20], names[:20])
+
+    monkeypatch.setattr(soundfont, "load_default_dataset", fake_default)
+    model = small_classifier.save(tmp_path / "model")
+    assert cli.main(["evaluate", "--model", str(model)]) == 0
+    assert calls == [True]
+    saved = json.loads((model / "evaluation.json").read_text())  # default output: beside the model
+    assert saved["n_samples"] == 20 and saved["data"] == "default"
+    assert "accuracy: " in capsys.readouterr().out

@@ -1,0 +1,78 @@
+"""ONNX export: raw features in, probabilities out, same numbers as predict_proba under onnxruntime."""
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+
+from instrumentid import cli
+from instrumentid.export import INPUT_NAME, OUTPUT_NAME, export_onnx
+
+
+@pytest.fixture(scope="module")
+def onnx_path(small_classifier, tmp_path_factory):
+    return export_onnx(small_classifier, tmp_path_factory.mktemp("onnx") / "model.onnx")
+
+
+def _run(path, X):
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run([OUTPUT_NAME], {INPUT_NAME: np.asarray(X, dtype=np.float32)})[0]
+
+
+def test_parity_with_predict_proba_on_raw_rows(onnx_path, small_classifier, feature_rows):
+    X, _ = feature_rows
+    X32 = X.astype(np.float32)  # ONNX takes float32: compare on the same float32 rows
+    expected = small_classifier.predict_proba(X32)
+    got = _run(onnx_path, X32)
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() < 1e-5
+    np.testing.assert_array_equal(small_classifier.classes_[got.argmax(axis=1)], small_classifier.predict(X32))
+
+
+def test_parity_on_rows_from_the_feature_extractor(small_classifier, tmp_path):
+    """Real note features (the shipped extractor on rendered notes), not just synthetic rows."""
+    features = pytest.importorskip("instrumentid.features")
+    from synth import render_phrase
+
+    rows = []
+    for program, midi in ((0, 60), (40, 67), (73, 72), (56, 55)):
+        y = render_phrase([(program, midi, 0.0, 0.8, 90)], sr=22050)
+        rows.append(features.note_features(y, sr=22050))
+    X = np.asarray(rows, dtype=np.float32)
+    assert X.shape == (4, 120)
+    path = export_onnx(small_classifier, tmp_path / "m.onnx")
+    assert np.abs(_run(path, X) - small_classifier.predict_proba(X)).max() < 1e-5
+
+
+@pytest.mark.parametrize("batch", [1, 7, 300])
+def test_dynamic_batch_axis(onnx_path, small_classifier, batch, rng):
+    X = small_classifier.scaler_.mean_ + rng.normal(size=(batch, 120)) * small_classifier.scaler_.scale_
+    got = _run(onnx_path, X)
+    assert got.shape == (batch, 4)
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-5)
+    assert np.abs(got - small_classifier.predict_proba(X.astype(np.float32))).max() < 1e-5
+
+
+def test_metadata_and_signature(onnx_path, small_classifier):
+    model = onnx.load(onnx_path)
+    onnx.checker.check_model(model)
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(meta["class_names"]) == ["cello", "flute", "piano", "violin"]
+    assert meta["n_features"] == "120"
+    assert model.producer_name == "instrumentid"
+    (inp,), (out,) = model.graph.input, model.graph.output
+    assert inp.name == INPUT_NAME and out.name == OUTPUT_NAME
+    assert [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim] == ["batch", 120]
+    assert [d.dim_param or d.dim_value for d in out.type.tensor_type.shape.dim] == ["batch", 4]
+
+
+def test_cli_export_from_a_run_folder(small_classifier, tmp_path, capsys):
+    small_classifier.save(tmp_path / "run" / "model")
+    out = tmp_path / "exported" / "m.onnx"
+    assert cli.main(["export", str(tmp_path / "run"), "--onnx", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    X = np.tile(small_classifier.scaler_.mean_, (3, 1)).astype(np.float32)
+    assert np.abs(_run(out, X) - small_classifier.predict_proba(X)).max() < 1e-5
+    assert [p.name for p in out.parent.iterdir()] == ["m.onnx"]

@@ -1,0 +1,81 @@
+"""Tests of instrumentid.features: the 120-value note features and the mel spectrogram."""
+
+import numpy as np
+import pytest
+
+from instrumentid.audio import SR
+from instrumentid.features import (
+    FEATURE_NAMES,
+    FEATURE_SETTINGS,
+    N_FEATURES,
+    mel_spectrogram_db,
+    note_features,
+    notes_features,
+)
+
+
+def _tone(f0, *, duration_s=0.5, sr=SR, harmonics=(1.0, 0.5, 0.25)):
+    t = np.arange(int(duration_s * sr)) / sr
+    y = sum(a * np.sin(2 * np.pi * f0 * (k + 1) * t) for k, a in enumerate(harmonics))
+    return (0.3 * y * np.exp(-2 * t)).astype(np.float32)
+
+
+def test_settings_documented():
+    for key in ("sr", "n_fft", "hop_length", "n_mels", "n_mfcc"):
+        assert key in FEATURE_SETTINGS
+    assert FEATURE_SETTINGS["sr"] == SR
+    assert len(FEATURE_NAMES) == N_FEATURES == 120
+
+
+@pytest.mark.parametrize("duration_s", [0.1, 0.5, 2.0])
+def test_shape_dtype_and_finite(duration_s):
+    x = note_features(_tone(440.0, duration_s=duration_s))
+    assert x.shape == (120,)
+    assert x.dtype == np.float32
+    assert np.all(np.isfinite(x))
+
+
+def test_deterministic(rng):
+    y = _tone(330.0) + 0.01 * rng.standard_normal(int(0.5 * SR)).astype(np.float32)
+    np.testing.assert_array_equal(note_features(y), note_features(y.copy()))
+
+
+def test_level_invariant():
+    y = _tone(262.0)
+    # equal up to float32 rounding, which the log of near-empty spectral-contrast valleys magnifies a little
+    np.testing.assert_allclose(note_features(y), note_features(0.05 * y), rtol=1e-2, atol=0.1)
+
+
+def test_stereo_is_averaged():
+    y = _tone(262.0)
+    np.testing.assert_allclose(note_features(np.stack([y, y])), note_features(y), rtol=1e-5, atol=1e-5)
+
+
+def test_pitch_block_follows_f0():
+    from instrumentid.features import FEATURE_NAMES
+
+    i = FEATURE_NAMES.index("log2_f0")
+    assert note_features(_tone(220.0))[i] == pytest.approx(np.log2(220.0), abs=0.03)
+    assert note_features(_tone(880.0))[i] == pytest.approx(np.log2(880.0), abs=0.03)
+
+
+def test_timbre_changes_features():
+    bright = note_features(_tone(262.0, harmonics=(1.0, 0.9, 0.8, 0.7, 0.6)))
+    dull = note_features(_tone(262.0, harmonics=(1.0,)))
+    assert np.linalg.norm(bright - dull) > 1.0
+
+
+def test_notes_features_stacks_notes_of_any_length():
+    notes = [_tone(220.0, duration_s=0.2), _tone(440.0, duration_s=1.0)]
+    X = notes_features(notes, sr=SR)
+    assert X.shape == (2, 120)
+    np.testing.assert_array_equal(X[1], note_features(notes[1]))
+    assert notes_features([], sr=SR).shape == (0, 120)
+
+
+def test_mel_spectrogram_db():
+    y = _tone(440.0, duration_s=1.0)
+    S = mel_spectrogram_db(y, sr=SR, n_mels=64, fmax=8000)
+    assert S.shape[0] == 64 and S.shape[1] == 1 + len(y) // 512
+    assert S.max() == pytest.approx(0.0)
+    assert S.min() >= -80.0 - 1e-3

@@ -1,0 +1,133 @@
+"""Note segmentation on recordings rendered from a SoundFont (tests/synth.py)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import synth
+from instrumentid.errors import ParameterError
+from instrumentid.notes import Note, detect_notes
+
+#: Onsets and pitch changes must be found within this many seconds.
+TOLERANCE_S = 0.05
+#: A note followed by silence may ring this long after its note-off (the SoundFont's release).
+RELEASE_S = 0.25
+
+
+def check_notes(found, expected):
+    """Compare detected notes with synth.expected_notes(): count, pitch, start (50 ms), end."""
+    assert [n.midi for n in found] == [m for m, _, _ in expected], [(n.name, n.start_s) for n in found]
+    for i, (note, (_, start_s, end_s)) in enumerate(zip(found, expected)):
+        assert abs(note.start_s - start_s) <= TOLERANCE_S, (note, start_s)
+        following = expected[i + 1][1] if i + 1 < len(expected) else np.inf
+        if following - end_s < TOLERANCE_S:  # legato: the note lasts until the next one starts
+            assert abs(note.end_s - found[i + 1].start_s) <= TOLERANCE_S, (note, found[i + 1])
+        else:  # a gap follows: the note ends at its note-off plus at most the release
+            assert end_s - TOLERANCE_S <= note.end_s <= end_s + RELEASE_S, (note, end_s)
+
+
+@pytest.mark.parametrize("phrase", ["gaps", "legato", "glide", "two_instruments", "lab_sax"])
+def test_detect_notes_finds_rendered_notes(phrase):
+    check_notes(detect_notes(synth.phrase_audio(phrase), sr=22050), synth.expected_notes(phrase))
+
+
+def test_lab_sax_example_names():
+    notes = detect_notes(synth.phrase_audio("lab_sax"), sr=22050)
+    assert [n.name for n in notes] == ["C6", "C#6", "D6", "D#6"]
+    assert notes[0].f0_hz == pytest.approx(1046.5, rel=0.01)
+
+
+def test_stereo_44k_gives_the_same_notes():
+    notes, options = synth.PHRASES["gaps"]
+    y = synth.render_phrase(notes, sr=44100, stereo=True, **options)
+    assert y.shape[0] == 2
+    found = detect_notes(y, sr=44100)
+    reference = detect_notes(synth.phrase_audio("gaps"), sr=22050)
+    assert [n.midi for n in found] == [n.midi for n in reference]
+    np.testing.assert_allclose([n.start_s for n in found], [n.start_s for n in reference], atol=0.025)
+
+
+def test_noise_and_level_do_not_change_the_notes(rng):
+    y = np.asarray(synth.phrase_audio("two_instruments")) * 0.05
+    y = y + 1e-4 * rng.standard_normal(y.size).astype(np.float32)  # about 40 dB under the notes
+    check_notes(detect_notes(y, sr=22050), synth.expected_notes("two_instruments"))
+
+
+def test_recording_that_starts_inside_a_note():
+    y = synth.phrase_audio("lab_sax")[22050:]  # cut one second in: the first note is already sounding
+    notes = detect_notes(y, sr=22050)
+    assert [n.midi for n in notes] == [84, 85, 86, 87]
+    assert notes[0].start_s == 0.0
+
+
+def test_silence_warns_and_gives_no_notes():
+    with pytest.warns(UserWarning) as record:
+        assert detect_notes(np.zeros(22050, dtype=np.float32), sr=22050) == []
+    messages = " | ".join(str(w.message) for w in record)
+    assert "audio is silent" in messages and "no notes found" in messages
+
+
+def test_too_short_blip_is_dropped():
+    y = np.zeros(22050, dtype=np.float32)
+    t = np.arange(441) / 22050  # 20 ms of a 440 Hz tone
+    y[5000:5441] = 0.5 * np.sin(2 * np.pi * 440 * t)
+    with pytest.warns(UserWarning, match="no notes found"):
+        assert detect_notes(y, sr=22050) == []
+
+
+def test_pure_tone_is_one_note():
+    t = np.arange(22050) / 22050
+    y = np.zeros(3 * 22050, dtype=np.float32)
+    y[22050:44100] = 0.3 * np.sin(2 * np.pi * 440.0 * t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (note,) = detect_notes(y, sr=22050)
+    assert (note.name, note.midi) == ("A4", 69)
+    assert note.f0_hz == pytest.approx(440.0, rel=0.005)
+    assert note.start_s == pytest.approx(1.0, abs=TOLERANCE_S)
+    assert note.end_s == pytest.approx(2.0, abs=TOLERANCE_S)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"fmin": 500.0, "fmax": 100.0}, "fmin < fmax"),
+        ({"fmin": 5.0}, "pitch range"),
+        ({"min_duration_s": 0.0}, "min_duration_s"),
+        ({"top_db": float("nan")}, "top_db"),
+    ],
+)
+def test_bad_options(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        detect_notes(np.ones(4096, dtype=np.float32) * 0.1, sr=22050, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------- Note
+def test_note_fields_and_name():
+    note = Note(start_s=1, end_s=2.5, f0_hz=np.float64(1108.7), midi=np.int64(85))
+    assert note.name == "C#6"
+    assert isinstance(note.midi, int) and isinstance(note.start_s, float)
+    assert note.duration_s == pytest.approx(1.5)
+    assert note.to_dict() == {"start_s": 1.0, "end_s": 2.5, "f0_hz": 1108.7, "midi": 85, "name": "C#6"}
+    with pytest.raises(AttributeError):
+        note.midi = 86
+
+
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        ((1.0, 1.0, 440.0, 69), "start_s < end_s"),
+        ((-0.1, 1.0, 440.0, 69), "start_s < end_s"),
+        ((0.0, float("inf"), 440.0, 69), "end_s must be finite"),
+        ((0.0, 1.0, float("nan"), 69), "f0_hz must be finite"),
+        ((0.0, 1.0, -440.0, 69), "positive frequency"),
+        ((0.0, 1.0, 440.0, 69.0), "integer MIDI key"),
+        ((0.0, 1.0, 440.0, 128), "integer MIDI key"),
+        ((0.0, 1.0, 440.0, 70), "nearest key"),
+        (("0", 1.0, 440.0, 69), "start_s must be a number"),
+    ],
+)
+def test_note_validates_itself(fields, match):
+    with pytest.raises(ParameterError, match=match):
+        Note(*fields)

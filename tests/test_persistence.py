@@ -1,0 +1,116 @@
+"""Saved models: safetensors + JSON, identical predictions after a round trip, never unpickled."""
+
+import hashlib
+import json
+import pickle
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from instrumentid import persistence
+from instrumentid.classifier import InstrumentClassifier
+
+
+@pytest.fixture
+def saved(small_classifier, tmp_path):
+    return small_classifier.save(tmp_path / "model")
+
+
+def test_save_writes_two_files_and_a_complete_config(saved, small_classifier):
+    assert sorted(p.name for p in saved.iterdir()) == ["model.json", "model.safetensors"]
+    config = json.loads((saved / "model.json").read_text())
+    assert config["format"] == "instrumentid-model" and config["format_version"] == persistence.FORMAT_VERSION
+    assert config["classes"] == ["cello", "flute", "piano", "violin"]
+    assert config["architecture"] == {"name": "LabNet", "n_features": 120, "n_classes": 4, "hidden_units": 32,
+                                      "activation": "sigmoid"}
+    np.testing.assert_array_equal(config["scaler"]["mean"], small_classifier.scaler_.mean_)
+    np.testing.assert_array_equal(config["scaler"]["scale"], small_classifier.scaler_.scale_)
+    assert {"instrumentid", "torch", "numpy", "scikit-learn"} <= set(config["versions"])
+    assert config["weights_sha256"] == hashlib.sha256((saved / "model.safetensors").read_bytes()).hexdigest()
+    assert len(config["history"]["train_loss"]) == 3
+    tensors = load_file(saved / "model.safetensors")
+    assert {k: list(v.shape) for k, v in tensors.items()} == {k: v["shape"] for k, v in config["tensors"].items()}
+
+
+def test_round_trip_gives_identical_predictions(saved, small_classifier, feature_rows):
+    X, names = feature_rows
+    loaded = InstrumentClassifier.load(saved)
+    np.testing.assert_array_equal(loaded.predict_proba(X), small_classifier.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), small_classifier.predict(X))
+    assert loaded.classes_.dtype == small_classifier.classes_.dtype
+    assert loaded.get_params() == small_classifier.get_params()
+    assert loaded.history_.train_loss == small_classifier.history_.train_loss
+    assert loaded.score(X, names) == small_classifier.score(X, names)
+
+
+@pytest.mark.parametrize("labels", [np.array([3, 7, 11, 20]), np.array([-1, 0, 1, 2], dtype=np.int32),
+                                    np.array(["a", "bb", "ccc", "dddd"], dtype=object)])
+def test_label_types_survive(labels, feature_rows, tmp_path):
+    X, names = feature_rows
+    y = labels[np.searchsorted(np.unique(names), names)]
+    clf = InstrumentClassifier(hidden_units=8, epochs=1, batch_size=64).fit(X, y)
+    loaded = InstrumentClassifier.load(clf.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+    assert loaded.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+
+
+def test_feature_settings_are_carried(small_classifier, tmp_path):
+    clf = InstrumentClassifier.load(small_classifier.save(tmp_path / "a"))
+    clf.feature_settings_ = {"sr": 22050, "n_mfcc": 40, "hop_length": 512}
+    again = InstrumentClassifier.load(clf.save(tmp_path / "b"))
+    assert again.feature_settings_ == {"sr": 22050, "n_mfcc": 40, "hop_length": 512}
+
+
+def test_load_accepts_model_folder_run_folder_json_and_weights(small_classifier, tmp_path):
+    run = tmp_path / "run"
+    small_classifier.save(run / "model")
+    for path in (run, run / "model", run / "model" / "model.json", run / "model" / "model.safetensors",
+                 str(run)):
+        assert InstrumentClassifier.load(path).classes_.tolist() == small_classifier.classes_.tolist()
+
+
+def test_save_replaces_atomically_and_leaves_no_temporaries(small_classifier, feature_rows, tmp_path):
+    X, names = feature_rows
+    other = InstrumentClassifier(hidden_units=8, epochs=1, batch_size=64, random_state=9).fit(X, names)
+    other.save(tmp_path / "m")
+    small_classifier.save(tmp_path / "m")
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+    assert InstrumentClassifier.load(tmp_path / "m").model_.hidden_units == 32
+
+
+def test_save_failure_keeps_the_previous_model(small_classifier, tmp_path, monkeypatch):
+    small_classifier.save(tmp_path / "m")
+    before = (tmp_path / "m" / "model.safetensors").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(persistence, "file_sha256", broken)
+    with pytest.raises(OSError, match="disk full"):
+        small_classifier.save(tmp_path / "m")
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+    assert (tmp_path / "m" / "model.safetensors").read_bytes() == before
+
+
+def test_loading_never_unpickles(saved, monkeypatch):
+    import torch
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a pickle load was attempted")
+
+    for module, name in ((pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")):
+        monkeypatch.setattr(module, name, refuse)
+    assert InstrumentClassifier.load(saved).n_features_in_ == 120
+
+
+def test_atomic_write_text(tmp_path):
+    path = persistence.atomic_write_text(tmp_path / "sub" / "a.txt", "hello")
+    assert path.read_text() == "hello"
+    with pytest.raises(RuntimeError):
+        with persistence.atomic_file(tmp_path / "sub" / "a.txt") as tmp:
+            tmp.write_text("half")
+            raise RuntimeError
+    assert path.read_text() == "hello"
+    assert [p.name for p in path.parent.iterdir()] == ["a.txt"]
