@@ -40,7 +40,8 @@ def render_folder(root: Path, *, files_per_class: int, notes_per_file: int, seed
         for i in range(files_per_class):
             notes = []
             for midi in rng.integers(55, 80, size=notes_per_file):
-                y = render_note(soundfont, program, int(midi), velocity=int(rng.integers(50, 120)), duration_s=0.6, sr=SR)
+                velocity = int(rng.integers(50, 120))
+                y = render_note(soundfont, program, int(midi), velocity=velocity, duration_s=0.6, sr=SR)
                 notes += [gap, np.asarray(y, np.float32)]
             sf.write(str(root / name / f"{i:03d}.wav"), np.concatenate(notes + [gap]), SR)
     return root
@@ -74,7 +75,8 @@ def main(argv=None) -> int:
         folder = args.folder
         if folder is None:
             start = time.perf_counter()
-            folder = render_folder(tmp / "audio", files_per_class=args.files_per_class, notes_per_file=args.notes_per_file)
+            folder = render_folder(tmp / "audio", files_per_class=args.files_per_class,
+                                   notes_per_file=args.notes_per_file)
             print(f"rendered {args.files_per_class * len(PROGRAMS)} files in {time.perf_counter() - start:.1f} s")
         print(f"{'jobs':>4} {'files':>6} {'notes':>6} {'audio s':>8} {'extract s':>9} {'files/s':>8} {'notes/s':>8} "
               f"{'x real time':>11} {'wall s':>7}")

@@ -226,9 +226,9 @@ def time_build(cfg: dict, *, log=print) -> dict:
     out = {}
     if cfg["full_build"]:
         log("[build] default data set from scratch ...")
-        out["build"] = build_speed.time_default_build()
+        out["build"] = build_speed.time_build()
     log("[build] feature extraction ...")
-    out["features"] = build_speed.time_feature_extraction(sample=cfg["feature_sample"])
+    out["features"] = build_speed.time_features(sample=cfg["feature_sample"])
     return out
 
 

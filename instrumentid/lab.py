@@ -28,6 +28,7 @@ nothing half-written.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import time
@@ -110,7 +111,13 @@ class _Run:
         self.record["timings_s"]["total"] = round(time.perf_counter() - self.start, 3)
         self.record["versions"] = _versions()
         (self.tmp / RUN_JSON).write_text(json.dumps(self.record, indent=1, default=str) + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        for folder in (self.tmp, self.tmp / MODEL_DIR):  # temporary folders are private; give the usual permissions
+            if folder.is_dir():
+                folder.chmod(0o777 & ~umask)
         commit_dir(self.tmp, self.final)
+        print(f"\nRun folder: {self.final}")
         return False
 
     def timed(self, step: str, fn, *args, **kwargs):
@@ -119,9 +126,12 @@ class _Run:
         self.record["timings_s"][step] = round(time.perf_counter() - t0, 3)
         return out
 
-    def describe_data(self, dataset) -> None:
+    def load_data(self, data, *, progress: bool):
+        """Step 3: load the data set (timed), print its counts, record what it is."""
         from instrumentid.datasets.uiowa import describe
 
+        _heading("Data")
+        dataset = self.timed("load_data", load_data, data, progress=progress)
         print(describe(dataset))
         self.record["data"] = {
             "path": None if dataset.path is None else str(dataset.path),
@@ -129,6 +139,7 @@ class _Run:
             "n_train": int(len(dataset.y_train)), "n_test": int(len(dataset.y_test)),
             "n_features": dataset.n_features, "class_names": list(dataset.class_names),
         }
+        return dataset
 
 
 def _heading(text: str) -> None:
@@ -243,15 +254,12 @@ def run_lab(data=None, *, out=None, audio=None, epochs=10, batch_size=128, hidde
                 "activation": "sigmoid", "optimizer": "adam", "loss": "cross-entropy"}
     with _Run("lab", out, settings) as run:
         # Steps 1-2 (mel spectrogram of `audio`, per-note features) belong here, before the data set is loaded.
-        _heading("Data")
-        dataset = run.timed("load_data", load_data, data, progress=progress)
-        run.describe_data(dataset)
+        dataset = run.load_data(data, progress=progress)
         clf = _train_steps(run, dataset, epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, lr=lr,
                            seed=seed, progress=progress)
         if sweep:
             _sweep_steps(run, dataset, scaler=clf.scaler_, rates=rates, epochs=sweep_epochs, batch_size=batch_size,
                          hidden_units=hidden_units, seed=seed, progress=progress)
-    print(f"\nRun folder: {run.final}")
     return run.final
 
 
@@ -262,12 +270,9 @@ def run_train(data=None, *, out=None, epochs=10, batch_size=128, hidden_units=25
     settings = {"data": None if data is None else str(data), "epochs": epochs, "batch_size": batch_size,
                 "hidden_units": hidden_units, "lr": lr, "seed": seed, "activation": "sigmoid"}
     with _Run("train", out, settings) as run:
-        _heading("Data")
-        dataset = run.timed("load_data", load_data, data, progress=progress)
-        run.describe_data(dataset)
+        dataset = run.load_data(data, progress=progress)
         _train_steps(run, dataset, epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, lr=lr,
                      seed=seed, progress=progress)
-    print(f"\nRun folder: {run.final}")
     return run.final
 
 
@@ -279,12 +284,9 @@ def run_sweep(data=None, *, out=None, rates=DEFAULT_RATES, epochs=20, batch_size
     settings = {"data": None if data is None else str(data), "rates": rates, "sweep_epochs": epochs,
                 "batch_size": batch_size, "hidden_units": hidden_units, "seed": seed, "activation": "sigmoid"}
     with _Run("sweep", out, settings) as run:
-        _heading("Data")
-        dataset = run.timed("load_data", load_data, data, progress=progress)
-        run.describe_data(dataset)
+        dataset = run.load_data(data, progress=progress)
         _sweep_steps(run, dataset, scaler=None, rates=rates, epochs=epochs, batch_size=batch_size,
                      hidden_units=hidden_units, seed=seed, progress=progress)
-    print(f"\nRun folder: {run.final}")
     return run.final
 
 

@@ -45,6 +45,9 @@ def save_figure(fig, path, *, dpi: int = 120) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fig.savefig(fh, format="png", dpi=dpi)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -204,23 +207,15 @@ def plot_mel_spectrogram(y, *, sr: int, ax=None, title: str = "Mel spectrogram")
 def plot_notes(y, *, sr: int, predictions, ax=None, title: str = "Notes"):
     """The mel spectrogram with every note drawn as a box around its fundamental, labelled with its name and instrument.
 
-    Parameters
-    ----------
-    y : np.ndarray [shape=(n,) or (n_channels, n)]
-    sr : int
-        Sample rate in Hz.
-    predictions : RecordingPrediction, or sequence of NotePrediction or Note
-        The notes (labels show the instrument and confidence when there are some).
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure by default.
-    title : str
-        Axes title.
+    ``y``, ``sr``, ``ax`` and ``title`` are those of :func:`plot_mel_spectrogram`; ``predictions`` is a
+    RecordingPrediction, or a sequence of NotePrediction or Note (labels show the instrument and its confidence when
+    there is one).
 
     Returns
     -------
     fig : matplotlib.figure.Figure
     ax : matplotlib Axes
-        One Rectangle per note in ``ax.patches`` (x: start_s to end_s; y: two semitones either side of f0) and one
+        The spectrogram, one Rectangle per note in ``ax.patches`` (x: start_s to end_s; y: two semitones either side of f0) and one
         label per note in ``ax.texts``, in time order.
     """
     from matplotlib.patches import Rectangle

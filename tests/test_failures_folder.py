@@ -72,7 +72,7 @@ def test_class_with_only_unusable_files(two_classes):
     (two_classes / "oboe").mkdir()
     (two_classes / "oboe" / "bad.wav").write_bytes(b"garbage" * 100)
     (two_classes / "oboe" / "empty.flac").write_bytes(b"")
-    with pytest.warns(UserWarning), pytest.raises(ParameterError, match="class 'oboe' has no usable audio file .*bad.wav"):
+    with pytest.warns(UserWarning), pytest.raises(ParameterError, match="'oboe' has no usable audio file .*bad.wav"):
         build(two_classes)
 
 

@@ -26,6 +26,8 @@ FILES = [
 ]
 TEST_SIZE = 0.3  # -> 2 of the 6 files of each class held out
 
+pytestmark = pytest.mark.filterwarnings("ignore:skipped .*:UserWarning")  # checked where they matter
+
 
 def make_folder(root):
     """Render the test folder: 3 classes x 6 files, one broken file, one text file."""
@@ -88,6 +90,8 @@ def test_layout_and_rows(built, audio_dir):
     rows = [r for r in ds.metadata if r["file"] == "violin/c_phrase.aiff"]
     assert len(rows) == 3
     assert [r["midi"] for r in rows] == [60, 64, 67]
+    assert [r["note_name"] for r in rows] == ["C4", "E4", "G4"]
+    assert [r["note_index"] for r in rows] == [0, 1, 2]
     assert all(r["start_s"] < r["end_s"] for r in rows)
     assert rows[0]["start_s"] == pytest.approx(0.1, abs=0.05)
 
@@ -127,7 +131,9 @@ def test_build_train_evaluate_predict_end_to_end(built, audio_dir, tmp_path, cap
 
     ds, _ = built
     argv = ["dataset", "build", "--from-folder", str(audio_dir), "--out", str(ds.path), "--test-size", str(TEST_SIZE)]
-    assert main(argv + ["--quiet"]) == 0  # the same build: reused, and the broken file reported again
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(argv + ["--quiet"]) == 0  # the same build: reused, and the broken file reported again
     err = capsys.readouterr().err
     assert "instrumentid: warning: skipped flute/broken.wav: cannot read" in err
     run = tmp_path / "run"

@@ -92,7 +92,7 @@ def test_recording_prediction_checks_order_and_summary():
     b = NotePrediction(_note(2.0, 3.0), "oboe", 0.9, (("oboe", 0.9), ("flute", 0.1)))
     with pytest.raises(ParameterError, match="time order"):
         RecordingPrediction("x", 4.0, (b, a), "oboe", 0.65, (("oboe", 0.65), ("flute", 0.35)))
-    with pytest.raises(ParameterError, match="most probable"):
+    with pytest.raises(ParameterError, match="must start with"):
         RecordingPrediction("x", 4.0, (a, b), "flute", 0.65, (("oboe", 0.65), ("flute", 0.35)))
 
 

@@ -165,7 +165,9 @@ def read_split_csv(path, *, folder, files) -> dict:
             )
         value = value.lower()
         if value not in _SPLITS:
-            raise ParameterError(f"split CSV {path.name} line {line}: split must be 'train' or 'test', got {fields[1]!r}")
+            raise ParameterError(
+                f"split CSV {path.name} line {line}: split must be 'train' or 'test', got {fields[1]!r}"
+            )
         if split.get(rel, value) != value:
             raise ParameterError(
                 f"split CSV {path.name} line {line}: {name!r} is already in {split[rel]!r} (line {where[rel]})"
@@ -377,7 +379,8 @@ def _cached(path: Path, key: str):
         warnings.warn(f"cached data set {str(path)!r} is damaged ({err}); rebuilding", UserWarning, stacklevel=3)
         return None
     for row in ds.metadata or []:  # back from CSV text to the types a fresh build returns
-        row.update({k: int(row[k]) for k in ("note", "midi")}, **{k: float(row[k]) for k in ("start_s", "end_s", "f0_hz")})
+        row.update({k: int(row[k]) for k in ("note_index", "midi")})
+        row.update({k: float(row[k]) for k in ("start_s", "end_s", "f0_hz")})
     return ds
 
 
@@ -429,8 +432,9 @@ def build_folder_dataset(
     -------
     FeatureDataset
         ``X_*`` of shape (n_notes, 120), class names = sub-folder names, one metadata row per note (``file``,
-        ``class``, ``note``, ``start_s``, ``end_s``, ``f0_hz``, ``midi``, ``pitch``, ``split``), ``info`` with the
-        build settings and ``skipped`` (``[{"file", "reason"}]``), ``path`` = where it is saved.
+        ``class``, ``note_index`` (within the file), ``start_s``, ``end_s``, ``f0_hz``, ``midi``, ``note_name``,
+        ``split``), ``info`` with the build settings and ``skipped`` (``[{"file", "reason"}]``), ``path`` = where
+        it is saved.
 
     Raises
     ------
@@ -559,9 +563,9 @@ def _assemble(usable: dict, split: dict, class_names: list) -> FeatureDataset:
         labels.extend([index[name]] * len(res["notes"]))
         for i, note in enumerate(res["notes"]):
             meta.append({
-                "file": rel, "class": name, "note": i,
+                "file": rel, "class": name, "note_index": i,
                 "start_s": round(float(note.start_s), 4), "end_s": round(float(note.end_s), 4),
-                "f0_hz": round(note.f0_hz, 2), "midi": note.midi, "pitch": note.name,
+                "f0_hz": round(note.f0_hz, 2), "midi": note.midi, "note_name": note.name,
                 "split": split[rel],
             })
     n_features = next(iter(usable.values()))["X"].shape[1]

@@ -13,7 +13,6 @@ labels that are not class indices.
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -26,19 +25,27 @@ __all__ = ["UIOWA_N_CLASSES", "load_uiowa", "describe"]
 #: Number of classes of the original UIowa files (labels 0-9), used when a folder has no ``classes.json``.
 UIOWA_N_CLASSES = 10
 
+_NPY_MAGIC = b"\x93NUMPY"
+
 
 def _load_npy(path: Path) -> np.ndarray:
     if not path.is_file():
         raise ParameterError(f"missing file {path.name!r} in {str(path.parent)!r} (a UIowa data set needs "
                              f"{', '.join(FILES.values())})")
     try:
-        return np.load(path, allow_pickle=False)
+        with open(path, "rb") as fh:
+            if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+                raise ParameterError(f"cannot read {str(path)!r} as a .npy array: it is not a .npy file")
+        array = np.load(path, allow_pickle=False)
     except ValueError as err:
         if "allow_pickle" in str(err):
             raise ParameterError(f"{str(path)!r} holds Python objects, expected a numeric array") from None
         raise ParameterError(f"cannot read {str(path)!r} as a .npy array: {err}") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as err:
-        raise ParameterError(f"cannot read {str(path)!r} as a .npy array: {err}") from None
+    except ParameterError:
+        raise
+    except Exception as err:  # a damaged header fails anywhere in numpy's parser (SyntaxError, TokenError, ...)
+        raise ParameterError(f"cannot read {str(path)!r} as a .npy array: {type(err).__name__}: {err}") from None
+    return array
 
 
 def _check_data(X: np.ndarray, name: str) -> np.ndarray:
@@ -54,7 +61,7 @@ def _check_data(X: np.ndarray, name: str) -> np.ndarray:
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise ParameterError(f"{name} has {int(bad.sum())} NaN/Inf values of {X.size} "
-                             f"(first at row {row}, column {col}: {X[row, col]})")
+                             f"(first at row {row}, column {col}: {X[row, col].item()})")
     return X
 
 
@@ -68,7 +75,7 @@ def _check_labels(y: np.ndarray, name: str, *, n_rows: int, data_name: str, n_cl
         fractional = ~np.isfinite(y) | (y != np.round(y))
         if fractional.any():
             row = int(np.argmax(fractional))
-            raise ParameterError(f"{name} must hold integer class indices, got {y[row]!r} at row {row} "
+            raise ParameterError(f"{name} must hold integer class indices, got {y[row].item()!r} at row {row} "
                                  f"({int(fractional.sum())} non-integer labels)")
     elif y.dtype.kind not in "iu":
         raise ParameterError(f"{name} must hold integer class indices, got dtype {y.dtype}")
@@ -76,7 +83,7 @@ def _check_labels(y: np.ndarray, name: str, *, n_rows: int, data_name: str, n_cl
     if outside.any():
         row = int(np.argmax(outside))
         hint = "" if names_known else " (UIowa labels are 0-9; give other class sets a classes.json)"
-        raise ParameterError(f"{name} must hold labels in 0..{n_classes - 1}, got {y[row]!r} at row {row} "
+        raise ParameterError(f"{name} must hold labels in 0..{n_classes - 1}, got {y[row].item()!r} at row {row} "
                              f"({int(outside.sum())} labels out of range){hint}")
     return y.astype(np.int64)
 

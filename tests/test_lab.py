@@ -1,0 +1,168 @@
+"""The whole lab from one command, and its single steps (train, sweep, plot), on a generated UIowa-format folder."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from instrumentid import cli, lab
+from instrumentid.classifier import InstrumentClassifier
+from instrumentid.datasets.uiowa import load_uiowa
+from instrumentid.training import History, load_sweep
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def lab_run(uiowa_dir, tmp_path_factory):
+    """``instrumentid lab --data DIR --out RUN`` run once in-process: (exit code, stdout, stderr, run folder)."""
+    run = tmp_path_factory.mktemp("lab") / "run"
+    capture = pytest.MonkeyPatch()
+    import io
+    import sys
+
+    out, err = io.StringIO(), io.StringIO()
+    capture.setattr(sys, "stdout", out)
+    capture.setattr(sys, "stderr", err)
+    try:
+        code = cli.main(["lab", "--data", str(uiowa_dir), "--out", str(run)])
+    finally:
+        capture.undo()
+    return code, out.getvalue(), err.getvalue(), run
+
+
+def test_lab_prints_the_lab(lab_run):
+    code, out, err, _ = lab_run
+    assert code == 0
+    lines = out.splitlines()
+    for expected in ("Number of training samples: 3,000", "Number of test samples: 800",
+                     "Number of features per sample: 120", "Number of classes: 10", "Total params: 33,546",
+                     "Trainable params: 33,546"):
+        assert expected in lines
+    assert any(line.startswith("hidden") and line.endswith("30,976") for line in lines)
+    assert any(line.startswith("output") and line.endswith("2,570") for line in lines)
+    epochs = [line for line in lines if line.startswith("Epoch ")]
+    assert [line.split()[1] for line in epochs] == [f"{i}/10" for i in range(1, 11)]
+    accuracy = float(re.search(r"^Test accuracy: ([0-9.]+)", out, re.M).group(1))
+    assert accuracy > 0.9  # chance is 0.1
+    assert len(re.findall(r"^lr \S+ +final training loss", out, re.M)) == 4
+    order = [out.index(s) for s in ("Number of classes", "Total params", "Epoch 1/10", "Test accuracy",
+                                    "Learning-rate sweep", "lr 0.0001")]
+    assert order == sorted(order)  # the lab's order: data, model, training, sweep
+    assert "fit" in err and "sweep" in err  # progress bars go to stderr
+
+
+def test_lab_run_folder(lab_run, uiowa_dir):
+    _, out, _, run = lab_run
+    assert sorted(p.name for p in run.iterdir()) == [
+        "accuracy_loss.png", "history.csv", "history.json", "model", "run.json", "sweep.csv", "sweep.json",
+        "sweep_loss.png"]
+    assert not list(run.parent.glob(".*"))  # no temporary folder left
+    for png in ("accuracy_loss.png", "sweep_loss.png"):
+        assert (run / png).read_bytes()[:8] == PNG_MAGIC
+    history = History.from_json(run / "history.json")
+    assert history.epochs == 10 and history.lr == 0.001
+    assert len((run / "history.csv").read_text().splitlines()) == 11
+    sweep = load_sweep(run / "sweep.json")
+    assert list(sweep) == [0.1, 0.01, 0.001, 0.0001]
+    assert all(h.epochs == 20 and h.has_test for h in sweep.values())
+    assert len((run / "sweep.csv").read_text().splitlines()) == 1 + 4 * 20
+    record = json.loads((run / "run.json").read_text())
+    assert record["command"] == "lab"
+    assert record["settings"]["epochs"] == 10 and record["settings"]["rates"] == [0.1, 0.01, 0.001, 0.0001]
+    assert record["data"]["path"] == str(uiowa_dir) and record["data"]["class_names"] == [str(i) for i in range(10)]
+    assert set(record["versions"]) == {"python", "numpy", "torch", "sklearn", "instrumentid"}
+    assert {"load_data", "train", "sweep", "plot_history", "plot_sweep", "total"} <= set(record["timings_s"])
+    assert record["final"]["test_accuracy"] == history.test_accuracy[-1]
+
+
+def test_lab_model_speaks_class_names(lab_run, uiowa_dir):
+    run = lab_run[3]
+    clf = InstrumentClassifier.load(run)
+    ds = load_uiowa(uiowa_dir)
+    assert list(clf.classes_) == [str(i) for i in range(10)]
+    predicted = clf.predict(ds.X_test)
+    names = np.asarray(ds.class_names)[ds.y_test]
+    assert np.mean(predicted == names) == pytest.approx(History.from_json(run / "history.json").test_accuracy[-1])
+
+
+def test_plot_redraws_figures(lab_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(lab_run[3], run)
+    for png in run.glob("*.png"):
+        png.unlink()
+    assert cli.main(["plot", str(run)]) == 0
+    assert capsys.readouterr().out.split() == ["wrote", str(run / "accuracy_loss.png"), "wrote",
+                                               str(run / "sweep_loss.png")]
+    assert (run / "sweep_loss.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_train_and_sweep_commands(uiowa_dir, tmp_path, capsys):
+    assert cli.main(["train", "--data", str(uiowa_dir), "--out", str(tmp_path / "t"), "--epochs", "2",
+                     "--hidden-units", "16", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 2,106" in out and "Epoch 2/2" in out  # (120 + 1) * 16 + (16 + 1) * 10
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == [
+        "accuracy_loss.png", "history.csv", "history.json", "model", "run.json"]
+    assert cli.main(["sweep", "--data", str(uiowa_dir), "--out", str(tmp_path / "s"), "--epochs", "3",
+                     "--rates", "0.01", "0.001", "--quiet"]) == 0
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["run.json", "sweep.csv", "sweep.json",
+                                                                  "sweep_loss.png"]
+    assert list(load_sweep(tmp_path / "s" / "sweep.json")) == [0.01, 0.001]
+
+
+def test_sweep_matches_the_lab_fit_at_the_same_rate(uiowa_dir, tmp_path):
+    run = lab.run_lab(uiowa_dir, out=tmp_path / "r", epochs=3, sweep_epochs=3, rates=[0.01, 0.001],
+                      hidden_units=16, progress=False)
+    fit = History.from_json(run / "history.json")
+    swept = load_sweep(run / "sweep.json")[0.001]
+    np.testing.assert_allclose(swept.train_loss, fit.train_loss, rtol=1e-4)
+    np.testing.assert_allclose(swept.test_accuracy, fit.test_accuracy, atol=1.01 / 800)
+
+
+def test_rerun_replaces_a_run_folder(uiowa_dir, tmp_path):
+    run = tmp_path / "r"
+    lab.run_lab(uiowa_dir, out=run, epochs=1, sweep=False, hidden_units=8, progress=False)
+    assert not (run / "sweep.json").exists()
+    lab.run_lab(uiowa_dir, out=run, epochs=1, sweep_epochs=1, rates=[0.1], hidden_units=8, progress=False)
+    assert (run / "sweep.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_interrupted_run_leaves_nothing(uiowa_dir, tmp_path, monkeypatch, capsys):
+    from instrumentid import training
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "sweep", interrupted)
+    assert cli.main(["lab", "--data", str(uiowa_dir), "--out", str(tmp_path / "r"), "--epochs", "1",
+                     "--hidden-units", "8", "--quiet"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_default_data_set_and_run_folder(uiowa_dir, tmp_path, monkeypatch):
+    from instrumentid.datasets import soundfont
+
+    calls = []
+
+    def fake_default(*, progress=True):
+        calls.append(progress)
+        ds = load_uiowa(uiowa_dir)
+        ds.class_names = [f"instrument{i}" for i in range(10)]
+        ds.info = {"kind": "soundfont", "settings": {"features": {"sr": 22050, "n_mfcc": 40}}}
+        return ds
+
+    monkeypatch.setattr(soundfont, "load_default_dataset", fake_default)
+    monkeypatch.chdir(tmp_path)
+    run = lab.run_train(epochs=1, hidden_units=8, progress=False)
+    assert calls == [False]
+    assert run.parent == __import__("pathlib").Path("runs") and re.fullmatch(r"train-\d{8}-\d{6}", run.name)
+    clf = InstrumentClassifier.load(run)
+    assert clf.classes_[0] == "instrument0"
+    assert clf.feature_settings_ == {"sr": 22050, "n_mfcc": 40}
+    assert json.loads((run / "run.json").read_text())["data"]["kind"] == "soundfont"

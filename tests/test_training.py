@@ -1,0 +1,223 @@
+"""Training: the fast fit equals a straightforward PyTorch loop, the batched sweep equals separate fits."""
+
+import numpy as np
+import pytest
+import torch
+
+from instrumentid.errors import ParameterError
+from instrumentid.model import LabNet
+from instrumentid.training import History, fit, format_epoch, load_sweep, save_sweep, sweep, sweep_to_csv
+
+METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+
+def _data(n_train=517, n_test=203, n_features=20, n_classes=6, seed=0):
+    """Overlapping Gaussian classes, standardized, train rows sorted by class (as the UIowa files are)."""
+    gen = np.random.default_rng(seed)
+    centers = gen.normal(size=(n_classes, n_features))
+    y = np.sort(gen.integers(0, n_classes, n_train))
+    yt = gen.integers(0, n_classes, n_test)
+    X = (centers[y] + 1.5 * gen.normal(size=(n_train, n_features))).astype(np.float32)
+    Xt = (centers[yt] + 1.5 * gen.normal(size=(n_test, n_features))).astype(np.float32)
+    return X, y, Xt, yt
+
+
+def reference_fit(X, y, Xt, yt, *, n_classes, epochs, batch_size, lr, seed, hidden_units, activation="sigmoid"):
+    """The textbook loop: torch.nn model, autograd, torch.optim.Adam; same initial weights and shuffles as fit()."""
+    X, y, Xt, yt = map(torch.as_tensor, (X, y, Xt, yt))
+    gen = torch.Generator().manual_seed(seed)
+    net = LabNet(X.shape[1], n_classes, hidden_units=hidden_units, activation=activation)
+    net.reset_parameters(generator=gen)
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    history = {k: [] for k in METRICS}
+    for _ in range(epochs):
+        perm = torch.randperm(len(X), generator=gen)
+        loss_sum = correct = 0.0
+        for start in range(0, len(X), batch_size):
+            idx = perm[start:start + batch_size]
+            logits = net(X[idx])
+            loss = torch.nn.functional.cross_entropy(logits, y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(idx)
+            correct += (logits.argmax(1) == y[idx]).sum().item()
+        history["train_loss"].append(loss_sum / len(X))
+        history["train_accuracy"].append(correct / len(X))
+        with torch.no_grad():
+            logits = net(Xt)
+            history["test_loss"].append(torch.nn.functional.cross_entropy(logits, yt).item())
+            history["test_accuracy"].append((logits.argmax(1) == yt).double().mean().item())
+    return net, history
+
+
+def assert_same_history(a, b, n_train, n_test):
+    for key, n in zip(METRICS, (None, n_train, None, n_test)):
+        va, vb = np.asarray(getattr(a, key, None) or a[key]), np.asarray(getattr(b, key, None) or b[key])
+        if n is None:
+            np.testing.assert_allclose(va, vb, rtol=1e-4, atol=1e-6, err_msg=key)
+        else:  # accuracies: at most one row may flip on a float tie
+            np.testing.assert_allclose(va, vb, atol=1.01 / n, rtol=0, err_msg=key)
+
+
+@pytest.mark.parametrize("activation, lr, batch_size", [("sigmoid", 1e-3, 64), ("relu", 1e-2, 50),
+                                                        ("tanh", 3e-3, 128)])
+def test_fit_matches_reference_loop(activation, lr, batch_size):
+    X, y, Xt, yt = _data()
+    ref_net, ref = reference_fit(X, y, Xt, yt, n_classes=6, epochs=4, batch_size=batch_size, lr=lr, seed=3,
+                                 hidden_units=32, activation=activation)
+    net, history = fit(X, y, X_test=Xt, y_test=yt, epochs=4, batch_size=batch_size, lr=lr, random_state=3,
+                       hidden_units=32, activation=activation, progress=False)
+    assert history.epochs == 4 and history.lr == lr
+    assert_same_history(history, ref, len(X), len(Xt))
+    for p, q in zip(net.parameters(), ref_net.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+def test_returned_model_scores_like_last_epoch():
+    X, y, Xt, yt = _data()
+    net, history = fit(X, y, X_test=Xt, y_test=yt, epochs=3, hidden_units=16, progress=False)
+    assert not net.training
+    with torch.no_grad():
+        logits = net(torch.as_tensor(Xt))
+    assert (logits.argmax(1).numpy() == yt).mean() == pytest.approx(history.test_accuracy[-1])
+    assert torch.nn.functional.cross_entropy(logits, torch.as_tensor(yt)).item() == pytest.approx(
+        history.test_loss[-1], rel=1e-5)
+
+
+def test_seeded_and_reproducible():
+    X, y, Xt, yt = _data()
+    kwargs = dict(X_test=Xt, y_test=yt, epochs=2, hidden_units=16, progress=False)
+    a = fit(X, y, random_state=5, **kwargs)[1]
+    b = fit(X, y, random_state=5, **kwargs)[1]
+    c = fit(X, y, random_state=6, **kwargs)[1]
+    assert a == b
+    assert a.train_loss != c.train_loss
+
+
+def test_learns_class_sorted_data():
+    X, y, Xt, yt = _data(n_train=2000, n_test=500, n_classes=4)
+    history = fit(X, y, X_test=Xt, y_test=yt, epochs=5, progress=False)[1]
+    assert history.test_accuracy[-1] > 0.8
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_without_test_set_and_odd_batches():
+    X, y, _, _ = _data(n_train=90)
+    history = fit(X, y, epochs=3, batch_size=200, hidden_units=8, progress=False)[1]  # one partial batch
+    assert history.epochs == 3 and not history.has_test and history.test_loss == []
+    assert "val_loss" not in format_epoch(history, 0)
+
+
+def test_callback_and_progress_bar(capsys):
+    X, y, Xt, yt = _data(n_train=200)
+    seen = []
+    fit(X, y, X_test=Xt, y_test=yt, epochs=3, hidden_units=8, callback=lambda i, h: seen.append((i, h.epochs)))
+    assert seen == [(0, 1), (1, 2), (2, 3)]
+    assert "fit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seeds", [0, [11, 12, 13]])
+def test_batched_sweep_matches_separate_fits(seeds):
+    X, y, Xt, yt = _data()
+    rates = [0.1, 0.01, 0.001]
+    histories = sweep(X, y, X_test=Xt, y_test=yt, rates=rates, epochs=3, batch_size=64, hidden_units=24,
+                      random_state=seeds, progress=False)
+    assert list(histories) == rates
+    for i, rate in enumerate(rates):
+        seed = seeds if isinstance(seeds, int) else seeds[i]
+        separate = fit(X, y, X_test=Xt, y_test=yt, epochs=3, batch_size=64, hidden_units=24, lr=rate,
+                       random_state=seed, progress=False)[1]
+        assert histories[rate].lr == rate
+        assert_same_history(histories[rate], separate, len(X), len(Xt))
+    if not isinstance(seeds, int):  # distinct seeds: distinct shuffles, so distinct curves even at one rate
+        same_rate = sweep(X, y, rates=[0.01, 0.010001], epochs=2, hidden_units=8, random_state=[1, 2],
+                          progress=False)
+        assert same_rate[0.01].train_loss[0] != pytest.approx(same_rate[0.010001].train_loss[0], rel=1e-3)
+
+
+def test_sweep_rates_order_the_losses():
+    X, y, Xt, yt = _data(n_train=1000)
+    histories = sweep(X, y, rates=[0.01, 0.0001], epochs=3, progress=False)
+    assert histories[0.01].train_loss[-1] < histories[0.0001].train_loss[-1]
+
+
+def test_history_files_round_trip(tmp_path):
+    h = History([1.5, 0.5], [0.25, 0.75], [1.25, 0.625], [0.5, 0.875], lr=0.01)
+    h.to_json(tmp_path / "h.json")
+    assert History.from_json(tmp_path / "h.json") == h
+    assert h.to_csv(tmp_path / "h.csv").splitlines() == [
+        "epoch,train_loss,train_accuracy,test_loss,test_accuracy", "1,1.5,0.25,1.25,0.5", "2,0.5,0.75,0.625,0.875"]
+    assert (tmp_path / "h.csv").read_text() == h.to_csv()
+    no_test = History([1.0], [0.5], lr=0.1)
+    assert no_test.to_csv().splitlines()[1] == "1,1.0,0.5,,"
+    histories = {0.1: no_test, 0.001: h}
+    save_sweep(histories, tmp_path / "s.json")
+    assert load_sweep(tmp_path / "s.json") == histories
+    assert sweep_to_csv(histories).splitlines()[1:] == ["0.1,1,1.0,0.5,,", "0.001,1,1.5,0.25,1.25,0.5",
+                                                        "0.001,2,0.5,0.75,0.625,0.875"]
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"train_loss": [1.0]}, "needs the lists train_loss, train_accuracy"),
+    ({"train_loss": [1.0], "train_accuracy": [], "test_loss": [], "test_accuracy": []},
+     "'train_accuracy' has 0 epochs, expected 1"),
+    ([1, 2], "needs the lists"),
+])
+def test_bad_history(data, message):
+    with pytest.raises(ParameterError, match=message):
+        History.from_dict(data)
+
+
+def test_bad_history_files(tmp_path):
+    with pytest.raises(ParameterError, match="no such file"):
+        History.from_json(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ParameterError, match="cannot read JSON"):
+        load_sweep(tmp_path / "bad.json")
+    (tmp_path / "h.json").write_text(History([1.0], [0.5]).to_json())
+    with pytest.raises(ParameterError, match="not a sweep file"):
+        load_sweep(tmp_path / "h.json")
+
+
+def _bad(X, y, **kw):
+    return dict(X=X, y=y, kw=kw)
+
+
+X0, Y0, XT0, YT0 = _data(n_train=40, n_test=10)
+X_NAN = X0.copy()
+X_NAN[3, 7] = np.nan
+X_NAN[5, 1] = np.inf
+
+
+@pytest.mark.parametrize("case, message", [
+    (_bad(X_NAN, Y0), r"X_train has 2 NaN/Inf values \(first at row 3, column 7\)"),
+    (_bad(X0[0], Y0), r"X_train must have shape \(n_samples, n_features\)"),
+    (_bad(X0, Y0[:-1]), r"y_train must have shape \(40,\)"),
+    (_bad(X0, Y0 + 0.5), "y_train must be integer class indices"),
+    (_bad(X0, Y0 - 1), "y_train must be integers in"),
+    (_bad(X0, Y0, n_classes=3), r"y_train must be integers in \[0, 3\), got 3"),
+    (_bad(X0, np.zeros(40, dtype=int)), "at least 2 classes"),
+    (_bad(X0, Y0, X_test=XT0), "give both X_test and y_test"),
+    (_bad(X0, Y0, X_test=XT0[:, :5], y_test=YT0), "X_test has 5 features per row, expected 20"),
+    (_bad(X0, Y0, lr=0), "lr must be a positive finite number, got 0"),
+    (_bad(X0, Y0, lr="fast"), "lr must be a positive number, got 'fast'"),
+    (_bad(X0, Y0, batch_size=0), "batch_size must be a positive integer, got 0"),
+    (_bad(X0, Y0, epochs=2.5), "epochs must be a positive integer, got 2.5"),
+    (_bad(X0, Y0, activation="softmax"), "activation must be one of"),
+    (_bad(X0, Y0, random_state="a"), "random_state must be an integer seed"),
+])
+def test_fit_refuses_bad_input(case, message):
+    with pytest.raises(ParameterError, match=message):
+        fit(case["X"], case["y"], progress=False, **case["kw"])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"rates": [0.1, 0.1]}, "rates must be distinct"),
+    ({"rates": [0.1, -1]}, "rate must be a positive finite number, got -1"),
+    ({"rates": []}, "rates must be distinct positive numbers"),
+    ({"rates": [0.1, 0.01], "random_state": [1]}, "random_state has 1 seeds for 2 rates"),
+])
+def test_sweep_refuses_bad_input(kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        sweep(X0, Y0, progress=False, **kwargs)
