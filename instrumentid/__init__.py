@@ -10,7 +10,12 @@ Heavy modules (torch, librosa, matplotlib) are imported lazily so that ``import 
 
 from importlib import import_module
 
-from instrumentid.errors import InstrumentIdError, ModelFileError, NotFittedError, ParameterError
+from instrumentid.errors import (
+    InstrumentIdError,
+    ModelFileError,
+    NotFittedError,
+    ParameterError,
+)
 
 __version__ = "0.1.0"
 

@@ -259,8 +259,13 @@ def _cmd_predict(args) -> int:
     from instrumentid import plots
     from instrumentid.audio import load_audio
     from instrumentid.errors import ParameterError
-    from instrumentid.persistence import atomic_write_text
-    from instrumentid.predict import find_audio_files, format_predictions, load_model, predict
+    from instrumentid.predict import (
+        find_audio_files,
+        format_predictions,
+        load_model,
+        predict,
+    )
+    from instrumentid.util import atomic_write_text
 
     files = find_audio_files(args.inputs)
     if args.out is not None and args.out.is_dir():
@@ -316,7 +321,11 @@ def _cmd_spectrogram(args) -> int:
 
 def _cmd_evaluate(args) -> int:
     from instrumentid.classifier import InstrumentClassifier
-    from instrumentid.evaluation import evaluate_dataset, format_evaluation, write_evaluation
+    from instrumentid.evaluation import (
+        evaluate_dataset,
+        format_evaluation,
+        write_evaluation,
+    )
     from instrumentid.persistence import resolve_model_path
 
     model_json = resolve_model_path(args.model)

@@ -47,7 +47,11 @@ def evaluate(clf, X, y) -> dict:
     ParameterError
         ``y`` has labels the classifier does not know, or its length differs from ``X``.
     """
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        precision_recall_fscore_support,
+    )
 
     y = np.asarray(y).ravel()
     labels = np.asarray(clf.classes_)
@@ -140,7 +144,7 @@ def write_evaluation(result: dict, out_dir, *, extra: dict | None = None) -> lis
         ``[evaluation.json, confusion_matrix.png]``.
     """
     from instrumentid import plots
-    from instrumentid.persistence import atomic_write_text
+    from instrumentid.util import atomic_write_text
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.errors import ParameterError
-from instrumentid.persistence import atomic_file
+from instrumentid.util import atomic_file
 
 __all__ = ["export_onnx", "INPUT_NAME", "OUTPUT_NAME", "OPSET"]
 

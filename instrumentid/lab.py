@@ -28,7 +28,6 @@ nothing half-written.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import shutil
 import time
@@ -36,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from instrumentid.datasets.base import atomic_dir, commit_dir
 from instrumentid.errors import ParameterError
+from instrumentid.util import atomic_dir, commit_dir
 
 __all__ = ["DEFAULT_RATES", "load_data", "run_lab", "run_train", "run_sweep", "plot_run"]
 
@@ -47,7 +46,7 @@ DEFAULT_RATES = (0.1, 0.01, 0.001, 0.0001)
 #: File names inside a run folder.
 HISTORY_JSON, HISTORY_CSV, HISTORY_PNG = "history.json", "history.csv", "accuracy_loss.png"
 SWEEP_JSON, SWEEP_CSV, SWEEP_PNG = "sweep.json", "sweep.csv", "sweep_loss.png"
-RUN_JSON, MODEL_DIR = "run.json", "model"
+RUN_JSON, MODEL_DIR, REPORT_HTML = "run.json", "model", "report.html"
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -111,11 +110,10 @@ class _Run:
         self.record["timings_s"]["total"] = round(time.perf_counter() - self.start, 3)
         self.record["versions"] = _versions()
         (self.tmp / RUN_JSON).write_text(json.dumps(self.record, indent=1, default=str) + "\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        for folder in (self.tmp, self.tmp / MODEL_DIR):  # temporary folders are private; give the usual permissions
-            if folder.is_dir():
-                folder.chmod(0o777 & ~umask)
+        if (self.tmp / HISTORY_JSON).is_file() or (self.tmp / SWEEP_JSON).is_file():
+            from instrumentid.report import write_report
+
+            write_report(self.tmp, out=self.tmp / REPORT_HTML)
         commit_dir(self.tmp, self.final)
         print(f"\nRun folder: {self.final}")
         return False
@@ -134,7 +132,7 @@ class _Run:
         dataset = self.timed("load_data", load_data, data, progress=progress)
         print(describe(dataset))
         self.record["data"] = {
-            "path": None if dataset.path is None else str(dataset.path),
+            "path": None if dataset.path is None else str(Path(dataset.path).resolve()),
             "kind": (dataset.info or {}).get("kind", "uiowa"),
             "n_train": int(len(dataset.y_train)), "n_test": int(len(dataset.y_test)),
             "n_features": dataset.n_features, "class_names": list(dataset.class_names),
@@ -181,7 +179,23 @@ def _train_steps(run: _Run, dataset, *, epochs, batch_size, hidden_units, lr, se
     fig, _ = plots.plot_history(history)
     path = run.timed("plot_history", plots.save_figure, fig, run.tmp / HISTORY_PNG)
     print(f"Accuracy and loss per epoch: {run.final / path.name}")
+    _evaluation_steps(run, clf, dataset)
     return clf
+
+
+def _evaluation_steps(run: _Run, clf, dataset) -> None:
+    """Per-class precision/recall/F1 and the confusion matrix of the trained model on the test set."""
+    from instrumentid.evaluation import (
+        evaluate_dataset,
+        format_evaluation,
+        write_evaluation,
+    )
+
+    _heading("Evaluation on the test set")
+    result = run.timed("evaluate", evaluate_dataset, clf, dataset)
+    print(format_evaluation(result))
+    write_evaluation(result, run.tmp)
+    run.record["evaluation"] = {"accuracy": result["accuracy"], "macro_f1": result["macro avg"]["f1-score"]}
 
 
 def _sweep_steps(run: _Run, dataset, *, scaler, rates, epochs, batch_size, hidden_units, seed, progress):

@@ -106,7 +106,7 @@ def detect_notes(
     min_duration_s: float = 0.1,
     top_db: float = 50.0,
     floor_margin_db: float = 10.0,
-    decay_db: float = 20.0,
+    decay_db: float = 40.0,
     rise_db: float = 6.0,
     vibrato_s: float = 0.2,
     split_semitones: float = 0.65,
@@ -130,8 +130,9 @@ def detect_notes(
     floor_margin_db : float
         See ``top_db``.
     decay_db : float
-        A note also ends once its level, after its loudest frame, falls this many dB under that loudest frame (the
-        release tail and a decaying piano string add nothing to the note's identity).
+        A note also ends once its level, after its loudest frame, falls this many dB under that loudest frame. The
+        audible release stays part of the note (the notes of the training data keep theirs: it helps tell the
+        instruments apart); a long piano decay or a room's reverberation tail does not.
     rise_db : float
         A spectral-flux onset inside a sounding note counts as a new attack only if the level rises by at least this
         much from the 45 ms before it to the 90 ms after it (vibrato and tremolo make flux peaks without a real attack).
@@ -164,9 +165,9 @@ def detect_notes(
         )
     options = {"min_duration_s": min_duration_s, "top_db": top_db, "floor_margin_db": floor_margin_db,
                "decay_db": decay_db, "rise_db": rise_db, "vibrato_s": vibrato_s, "split_semitones": split_semitones}
-    for name, value in options.items():
+    for option, value in options.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
-            raise ParameterError(f"{name} must be a positive number, got {value!r}")
+            raise ParameterError(f"{option} must be a positive number, got {value!r}")
     if sr != SR:
         y = librosa.resample(y, orig_sr=sr, target_sr=SR, res_type="soxr_hq")
     if y.size < FRAME_LENGTH:

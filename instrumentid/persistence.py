@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from instrumentid.errors import ModelFileError, ParameterError
+from instrumentid.util import atomic_dir, commit_dir
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "WEIGHTS_FILE", "CONFIG_FILE", "save_classifier", "load_classifier",
-           "resolve_model_path", "read_config", "file_sha256", "atomic_file", "atomic_write_text"]
+           "resolve_model_path", "read_config", "file_sha256"]
 
 FORMAT = "instrumentid-model"
 FORMAT_VERSION = 1
@@ -46,35 +44,6 @@ def file_sha256(path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-@contextmanager
-def atomic_file(path):
-    """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds, else delete it.
-
-    Examples
-    --------
-    >>> with atomic_file("out.json") as tmp:                 # doctest: +SKIP
-    ...     tmp.write_text("{}")
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename; return ``path``."""
-    with atomic_file(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return Path(path)
 
 
 def _versions() -> dict:
@@ -139,7 +108,6 @@ def save_classifier(clf, path) -> Path:
     """
     from safetensors.torch import save_file
 
-    from instrumentid.datasets.base import atomic_dir, commit_dir
 
     path = Path(path)
     if path.exists() and not (path.is_dir() and (not any(path.iterdir()) or (path / CONFIG_FILE).is_file())):

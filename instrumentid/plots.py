@@ -8,8 +8,6 @@ matplotlib is imported inside the functions, so importing this module is cheap. 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 __all__ = [
@@ -39,19 +37,11 @@ def save_figure(fig, path, *, dpi: int = 120) -> Path:
     Path
         The PNG written.
     """
+    from instrumentid.util import atomic_file
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=dpi)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
     return path
 
 
@@ -85,10 +75,9 @@ def plot_history(history, *, ax=None):
         a.plot(epochs, getattr(history, f"train_{metric}"), "o-", label="train")
         if history.has_test:
             a.plot(epochs, getattr(history, f"test_{metric}"), "s-", label="test")
-        a.set_xlabel("epoch")
+        _epoch_axis(a)
         a.set_ylabel(metric)
         a.set_title(title)
-        a.grid(True, alpha=0.3)
         a.legend()
     axes[1].set_yscale("log")
     return fig, tuple(axes)
@@ -111,18 +100,26 @@ def plot_sweep(histories: dict, *, ax=None):
         One line per rate, the legend naming each rate.
     """
     if ax is None:
-        fig, ax = new_figure()
+        fig, ax = new_figure(figsize=(7.6, 4.2))
     else:
         fig = ax.figure
     for rate, history in histories.items():
         ax.plot(range(1, history.epochs + 1), history.train_loss, "o-", markersize=3, label=f"lr = {rate:g}")
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+    _epoch_axis(ax)
     ax.set_ylabel("training loss (cross-entropy)")
     ax.set_title("Learning-rate sweep")
-    ax.grid(True, alpha=0.3)
-    ax.legend(title="Adam learning rate")
+    ax.legend(title="Adam learning rate", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig, ax
+
+
+def _epoch_axis(ax) -> None:
+    """Epochs on the x axis, whole numbers only; a light grid."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, alpha=0.3)
 
 
 def plot_confusion_matrix(cm, *, class_names, ax=None):

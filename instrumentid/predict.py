@@ -180,7 +180,8 @@ class RecordingPrediction:
         rows = []
         for i, p in enumerate(self.notes, start=1):
             row = {"source": self.source, "index": i}
-            row.update({k: v for k, v in p.note.to_dict().items()})
+            row.update(p.note.to_dict())
+            row.update(start_s=round(p.note.start_s, 4), end_s=round(p.note.end_s, 4), f0_hz=round(p.note.f0_hz, 2))
             row.update(instrument=p.instrument, confidence=round(p.confidence, 4))
             for rank in range(2, TOP_K + 1):
                 name, prob = p.top[rank - 1] if rank <= len(p.top) else ("", None)

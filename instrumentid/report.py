@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from instrumentid.errors import ParameterError
-from instrumentid.persistence import atomic_write_text
+from instrumentid.util import atomic_write_text
 
 __all__ = ["write_report", "render_report"]
 

@@ -5,19 +5,22 @@ epoch, softmax cross-entropy, Adam (``torch.optim.Adam``'s update, same defaults
 test loss and accuracy. Like Keras, the training loss and accuracy of an epoch are the averages over its batches,
 each batch scored with the weights it was trained from.
 
-How it is computed is tuned for small networks on a CPU, where a plain PyTorch loop spends most of its time in
-per-operation overhead rather than arithmetic:
+How it is computed is tuned for small networks on a CPU, where a plain PyTorch loop (DataLoader, autograd,
+``torch.optim``) spends most of its time in per-operation overhead rather than arithmetic:
 
 - the data are converted to float32 tensors once; each batch is gathered with one ``index_select`` (no DataLoader);
-- forward and backward passes are written out by hand (two matrix products forward, three backward, fused
-  activation gradients), with preallocated buffers and no autograd graph;
-- all parameters live in one flat buffer, so one Adam call updates them all;
-- the logits of every batch are kept, so the epoch's training metrics cost one vectorised pass at the end;
-- the test set is scored in large chunks.
+- forward and backward passes are written out by hand: the hidden bias rides in the weight matrix (the rows carry a
+  constant 1), so the layer is one matrix product forward and one backward; fused activation gradients;
+  preallocated buffers; no autograd graph;
+- parameters live in one flat buffer and Adam is PyTorch's fused kernel, one call per network and step;
+- the logits of every batch are kept, and a helper thread scores them (the epoch's training metrics), scores the
+  test set in large chunks with a snapshot of the weights, and draws the next epoch's shuffle, all while the next
+  epoch trains;
+- one intra-op thread and denormals flushed to zero (see :func:`_cpu_settings` for the measurements).
 
-:func:`sweep` trains all learning rates at once: the weights of the ``R`` networks are stacked (``(R, 120, 256)``...)
-and run with batched matrix products. Each network keeps its own Adam state and draws its own shuffles from its own
-generator, so its curves are those of a separate :func:`fit` with the same seed.
+:func:`sweep` trains all learning rates at once: the weights of the networks are stacked (``(R, 121, 256)``...) and
+run with batched matrix products, one model-batch per CPU core. Each network keeps its own Adam state and draws its
+own shuffles from its own generator, so its curves are those of a separate :func:`fit` with the same seed.
 """
 
 from __future__ import annotations
@@ -267,35 +270,39 @@ class _StackedNets:
     """``R`` copies of :class:`LabNet` trained side by side on the same data, each with its own Adam state.
 
     Parameters are stacked along a leading axis and stored back to back in one flat buffer (gradients in a second
-    one): ``W1 (R, D, H)`` (transposed from torch's layout), ``b1 (R, 1, H)``, ``W2 (R, C, H)``, ``b2 (R, C, 1)``.
-    The output layer is computed transposed, logits ``(R, C, n)``, because softmax over a leading axis is
-    vectorised across rows while softmax over a short last axis (C = 10) is several times slower on CPU.
+    one): ``W1b (R, D + 1, H)``, the hidden layer's weights transposed from torch's layout with its bias as the last
+    row (the training rows carry a constant 1 as their last feature, so one matrix product computes weights and
+    bias, forward and backward), ``W2 (R, C, H)`` and ``b2 (R, C, 1)``. The output layer is computed transposed,
+    logits ``(R, C, n)``, because softmax over a leading axis is vectorised across rows while softmax over a short
+    last axis (C = 10) is several times slower on CPU.
     """
 
-    def __init__(self, nets, rates, *, activation: str):
+    def __init__(self, nets, rates, *, batch_size: int, activation: str):
         self.R = R = len(nets)
+        self.batch_size = batch_size
         D, H, C = nets[0].n_features, nets[0].hidden_units, nets[0].n_classes
-        self.shapes = ((R, D, H), (R, 1, H), (R, C, H), (R, C, 1))
+        self.shapes = ((R, D + 1, H), (R, C, H), (R, C, 1))
         size = sum(math.prod(s) for s in self.shapes)
         self.params = _views(torch.empty(size), self.shapes)
         self.grads = _views(torch.zeros(size), self.shapes)
-        W1, b1, W2, b2 = self.params
+        W1b, W2, b2 = self.params
         for r, n in enumerate(nets):
-            W1[r].copy_(n.hidden.weight.T)
-            b1[r, 0].copy_(n.hidden.bias)
+            W1b[r, :D].copy_(n.hidden.weight.T)
+            W1b[r, D].copy_(n.hidden.bias)
             W2[r].copy_(n.output.weight)
             b2[r, :, 0].copy_(n.output.bias)
         self.activation = activation
+        self.forward_act = _ACTIVATION_FORWARD[activation]
         self.backward_act = _ACTIVATION_BACKWARD[activation]
         self.adam = _Adam(self.params, self.grads, [float(r) for r in rates])
         self._buffers = {}
 
     def store(self, nets) -> None:
         """Copy the trained weights back into the ``nets``."""
-        W1, b1, W2, b2 = self.params
+        W1b, W2, b2 = self.params
         for r, n in enumerate(nets):
-            n.hidden.weight.copy_(W1[r].T)
-            n.hidden.bias.copy_(b1[r, 0])
+            n.hidden.weight.copy_(W1b[r, :-1].T)
+            n.hidden.bias.copy_(W1b[r, -1])
             n.output.weight.copy_(W2[r])
             n.output.bias.copy_(b2[r, :, 0])
 
@@ -303,16 +310,19 @@ class _StackedNets:
         """A copy of the current weights, for scoring while training goes on."""
         return [p.clone() for p in self.params]
 
-    def train_epoch(self, X, onehot_t, batches, rest, logits, tail) -> None:
-        """One Adam step per batch: ``batches (n_full, R, B)`` and ``rest (R, N % B)`` hold row indices; the
-        logits of every step are written to ``logits (n_full, R, C, B)`` and ``tail (R, C, N % B)``."""
+    def train_epoch(self, X1, onehot_t, batches, rest, logits, tail) -> None:
+        """One Adam step per batch of the rows of ``X1 (N, D + 1)`` (features and a constant 1).
+
+        ``batches (n_full, R, B)`` and ``rest (R, N % B)`` hold row indices; the logits of every step are written
+        to ``logits (n_full, R, C, B)`` and ``tail (R, C, N % B)``. ``onehot_t (C, N)`` holds ``-onehot / B``.
+        """
         if batches.shape[0]:
-            buf = self._buffers_for(batches.shape[2], X.shape[1], onehot_t.shape[0])
-            for i in range(batches.shape[0]):
-                self._step(X, onehot_t, batches[i].view(-1), logits[i], buf)
+            buf = self._buffers_for(batches.shape[2], X1.shape[1], onehot_t.shape[0])
+            for idx, out in zip(batches.view(batches.shape[0], -1).unbind(0), logits.unbind(0)):
+                self._step(X1, onehot_t, idx, out, buf)
         if rest.shape[1]:
-            self._step(X, onehot_t, rest.view(-1), tail,
-                       self._buffers_for(rest.shape[1], X.shape[1], onehot_t.shape[0]))
+            self._step(X1, onehot_t, rest.view(-1), tail,
+                       self._buffers_for(rest.shape[1], X1.shape[1], onehot_t.shape[0]))
 
     def _buffers_for(self, n: int, D: int, C: int) -> SimpleNamespace:
         """Work buffers (and views of them) for batches of ``n`` rows, allocated once."""
@@ -322,31 +332,33 @@ class _StackedNets:
             xv = x.view(R, n, D)
             self._buffers[n] = SimpleNamespace(x=x, xv=xv, xT=xv.transpose(1, 2), h=h, hT=h.transpose(1, 2),
                                                dh=torch.empty(R, n, H), t=t, tv=t.view(C, R, n).transpose(0, 1),
-                                               inv_n=1.0 / n)
+                                               inv_n=1.0 / n, batch_size=n)
         return self._buffers[n]
 
-    def _step(self, X, onehot_t, idx, logits_out, b) -> None:
+    def _step(self, X1, onehot_t, idx, logits_out, b) -> None:
         """One Adam step of every network on its batch; ``idx`` holds the ``R * n`` row indices, network-major."""
-        W1, b1, W2, b2 = self.params
-        gW1, gb1, gW2, gb2 = self.grads
-        torch.index_select(X, 0, idx, out=b.x)
-        h = _ACTIVATION_FORWARD[self.activation](torch.baddbmm(b1, b.xv, W1, out=b.h))  # (R, n, H)
+        W1b, W2, b2 = self.params
+        gW1b, gW2, gb2 = self.grads
+        torch.index_select(X1, 0, idx, out=b.x)
+        h = self.forward_act(torch.bmm(b.xv, W1b, out=b.h))  # (R, n, H)
         zt = torch.baddbmm(b2, W2, b.hT, out=logits_out)  # (R, C, n)
-        # d loss / d logits of the batch-mean cross-entropy: (softmax - onehot) / n
+        # d loss / d logits of the batch-mean cross-entropy: softmax / n - onehot / n
         torch.index_select(onehot_t, 1, idx, out=b.t)
-        dzt = torch.softmax(zt, 1).sub_(b.tv).mul_(b.inv_n)
+        if b.batch_size != self.batch_size:
+            b.t.mul_(self.batch_size * b.inv_n)  # onehot_t is scaled for full batches
+        dzt = torch.add(b.tv, torch.softmax(zt, 1), alpha=b.inv_n)
         torch.bmm(dzt, h, out=gW2)
         torch.sum(dzt, 2, keepdim=True, out=gb2)
         dh = self.backward_act(torch.bmm(dzt.transpose(1, 2), W2, out=b.dh), h)
-        torch.bmm(b.xT, dh, out=gW1)
-        torch.sum(dh, 1, keepdim=True, out=gb1)
+        torch.bmm(b.xT, dh, out=gW1b)
         self.adam.step()
 
 
 def _evaluate(params, X: torch.Tensor, y: torch.Tensor, *, activation: str):
     """Mean loss and accuracy of stacked networks on ``(X, y)``, scored in chunks; two float64 arrays (R,)."""
-    W1, b1, W2, b2 = params
-    R = W1.shape[0]
+    W1b, W2, b2 = params
+    W1, b1 = W1b[:, :-1], W1b[:, -1:]
+    R = W1b.shape[0]
     loss, correct = np.zeros(R), np.zeros(R)
     for start in range(0, X.shape[0], EVAL_CHUNK):
         h = _ACTIVATION_FORWARD[activation](torch.matmul(X[start: start + EVAL_CHUNK], W1).add_(b1))
@@ -430,9 +442,14 @@ def _thread_settings() -> None:
     torch.set_flush_denormal(True)
 
 
+_SETTINGS_LOCK = threading.Lock()
+_SETTINGS_USERS = [0, None]  # training runs in progress, torch's thread count before the first one
+
+
 @contextmanager
 def _cpu_settings():
-    """:func:`_thread_settings` for the duration of a training run, restored afterwards.
+    """:func:`_thread_settings` for the duration of a training run, restored afterwards (also when runs overlap in
+    several threads: the thread count is restored when the last one ends).
 
     Measured on 2 cores: a second OpenMP thread speeds a lab-sized step up by under 10 % on an idle machine but
     slows it down 10-20x when another process competes for a core (the threads wait for each other at every
@@ -440,14 +457,20 @@ def _cpu_settings():
     Denormals appear once a network saturates (large learning rates) and cost up to 20x per operation on x86;
     TensorFlow flushes them too.
     """
-    threads = torch.get_num_threads()
-    flushed = torch.tensor([1e-39]).item() == 0.0  # is flush-to-zero already on?
+    flushed = torch.tensor([1e-39]).item() == 0.0  # is flush-to-zero already on in this thread?
+    with _SETTINGS_LOCK:
+        if _SETTINGS_USERS[0] == 0:
+            _SETTINGS_USERS[1] = torch.get_num_threads()
+        _SETTINGS_USERS[0] += 1
     _thread_settings()
     try:
         yield
     finally:
-        torch.set_num_threads(threads)
         torch.set_flush_denormal(flushed)
+        with _SETTINGS_LOCK:
+            _SETTINGS_USERS[0] -= 1
+            if _SETTINGS_USERS[0] == 0:
+                torch.set_num_threads(_SETTINGS_USERS[1])
 
 
 def _train(X, y, test, n_classes, *, rates, seeds, epochs, batch_size, hidden_units, activation, progress, desc,
@@ -468,10 +491,11 @@ def _train(X, y, test, n_classes, *, rates, seeds, epochs, batch_size, hidden_un
         nets.append(net)
         generators.append(g)
     histories = [History(lr=float(r)) for r in rates]
-    onehot_t = torch.nn.functional.one_hot(y, n_classes).T.float().contiguous()
+    N, B = X.shape[0], batch_size
+    X1 = torch.cat([X, torch.ones(N, 1)], dim=1)  # a constant 1 per row: the hidden bias is W1b's last row
+    neg_onehot_t = torch.nn.functional.one_hot(y, n_classes).T.float().mul_(-1.0 / B).contiguous()
     groups = [[int(i) for i in g] for g in np.array_split(np.arange(len(nets)), min(len(nets), _cpu_count()))]
     lock, stop, errors = threading.Lock(), threading.Event(), []
-    N, B = X.shape[0], batch_size
 
     def record(epoch, group, scores, test_scores, bar):
         (loss, acc), test_scores = scores.result(), None if test_scores is None else test_scores.result()
@@ -496,7 +520,8 @@ def _train(X, y, test, n_classes, *, rates, seeds, epochs, batch_size, hidden_un
         # two sets of logits buffers: the helper scores one epoch's while the next epoch fills the other
         buffers = [(torch.empty(N // B, R, n_classes, B), torch.empty(R, n_classes, N % B)) for _ in range(2)]
         with torch.no_grad(), ThreadPoolExecutor(1, initializer=_thread_settings) as helper:
-            engine = _StackedNets([nets[i] for i in group], [rates[i] for i in group], activation=activation)
+            engine = _StackedNets([nets[i] for i in group], [rates[i] for i in group], batch_size=B,
+                                  activation=activation)
             shuffle = helper.submit(_shuffle, gens, N, B)
             pending = deque()
             for epoch in range(epochs):
@@ -506,7 +531,7 @@ def _train(X, y, test, n_classes, *, rates, seeds, epochs, batch_size, hidden_un
                 if epoch + 1 < epochs:
                     shuffle = helper.submit(_shuffle, gens, N, B)
                 logits, tail = buffers[epoch % 2]
-                engine.train_epoch(X, onehot_t, batches, rest, logits, tail)
+                engine.train_epoch(X1, neg_onehot_t, batches, rest, logits, tail)
                 pending.append((epoch, group, helper.submit(_epoch_scores, logits, tail, y, batches, rest),
                                 None if test is None else helper.submit(_evaluate, engine.snapshot(), *test,
                                                                         activation=activation), bar))

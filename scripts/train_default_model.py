@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     from instrumentid import features
     from instrumentid.classifier import InstrumentClassifier
     from instrumentid.datasets.soundfont import load_default_dataset
-    from instrumentid.persistence import atomic_write_text
+    from instrumentid.util import atomic_write_text
 
     t0 = time.perf_counter()
     ds = load_default_dataset(progress=True)
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     provenance = {
         "script": "scripts/train_default_model.py",
         "dataset": {k: ds.info.get(k) for k in ("kind", "key", "split", "test_source", "n_train", "n_test")},
-        "sources": ds.info.get("sources"),
+        "sources": [src.get("name") for src in ds.info.get("settings", {}).get("sources", [])],
         "epochs": args.epochs,
         "seed": args.seed,
         "train_accuracy": round(float(train_acc), 6),

@@ -47,7 +47,7 @@ def small_classifier(feature_rows):
     return InstrumentClassifier(hidden_units=32, epochs=3, lr=1e-2, batch_size=32, random_state=0).fit(X, names)
 
 
-def make_uiowa_arrays(*, n_train=3000, n_test=800, n_features=120, n_classes=10, spread=2.5, seed=0):
+def make_uiowa_arrays(*, n_train=3000, n_test=800, n_features=120, n_classes=10, spread=7.5, seed=0):
     """Arrays of a small UIowa-format set: well-separated Gaussian classes, rows sorted by class (as UIowa's are).
 
     Returns a dict keyed like :data:`instrumentid.datasets.base.FILES` (``X_train`` float64, ``y_train`` int64...).

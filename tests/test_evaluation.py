@@ -9,7 +9,13 @@ from sklearn.metrics import classification_report, confusion_matrix
 from instrumentid import cli
 from instrumentid.classifier import InstrumentClassifier
 from instrumentid.datasets.base import FeatureDataset, save_dataset
-from instrumentid.evaluation import dataset_labels, evaluate, evaluate_dataset, format_evaluation, write_evaluation
+from instrumentid.evaluation import (
+    dataset_labels,
+    evaluate,
+    evaluate_dataset,
+    format_evaluation,
+    write_evaluation,
+)
 
 
 class _Fixed:

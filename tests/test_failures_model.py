@@ -7,7 +7,12 @@ import pytest
 
 from instrumentid import cli
 from instrumentid.classifier import InstrumentClassifier
-from instrumentid.errors import InstrumentIdError, ModelFileError, NotFittedError, ParameterError
+from instrumentid.errors import (
+    InstrumentIdError,
+    ModelFileError,
+    NotFittedError,
+    ParameterError,
+)
 from instrumentid.evaluation import evaluate_dataset
 from instrumentid.export import export_onnx
 from instrumentid.report import write_report

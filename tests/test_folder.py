@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from instrumentid.datasets import folder as folder_mod
-from instrumentid.datasets.folder import build_folder_dataset, extract_file, find_class_files, grouped_split
+from instrumentid.datasets.folder import (
+    build_folder_dataset,
+    extract_file,
+    find_class_files,
+    grouped_split,
+)
 from tests.synth import render_phrase, write
 
 #: class name -> General-MIDI program

@@ -56,8 +56,11 @@ def test_lab_prints_the_lab(lab_run):
 def test_lab_run_folder(lab_run, uiowa_dir):
     _, out, _, run = lab_run
     assert sorted(p.name for p in run.iterdir()) == [
-        "accuracy_loss.png", "history.csv", "history.json", "model", "run.json", "sweep.csv", "sweep.json",
-        "sweep_loss.png"]
+        "accuracy_loss.png", "confusion_matrix.png", "evaluation.json", "history.csv", "history.json", "model",
+        "report.html", "run.json", "sweep.csv", "sweep.json", "sweep_loss.png"]
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    assert evaluation["accuracy"] == pytest.approx(History.from_json(run / "history.json").test_accuracy[-1], abs=1e-6)
+    assert "Test accuracy" in (run / "report.html").read_text() or "accuracy" in (run / "report.html").read_text()
     assert not list(run.parent.glob(".*"))  # no temporary folder left
     for png in ("accuracy_loss.png", "sweep_loss.png"):
         assert (run / png).read_bytes()[:8] == PNG_MAGIC
@@ -71,7 +74,7 @@ def test_lab_run_folder(lab_run, uiowa_dir):
     record = json.loads((run / "run.json").read_text())
     assert record["command"] == "lab"
     assert record["settings"]["epochs"] == 10 and record["settings"]["rates"] == [0.1, 0.01, 0.001, 0.0001]
-    assert record["data"]["path"] == str(uiowa_dir) and record["data"]["class_names"] == [str(i) for i in range(10)]
+    assert record["data"]["path"] == str(uiowa_dir.resolve()) and record["data"]["class_names"] == [str(i) for i in range(10)]
     assert set(record["versions"]) == {"python", "numpy", "torch", "sklearn", "instrumentid"}
     assert {"load_data", "train", "sweep", "plot_history", "plot_sweep", "total"} <= set(record["timings_s"])
     assert record["final"]["test_accuracy"] == history.test_accuracy[-1]
@@ -106,11 +109,12 @@ def test_train_and_sweep_commands(uiowa_dir, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Total params: 2,106" in out and "Epoch 2/2" in out  # (120 + 1) * 16 + (16 + 1) * 10
     assert sorted(p.name for p in (tmp_path / "t").iterdir()) == [
-        "accuracy_loss.png", "history.csv", "history.json", "model", "run.json"]
+        "accuracy_loss.png", "confusion_matrix.png", "evaluation.json", "history.csv", "history.json", "model",
+        "report.html", "run.json"]
     assert cli.main(["sweep", "--data", str(uiowa_dir), "--out", str(tmp_path / "s"), "--epochs", "3",
                      "--rates", "0.01", "0.001", "--quiet"]) == 0
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["run.json", "sweep.csv", "sweep.json",
-                                                                  "sweep_loss.png"]
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["report.html", "run.json", "sweep.csv",
+                                                                  "sweep.json", "sweep_loss.png"]
     assert list(load_sweep(tmp_path / "s" / "sweep.json")) == [0.01, 0.001]
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from instrumentid import persistence
+from instrumentid import persistence, util
 from instrumentid.classifier import InstrumentClassifier
 
 
@@ -106,10 +106,10 @@ def test_loading_never_unpickles(saved, monkeypatch):
 
 
 def test_atomic_write_text(tmp_path):
-    path = persistence.atomic_write_text(tmp_path / "sub" / "a.txt", "hello")
+    path = util.atomic_write_text(tmp_path / "sub" / "a.txt", "hello")
     assert path.read_text() == "hello"
     with pytest.raises(RuntimeError):
-        with persistence.atomic_file(tmp_path / "sub" / "a.txt") as tmp:
+        with util.atomic_file(tmp_path / "sub" / "a.txt") as tmp:
             tmp.write_text("half")
             raise RuntimeError
     assert path.read_text() == "hello"

@@ -57,8 +57,8 @@ def test_save_figure_writes_png_atomically(history, tmp_path):
 
 def test_failed_save_leaves_nothing(tmp_path):
     class Broken:
-        def savefig(self, fh, **kwargs):
-            fh.write(b"half a pic")
+        def savefig(self, path, **kwargs):
+            path.write_bytes(b"half a pic")
             raise RuntimeError("disk on fire")
 
     (tmp_path / "old.png").write_bytes(b"previous")

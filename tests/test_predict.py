@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 import synth
+
 from instrumentid import cli, features
 from instrumentid.classifier import InstrumentClassifier
 from instrumentid.errors import ParameterError
@@ -143,7 +143,7 @@ def test_formats(tiny_model):
     rows = list(csv.DictReader(io.StringIO(format_predictions([result, result], fmt="csv"))))
     assert len(rows) == 2 * len(result.notes)
     assert rows[0]["name"] == result.notes[0].note.name and rows[0]["instrument"] == result.notes[0].instrument
-    assert float(rows[0]["start_s"]) == pytest.approx(result.notes[0].note.start_s)
+    assert float(rows[0]["start_s"]) == pytest.approx(result.notes[0].note.start_s, abs=1e-4)
     with pytest.raises(ParameterError, match="format"):
         format_predictions([result], fmt="xml")
 

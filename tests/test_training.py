@@ -6,7 +6,15 @@ import torch
 
 from instrumentid.errors import ParameterError
 from instrumentid.model import LabNet
-from instrumentid.training import History, fit, format_epoch, load_sweep, save_sweep, sweep, sweep_to_csv
+from instrumentid.training import (
+    History,
+    fit,
+    format_epoch,
+    load_sweep,
+    save_sweep,
+    sweep,
+    sweep_to_csv,
+)
 
 METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
@@ -61,7 +69,7 @@ def assert_same_history(a, b, n_train, n_test):
 
 
 @pytest.mark.parametrize("activation, lr, batch_size", [("sigmoid", 1e-3, 64), ("relu", 1e-2, 50),
-                                                        ("tanh", 3e-3, 128)])
+                                                        ("tanh", 3e-3, 128), ("sigmoid", 0.1, 600)])
 def test_fit_matches_reference_loop(activation, lr, batch_size):
     X, y, Xt, yt = _data()
     ref_net, ref = reference_fit(X, y, Xt, yt, n_classes=6, epochs=4, batch_size=batch_size, lr=lr, seed=3,
@@ -93,6 +101,44 @@ def test_seeded_and_reproducible():
     c = fit(X, y, random_state=6, **kwargs)[1]
     assert a == b
     assert a.train_loss != c.train_loss
+
+
+def test_cpu_settings_are_restored():
+    X, y, _, _ = _data(n_train=100)
+    threads = torch.get_num_threads()
+    fit(X, y, epochs=1, hidden_units=4, progress=False)
+    assert torch.get_num_threads() == threads
+    assert torch.tensor([1e-39]).item() != 0.0  # denormals no longer flushed
+
+
+def test_overlapping_fits_in_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y, Xt, yt = _data(n_train=300)
+    threads = torch.get_num_threads()
+    alone = fit(X, y, X_test=Xt, y_test=yt, epochs=2, hidden_units=8, progress=False)[1]
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda seed: fit(X, y, X_test=Xt, y_test=yt, epochs=2, hidden_units=8,
+                                              random_state=seed, progress=False)[1], [0, 0, 1]))
+    assert runs[0] == alone and runs[1] == alone and runs[2] != alone
+    assert torch.get_num_threads() == threads
+
+
+def test_errors_in_any_network_group_propagate(monkeypatch):
+    import threading
+
+    from instrumentid import training
+
+    def broken(*args):
+        raise RuntimeError("scoring failed")
+
+    monkeypatch.setattr(training, "_epoch_scores", broken)
+    monkeypatch.setattr(training, "_cpu_count", lambda: 2)  # two groups, one in a worker thread
+    X, y, _, _ = _data(n_train=100)
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        sweep(X, y, rates=[0.1, 0.01], epochs=3, hidden_units=4, progress=False)
+    assert threading.active_count() == before
 
 
 def test_learns_class_sorted_data():

@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from instrumentid.util import atomic_dir, commit_dir
 
 __all__ = [
     "FILES",
     "FeatureDataset",
     "save_dataset",
     "read_metadata",
-    "atomic_dir",
 ]
 
 #: The four files of the lab's layout, by role.
@@ -99,25 +98,6 @@ class FeatureDataset:
                 tr += 1
             out[row[column]] = (tr, te)
         return out
-
-
-def atomic_dir(final: Path):
-    """Return a fresh temporary folder beside ``final``; rename it to ``final`` with :func:`commit_dir`."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-
-
-def commit_dir(tmp: Path, final: Path) -> None:
-    """Replace ``final`` by the finished temporary folder ``tmp`` (rename within one file system)."""
-    final = Path(final)
-    if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
-        os.replace(final, old / "x")
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
 
 
 def save_dataset(dataset: FeatureDataset, path) -> Path:

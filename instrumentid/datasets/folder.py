@@ -460,7 +460,7 @@ def build_folder_dataset(
 
     key = _cache_key(folder, files, skipped, test_size=test_size, seed=seed, split_csv=split_csv)
     if out is None:
-        from instrumentid.datasets.soundfont import cache_dir
+        from instrumentid.util import cache_dir
 
         out = cache_dir() / "folders" / f"{folder.resolve().name}-{key[:16]}"
     out = Path(out)

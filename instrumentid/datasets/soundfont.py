@@ -32,6 +32,7 @@ import numpy as np
 
 from instrumentid.audio import SR
 from instrumentid.errors import ParameterError
+from instrumentid.util import cache_dir
 
 __all__ = [
     "DEFAULT_CLASSES",
@@ -558,15 +559,6 @@ def _run_chunks(rows: list, *, jobs: int | None, progress: bool, desc: str):
 
 
 # ----------------------------------------------------------------------------------------------- cache
-def cache_dir() -> Path:
-    """The user's cache folder for instrumentid: ``$INSTRUMENTID_CACHE``, else ``$XDG_CACHE_HOME/instrumentid``,
-    else ``~/.cache/instrumentid``."""
-    if os.environ.get("INSTRUMENTID_CACHE"):
-        return Path(os.environ["INSTRUMENTID_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "instrumentid"
-
-
 def _settings(sources, classes, *, seed: int, renders: int) -> dict:
     """Every setting a rendered feature table depends on (hashed into the cache key)."""
     from instrumentid.features import FEATURE_SETTINGS

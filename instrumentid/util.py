@@ -1,0 +1,87 @@
+"""Infrastructure shared by the pipeline: atomic writes of files and folders, and the user's cache folder.
+
+Everything instrumentid writes (figures, models, data sets, run folders, reports) goes through these helpers: the
+content is written under a temporary name beside its destination and renamed when complete, so an interrupted
+command never leaves a half-written file or folder. Temporary files get the usual permissions (not mkstemp's 0600).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["atomic_file", "atomic_write_text", "atomic_dir", "commit_dir", "cache_dir"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_file(path):
+    """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds, else delete it.
+
+    Examples
+    --------
+    >>> with atomic_file("out.json") as tmp:                 # doctest: +SKIP
+    ...     tmp.write_text("{}")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename; return ``path``."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def atomic_dir(final) -> Path:
+    """Return a fresh temporary folder beside ``final``; rename it to ``final`` with :func:`commit_dir`."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+
+
+def commit_dir(tmp, final) -> None:
+    """Replace ``final`` by the finished temporary folder ``tmp`` (renames within one file system).
+
+    The folder and its sub-folders get the usual permissions (mkdtemp makes them private).
+    """
+    tmp, final = Path(tmp), Path(final)
+    mode = 0o777 & ~_umask()
+    for folder in (tmp, *(p for p in tmp.rglob("*") if p.is_dir())):
+        folder.chmod(mode)
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+        os.replace(final, old / "x")
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+def cache_dir() -> Path:
+    """The user's cache folder for instrumentid: ``$INSTRUMENTID_CACHE``, else ``$XDG_CACHE_HOME/instrumentid``,
+    else ``~/.cache/instrumentid`` (not created here)."""
+    if os.environ.get("INSTRUMENTID_CACHE"):
+        return Path(os.environ["INSTRUMENTID_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "instrumentid"
