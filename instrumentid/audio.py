@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -147,16 +148,34 @@ def load_audio(path, *, sr: int | None = SR, mono: bool = True) -> tuple[np.ndar
     return np.ascontiguousarray(y, dtype=np.float32), int(file_sr)
 
 
+@contextmanager
+def _quiet_c_stderr():
+    """Silence what C decoders (libsndfile's mpg123) print straight to file descriptor 2 while they run."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # pragma: no cover - no stderr to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _decode(path: Path) -> tuple[np.ndarray, int]:
     """Decode with soundfile (libsndfile reads WAV/AIFF/FLAC/OGG/MP3); fall back to librosa's audioread path."""
     import soundfile as sf
 
     try:
-        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+        with _quiet_c_stderr():
+            data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
         return data.T, int(file_sr)
-    except Exception as sf_err:  # noqa: BLE001 - any decoder failure becomes one clear message
+    except Exception:  # noqa: BLE001 - any decoder failure becomes one clear message
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _quiet_c_stderr():
                 warnings.simplefilter("ignore")
                 import librosa
 
@@ -164,5 +183,6 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
             return np.asarray(y, dtype=np.float32), int(file_sr)
         except Exception:  # noqa: BLE001
             raise ParameterError(
-                f"cannot read audio file {str(path)!r}: not a supported or intact audio file ({sf_err})"
+                f"cannot read audio file {str(path)!r}: not a supported or intact audio file "
+                f"(formats: WAV, AIFF, FLAC, OGG, MP3)"
             ) from None

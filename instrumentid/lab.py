@@ -2,8 +2,9 @@
 
 The lab's steps and where they live:
 
-1-2. spectrogram of a recording and per-note features (``audio``, :mod:`instrumentid.features`) -- see
-     :func:`run_lab`, not run yet;
+1.   load a recording (the lab's soprano-saxophone example by default) and draw its mel spectrogram
+     (:mod:`instrumentid.audio`, :func:`instrumentid.plots.plot_mel_spectrogram`);
+2.   cut it into notes and turn each note into 120 features (:mod:`instrumentid.notes`, :mod:`instrumentid.features`);
 3.   load the feature set and print its counts (:mod:`instrumentid.datasets`);
 4.   standardize with the training set's statistics (inside :class:`~instrumentid.classifier.InstrumentClassifier`);
 5.   the network and its summary (:mod:`instrumentid.model`);
@@ -15,6 +16,10 @@ The lab's steps and where they live:
 Everything a run produces lands in one run folder (default ``runs/lab-YYYYmmdd-HHMMSS``)::
 
     run.json            settings, versions, timings per step, final accuracies, data path, class names
+    example.aiff        step 1's recording when none is given (the lab's soprano saxophone, C6 to Eb6)
+    mel_spectrogram.png step 1
+    notes.csv           step 2: one row per note (start_s, end_s, f0_hz, midi, name)
+    note_features.npy   step 2: float32 (n_notes, 120)
     history.json/.csv   per-epoch train/test loss and accuracy (step 6)
     accuracy_loss.png   step 7
     model/              the trained classifier (model.safetensors + model.json), speaks class names
@@ -47,6 +52,8 @@ DEFAULT_RATES = (0.1, 0.01, 0.001, 0.0001)
 HISTORY_JSON, HISTORY_CSV, HISTORY_PNG = "history.json", "history.csv", "accuracy_loss.png"
 SWEEP_JSON, SWEEP_CSV, SWEEP_PNG = "sweep.json", "sweep.csv", "sweep_loss.png"
 RUN_JSON, MODEL_DIR, REPORT_HTML = "run.json", "model", "report.html"
+EXAMPLE_AUDIO, SPECTROGRAM_PNG = "example.aiff", "mel_spectrogram.png"
+NOTES_CSV, FEATURES_NPY = "notes.csv", "note_features.npy"
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -142,6 +149,49 @@ class _Run:
 
 def _heading(text: str) -> None:
     print(f"\n== {text}")
+
+
+def _audio_steps(run: _Run, audio) -> None:
+    """Steps 1-2: load a recording, draw its mel spectrogram, cut it into notes and featurize every note."""
+    import csv
+
+    from instrumentid import plots
+    from instrumentid.audio import SR, load_audio
+    from instrumentid.features import notes_features
+    from instrumentid.notes import detect_notes
+
+    _heading("Audio")
+    if audio is None:
+        import soundfile as sf
+
+        from instrumentid.datasets.soundfont import lab_example
+
+        audio = run.tmp / EXAMPLE_AUDIO
+        sf.write(str(audio), run.timed("render_example", lab_example, sr=SR), SR, format="AIFF", subtype="PCM_16")
+        shown = run.final / EXAMPLE_AUDIO
+        print("No --audio given: rendered the lab's example, a soprano saxophone with vibrato playing C6, C#6, D6 "
+              f"and Eb6 (FluidR3 GM), to {shown}")
+    else:
+        shown = audio
+    y, sr = run.timed("load_audio", load_audio, audio)
+    print(f"Loaded {shown}: {len(y) / sr:.2f} s at {sr} Hz, mono")
+    fig, _ = plots.plot_mel_spectrogram(y, sr=sr, title=f"Mel spectrogram: {Path(shown).name}")
+    path = run.timed("plot_spectrogram", plots.save_figure, fig, run.tmp / SPECTROGRAM_PNG)
+    print(f"Mel spectrogram (128 mels, up to 8 kHz, dB): {run.final / path.name}")
+
+    _heading("Notes and features")
+    notes = run.timed("detect_notes", detect_notes, y, sr=sr)
+    X = run.timed("features", notes_features, [y[round(n.start_s * sr):round(n.end_s * sr)] for n in notes], sr=sr)
+    with open(run.tmp / NOTES_CSV, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["start_s", "end_s", "f0_hz", "midi", "name"])
+        writer.writerows([f"{n.start_s:.3f}", f"{n.end_s:.3f}", f"{n.f0_hz:.1f}", n.midi, n.name] for n in notes)
+    np.save(run.tmp / FEATURES_NPY, X)
+    print(f"{len(notes)} notes: " + ", ".join(f"{n.name} ({n.start_s:.2f}-{n.end_s:.2f} s)" for n in notes))
+    print(f"Features per note: {X.shape[1]} (matrix {X.shape[0]} x {X.shape[1]}, saved to "
+          f"{run.final / FEATURES_NPY})")
+    run.record["audio"] = {"path": str(shown), "duration_s": round(len(y) / sr, 3), "sr": sr,
+                           "notes": [n.name for n in notes]}
 
 
 def _train_steps(run: _Run, dataset, *, epochs, batch_size, hidden_units, lr, seed, progress):
@@ -246,8 +296,8 @@ def run_lab(data=None, *, out=None, audio=None, epochs=10, batch_size=128, hidde
         Run folder to write (default ``runs/lab-YYYYmmdd-HHMMSS``). An existing run folder is replaced when the new
         run is complete; any other non-empty folder is refused.
     audio : str or Path, optional
-        Recording for steps 1-2 (mel spectrogram and per-note features). Recorded in ``run.json``; those two steps
-        are not part of the run yet.
+        Recording for steps 1-2 (mel spectrogram, notes and per-note features); default: the lab's example, a
+        soprano saxophone rendered from a SoundFont and saved as ``example.aiff`` in the run folder.
     epochs, batch_size, hidden_units, lr, seed
         Training settings of step 6 (the lab's: 10, 128, 256, 0.001).
     rates, sweep_epochs, sweep
@@ -267,7 +317,7 @@ def run_lab(data=None, *, out=None, audio=None, epochs=10, batch_size=128, hidde
                 "rates": rates if sweep else [], "sweep_epochs": sweep_epochs if sweep else 0, "seed": seed,
                 "activation": "sigmoid", "optimizer": "adam", "loss": "cross-entropy"}
     with _Run("lab", out, settings) as run:
-        # Steps 1-2 (mel spectrogram of `audio`, per-note features) belong here, before the data set is loaded.
+        _audio_steps(run, audio)
         dataset = run.load_data(data, progress=progress)
         clf = _train_steps(run, dataset, epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, lr=lr,
                            seed=seed, progress=progress)

@@ -19,18 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from instrumentid.datasets import soundfont as _sf
+
 FLUID = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-#: Pitch-wheel range (semitones up and down) used for vibrato and bends.
-BEND_RANGE = 12.0
-#: Samples between two pitch-wheel updates while vibrato is on (about 3 ms at 22.05 kHz).
-VIBRATO_STEP = 64
 
 
 def timgm6mb() -> Path:
     """Path of the TimGM6mb SoundFont shipped inside the pretty_midi package."""
-    import pretty_midi
-
-    return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+    return _sf.default_soundfonts()["TimGM6mb"]
 
 
 def default_soundfont() -> Path:
@@ -38,105 +34,14 @@ def default_soundfont() -> Path:
     return FLUID if FLUID.exists() else timgm6mb()
 
 
-@functools.lru_cache(maxsize=4)
-def _synth(soundfont: str, sr: int):
-    import tinysoundfont
-
-    synth = tinysoundfont.Synth(samplerate=sr)
-    sfid = synth.sfload(soundfont)
-    return synth, sfid
-
-
-def _bend_value(semitones: float) -> int:
-    return int(np.clip(round(8192 + semitones / BEND_RANGE * 8192), 0, 16383))
-
-
-def render_phrase(
-    notes,
-    *,
-    sr: int = 22050,
-    soundfont=None,
-    vibrato: tuple[float, float] | None = None,
-    bends=(),
-    tail_s: float = 0.5,
-    stereo: bool = False,
-) -> np.ndarray:
-    """Render a phrase to audio.
-
-    Parameters
-    ----------
-    notes : list of (program, midi, start_s, dur_s, velocity)
-        General-MIDI program (0-based), MIDI key, start and length in seconds, MIDI velocity.
-    sr : int
-        Sample rate in Hz.
-    soundfont : str or Path, optional
-        SF2 file (default :func:`default_soundfont`).
-    vibrato : (rate_hz, depth_semitones), optional
-        Pitch vibrato on every channel.
-    bends : list of (program, time_s, semitones)
-        Pitch changes without a new attack.
-    tail_s : float
-        Silence rendered after the last note-off (the release rings into it).
-    stereo : bool
-        Return both channels (shape ``(2, n)``) instead of their mean.
-
-    Returns
-    -------
-    y : np.ndarray [shape=(n,) or (2, n), dtype=float32]
-    """
-    synth, sfid = _synth(str(soundfont or default_soundfont()), int(sr))
-    synth.sounds_off()
-    programs = sorted({int(n[0]) for n in notes})
-    channel = {program: i for i, program in enumerate(programs)}
-    for program, ch in channel.items():
-        synth.program_select(ch, sfid, 0, program)
-        synth.pitchbend_range(ch, BEND_RANGE)
-        synth.pitchbend(ch, 8192)
-
-    # (sample, order, action): note-offs sort before note-ons at the same sample, bends last.
-    events = []
-    for program, midi, start_s, dur_s, velocity in notes:
-        ch = channel[int(program)]
-        events.append((round(start_s * sr), 1, ("on", ch, int(midi), int(velocity))))
-        events.append((round((start_s + dur_s) * sr), 0, ("off", ch, int(midi))))
-    offsets = {ch: 0.0 for ch in channel.values()}
-    for program, time_s, semitones in bends:
-        events.append((round(time_s * sr), 2, ("bend", channel[int(program)], float(semitones))))
-    n_total = max(e[0] for e in events) + round(tail_s * sr)
-    if vibrato is not None:
-        events.extend((s, 3, ("vibrato",)) for s in range(0, n_total, VIBRATO_STEP))
-    events.sort(key=lambda e: (e[0], e[1]))
-
-    out = np.zeros((n_total, 2), dtype=np.float32)
-    pos = 0
-    for sample, _, action in events:
-        if sample > pos:
-            out[pos:sample] = np.frombuffer(synth.generate(sample - pos), dtype=np.float32).reshape(-1, 2)
-            pos = sample
-        kind = action[0]
-        if kind == "on":
-            synth.noteon(*action[1:])
-        elif kind == "off":
-            synth.noteoff(*action[1:])
-        else:
-            if kind == "bend":
-                offsets[action[1]] = action[2]
-            wobble = 0.0
-            if vibrato is not None:
-                rate_hz, depth = vibrato
-                wobble = depth * np.sin(2 * np.pi * rate_hz * pos / sr)
-            channels = [action[1]] if kind == "bend" and vibrato is None else list(offsets)
-            for ch in channels:
-                synth.pitchbend(ch, _bend_value(offsets[ch] + wobble))
-    if pos < n_total:
-        out[pos:] = np.frombuffer(synth.generate(n_total - pos), dtype=np.float32).reshape(-1, 2)
-    synth.sounds_off()
-    return out.T.copy() if stereo else out.mean(axis=1)
+def render_phrase(notes, *, sr: int = 22050, soundfont=None, **options) -> np.ndarray:
+    """:func:`instrumentid.datasets.soundfont.render_phrase` with the tests' default SoundFont."""
+    return _sf.render_phrase(notes, soundfont=soundfont or default_soundfont(), sr=sr, **options)
 
 
 def lab_sax_notes(*, program: int = 64) -> list:
     """The lab's example: a soprano saxophone playing C6, C#6, D6, Eb6 over 16 s (3.5 s notes, 0.5 s apart)."""
-    return [(program, 84 + i, 0.25 + 4.0 * i, 3.5, 90) for i in range(4)]
+    return [(program, *note[1:]) for note in _sf.LAB_EXAMPLE["notes"]]
 
 
 def write(path, y: np.ndarray, *, sr: int, subtype: str | None = None) -> Path:
@@ -164,7 +69,7 @@ PHRASES = {
         [(73, 76, 0.2, 0.8, 80), (73, 79, 1.1, 0.8, 80), (42, 48, 2.1, 0.8, 90), (42, 43, 3.0, 0.8, 90)], {}
     ),
     # the lab's example: soprano sax with vibrato, C6 C#6 D6 Eb6 over 16 s
-    "lab_sax": (lab_sax_notes(), {"vibrato": (5.5, 0.3)}),
+    "lab_sax": (lab_sax_notes(), {"vibrato": _sf.LAB_EXAMPLE["vibrato"]}),
 }
 
 

@@ -43,6 +43,9 @@ __all__ = [
     "default_soundfonts",
     "default_sources",
     "render_note",
+    "render_phrase",
+    "lab_example",
+    "LAB_EXAMPLE",
     "read_programs",
     "check_soundfont",
 ]
@@ -214,8 +217,8 @@ def _synth(soundfont: str, sr: int):
     return synth, sfid
 
 
-def _bend_value(semitones: float) -> int:
-    return min(16383, max(0, round(8192 + semitones / BEND_RANGE * 8192)))
+def _bend_value(semitones: float, bend_range: float = BEND_RANGE) -> int:
+    return min(16383, max(0, round(8192 + semitones / bend_range * 8192)))
 
 
 def render_note(
@@ -299,6 +302,113 @@ def render_note(
     synth.pitchbend(0, 8192)
     synth.generate(int(sr) // 10)
     return out.mean(axis=1)
+
+
+def render_phrase(
+    notes,
+    *,
+    soundfont,
+    sr: int = SR,
+    vibrato: tuple | None = None,
+    bends=(),
+    bend_range: float = 12.0,
+    tail_s: float = 0.5,
+    stereo: bool = False,
+) -> np.ndarray:
+    """Render a phrase: several notes, one MIDI channel per program, so instruments can follow or overlap.
+
+    Parameters
+    ----------
+    notes : list of (program, midi, start_s, dur_s, velocity)
+        General-MIDI program (0-based), MIDI key, start and length in seconds, MIDI velocity.
+    soundfont : str or Path
+        SF2/SF3 file.
+    sr : int
+        Sample rate in Hz.
+    vibrato : (rate_hz, depth_semitones), optional
+        Sinusoidal pitch vibrato on every channel, played with the pitch wheel.
+    bends : list of (program, time_s, semitones)
+        From ``time_s`` on, the program's channel sounds ``semitones`` away from the written note, without a new
+        attack (a slur or legato interval).
+    bend_range : float
+        Pitch-wheel range in semitones (must cover the largest bend plus the vibrato depth).
+    tail_s : float
+        Time rendered after the last note-off (the release rings into it), in seconds.
+    stereo : bool
+        Return both channels instead of their mean.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,) or (2, n), dtype=float32]
+    """
+    synth, sfid = _synth(str(check_soundfont(soundfont)), int(sr))
+    synth.sounds_off()
+    channel = {program: i for i, program in enumerate(sorted({int(n[0]) for n in notes}))}
+    for program, ch in channel.items():
+        if synth.sfpreset_name(sfid, 0, program) is None:
+            raise ParameterError(f"SoundFont {Path(soundfont).name!r} has no program {program} in bank 0")
+        synth.program_select(ch, sfid, 0, program)
+        synth.pitchbend_range(ch, bend_range)
+        synth.pitchbend(ch, 8192)
+
+    # (sample, order, action): note-offs sort before note-ons at the same sample, bends and vibrato last.
+    events = []
+    for program, midi, start_s, dur_s, velocity in notes:
+        ch = channel[int(program)]
+        events.append((round(start_s * sr), 1, ("on", ch, int(midi), int(velocity))))
+        events.append((round((start_s + dur_s) * sr), 0, ("off", ch, int(midi))))
+    for program, time_s, semitones in bends:
+        events.append((round(time_s * sr), 2, ("bend", channel[int(program)], float(semitones))))
+    n_total = max(e[0] for e in events) + round(tail_s * sr)
+    if vibrato is not None:
+        events.extend((s, 3, ("vibrato",)) for s in range(0, n_total, VIBRATO_STEP))
+    events.sort(key=lambda e: (e[0], e[1]))
+
+    offsets = {ch: 0.0 for ch in channel.values()}
+    out = np.zeros((n_total, 2), dtype=np.float32)
+    pos = 0
+    for sample, _, action in events:
+        if sample > pos:
+            out[pos:sample] = np.frombuffer(synth.generate(sample - pos), dtype=np.float32).reshape(-1, 2)
+            pos = sample
+        kind = action[0]
+        if kind == "on":
+            synth.noteon(*action[1:])
+        elif kind == "off":
+            synth.noteoff(*action[1:])
+        else:
+            if kind == "bend":
+                offsets[action[1]] = action[2]
+            wobble = 0.0
+            if vibrato is not None:
+                rate_hz, depth = vibrato
+                wobble = depth * np.sin(2 * np.pi * rate_hz * pos / sr)
+            for ch in [action[1]] if kind == "bend" and vibrato is None else list(offsets):
+                synth.pitchbend(ch, _bend_value(offsets[ch] + wobble, bend_range))
+    if pos < n_total:
+        out[pos:] = np.frombuffer(synth.generate(n_total - pos), dtype=np.float32).reshape(-1, 2)
+    synth.sounds_off()
+    for ch in channel.values():
+        synth.pitchbend(ch, 8192)
+    synth.generate(int(sr) // 10)  # let the fast release fade so the next render starts from silence
+    return out.T.copy() if stereo else out.mean(axis=1)
+
+
+#: The lab's example recording: a soprano saxophone with vibrato playing C6, C#6, D6, Eb6 over 16 s.
+LAB_EXAMPLE = {"notes": [(64, 84 + i, 0.25 + 4.0 * i, 3.5, 90) for i in range(4)], "vibrato": (5.5, 0.3)}
+
+
+def lab_example(*, sr: int = SR, soundfont=None) -> np.ndarray:
+    """Render :data:`LAB_EXAMPLE` (the lab's soprano-saxophone recording, 16.25 s) from FluidR3 (else TimGM6mb).
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+    """
+    if soundfont is None:
+        fonts = default_soundfonts()
+        soundfont = fonts.get("FluidR3") or fonts["TimGM6mb"]
+    return render_phrase(LAB_EXAMPLE["notes"], soundfont=soundfont, sr=sr, vibrato=LAB_EXAMPLE["vibrato"])
 
 
 # ----------------------------------------------------------------------------------------------- variation
@@ -447,7 +557,7 @@ def _program_range(program: int, class_range) -> tuple:
 
 # ----------------------------------------------------------------------------------------------- the plan
 #: Renders per (source, program, pitch, velocity); each gets its own length and variation.
-RENDERS_PER_NOTE = 3
+RENDERS_PER_NOTE = 5
 #: Bump when rendering or variation code changes: old caches are then not reused.
 BUILD_VERSION = 1
 
