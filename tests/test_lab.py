@@ -56,8 +56,12 @@ def test_lab_prints_the_lab(lab_run):
 def test_lab_run_folder(lab_run, uiowa_dir):
     _, out, _, run = lab_run
     assert sorted(p.name for p in run.iterdir()) == [
-        "accuracy_loss.png", "confusion_matrix.png", "evaluation.json", "history.csv", "history.json", "model",
-        "report.html", "run.json", "sweep.csv", "sweep.json", "sweep_loss.png"]
+        "accuracy_loss.png", "confusion_matrix.png", "evaluation.json", "example.aiff", "history.csv", "history.json",
+        "mel_spectrogram.png", "model", "note_features.npy", "notes.csv", "report.html", "run.json", "sweep.csv",
+        "sweep.json", "sweep_loss.png"]
+    assert np.load(run / "note_features.npy").shape == (4, 120)  # steps 1-2 on the lab's saxophone example
+    assert [row.split(",")[-1] for row in (run / "notes.csv").read_text().split()[1:]] == ["C6", "C#6", "D6", "D#6"]
+    assert (run / "mel_spectrogram.png").read_bytes()[:8] == PNG_MAGIC
     evaluation = json.loads((run / "evaluation.json").read_text())
     assert evaluation["accuracy"] == pytest.approx(History.from_json(run / "history.json").test_accuracy[-1], abs=1e-6)
     assert "Test accuracy" in (run / "report.html").read_text() or "accuracy" in (run / "report.html").read_text()
@@ -170,3 +174,18 @@ def test_default_data_set_and_run_folder(uiowa_dir, tmp_path, monkeypatch):
     assert clf.classes_[0] == "instrument0"
     assert clf.feature_settings_ == {"sr": 22050, "n_mfcc": 40}
     assert json.loads((run / "run.json").read_text())["data"]["kind"] == "soundfont"
+
+
+def test_lab_steps_1_2_use_the_given_recording(uiowa_dir, tmp_path, capsys):
+    import soundfile as sf
+
+    from instrumentid.datasets.soundfont import default_soundfonts, render_phrase
+
+    y = render_phrase([(73, 72, 0.1, 0.6, 90), (73, 76, 0.9, 0.6, 90)], soundfont=default_soundfonts()["TimGM6mb"],
+                      sr=44100, stereo=True)
+    sf.write(str(tmp_path / "flute.wav"), y.T, 44100)
+    run = lab.run_lab(uiowa_dir, out=tmp_path / "r", audio=tmp_path / "flute.wav", epochs=1, sweep=False,
+                      hidden_units=8, progress=False)
+    out = capsys.readouterr().out
+    assert "flute.wav: 2.00 s at 22050 Hz" in out and "2 notes: C5" in out
+    assert not (run / "example.aiff").exists() and np.load(run / "note_features.npy").shape == (2, 120)

@@ -418,7 +418,7 @@ def lab_example(*, sr: int = SR, soundfont=None) -> np.ndarray:
 VARIATION = {
     "vibrato_probability": 0.6,  # sustained programs only
     "vibrato_rate_hz": (4.5, 6.5),
-    "vibrato_depth_semitones": (0.05, 0.25),
+    "vibrato_depth_semitones": (0.05, 0.4),  # players vibrato up to about +-0.4 semitone (sax, strings)
     "swell_db": 6.0,  # expression: level ramps linearly (in dB) by up to +-swell_db over the note
     "level_db": (-30.0, 0.0),
     "reverb_probability": 0.5,
