@@ -23,6 +23,8 @@ The note is peak-normalized first, so the vector does not depend on the recordin
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from instrumentid.audio import SR, valid_audio
@@ -102,6 +104,17 @@ def _valid_note(y, sr) -> np.ndarray:
     return y.astype(np.float32)
 
 
+@functools.lru_cache(maxsize=4)
+def _mel_basis(sr: int) -> np.ndarray:
+    """The mel filter bank of :data:`FEATURE_SETTINGS` (built once per process; librosa rebuilds it per call)."""
+    import librosa
+
+    s = FEATURE_SETTINGS
+    basis = librosa.filters.mel(sr=sr, n_fft=s["n_fft"], n_mels=s["n_mels"], fmin=s["fmin"], fmax=s["fmax"])
+    basis.flags.writeable = False
+    return basis
+
+
 def feature_blocks(y, *, sr: int = SR) -> dict:
     """The named blocks of :func:`note_features` (see :data:`BLOCKS`), plus the spectra they come from.
 
@@ -126,7 +139,7 @@ def feature_blocks(y, *, sr: int = SR) -> dict:
     n_fft, hop = s["n_fft"], s["hop_length"]
     power = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop)) ** 2
     mag = np.sqrt(power)
-    mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=s["n_mels"], fmin=s["fmin"], fmax=s["fmax"])
+    mel = np.einsum("...ft,mf->...mt", power, _mel_basis(sr), optimize=True)  # librosa's melspectrogram(S=power)
     log_mel = librosa.power_to_db(mel, top_db=80.0)
     mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=s["n_mfcc"])
     delta = np.diff(mfcc, axis=1) if mfcc.shape[1] > 1 else np.zeros_like(mfcc)
@@ -156,7 +169,7 @@ def feature_blocks(y, *, sr: int = SR) -> dict:
             harmonics[h - 1] = 10.0 * np.log10(spectrum[band].max() + 1e-10)
     harmonics = np.maximum(harmonics - harmonics.max(), -80.0)
     centroid = librosa.feature.spectral_centroid(S=mag, sr=sr)[0]
-    bandwidth = librosa.feature.spectral_bandwidth(S=mag, sr=sr)[0]
+    bandwidth = librosa.feature.spectral_bandwidth(S=mag, sr=sr, centroid=centroid[np.newaxis])[0]
     rolloff = librosa.feature.spectral_rolloff(S=mag, sr=sr)[0]
     flatness = librosa.feature.spectral_flatness(S=mag)[0]
     pitchnorm = np.array([
