@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instrumentid.audio import SR  # noqa: E402
-from instrumentid.datasets import soundfont as sfds  # noqa: E402
-from instrumentid.features import note_features  # noqa: E402
+from instrumentid.audio import SR
+from instrumentid.datasets import soundfont as sfds
+from instrumentid.features import note_features
 
 
 def time_build(*, jobs=None) -> dict:

@@ -19,8 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instrumentid.audio import SR  # noqa: E402
-from instrumentid.datasets.folder import build_folder_dataset  # noqa: E402
+from instrumentid.audio import SR
+from instrumentid.datasets.folder import build_folder_dataset
 
 #: class name -> General-MIDI program
 PROGRAMS = {"flute": 73, "trumpet": 56, "violin": 40}

@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fit_speed import plain_torch_fit  # noqa: E402
+from fit_speed import plain_torch_fit
 
 #: Peer name -> label in the tables.
 LABELS = {"keras": "Keras 3 / TensorFlow", "pytorch": "plain PyTorch loop", "sklearn": "scikit-learn MLP"}

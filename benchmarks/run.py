@@ -50,9 +50,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-import build_speed  # noqa: E402
-import fit_speed  # noqa: E402
-import peers  # noqa: E402
+import build_speed
+import fit_speed
+import peers
 
 PEERS = ("keras", "pytorch", "sklearn")
 RATES = fit_speed.RATES
@@ -180,7 +180,7 @@ def _peer_row(name: str, data_file: Path | None, *, rates, epochs: int, batch_si
            "--epochs", str(epochs), "--batch-size", str(batch_size), "--repeat", str(repeat), "--threads",
            str(threads)]
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return {**row, "status": f"failed: {last}"}
@@ -285,7 +285,7 @@ def time_command(cmd: list, *, repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
         best = min(best, time.perf_counter() - start)
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]

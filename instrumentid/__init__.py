@@ -27,12 +27,15 @@ _LAZY = {
 }
 
 __all__ = [
+    "InstrumentClassifier",
     "InstrumentIdError",
-    "ParameterError",
     "ModelFileError",
     "NotFittedError",
+    "ParameterError",
     "__version__",
-    *_LAZY,
+    "load_audio",
+    "load_uiowa",
+    "predict",
 ]
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from instrumentid.errors import ParameterError
 
-__all__ = ["SR", "MIN_SAMPLES", "AUDIO_EXTENSIONS", "load_audio", "valid_audio", "to_mono", "is_audio_file"]
+__all__ = ["AUDIO_EXTENSIONS", "MIN_SAMPLES", "SR", "is_audio_file", "load_audio", "to_mono", "valid_audio"]
 
 #: Analysis sample rate (Hz) of every feature and note in instrumentid.
 SR = 22050

@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from instrumentid.errors import NotFittedError, ParameterError
 
-__all__ = ["InstrumentClassifier", "ClassifierNotFittedError"]
+__all__ = ["ClassifierNotFittedError", "InstrumentClassifier"]
 
 #: Rows per forward pass in predict_proba (bounds memory on large inputs; the result does not depend on it).
 _PREDICT_BATCH = 8192
@@ -105,8 +105,8 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
                 seed = int(check_random_state(rs).randint(np.iinfo(np.int32).max))
             except ValueError:
                 raise ParameterError(f"random_state must be an int, a RandomState or None, got {rs!r}") from None
-        return dict(hidden_units=self.hidden_units, activation=self.activation, lr=self.lr, epochs=self.epochs,
-                    batch_size=self.batch_size, random_state=seed, progress=bool(self.verbose))
+        return {"hidden_units": self.hidden_units, "activation": self.activation, "lr": self.lr, "epochs": self.epochs,
+                    "batch_size": self.batch_size, "random_state": seed, "progress": bool(self.verbose)}
 
     def _validate(self, X, y="no_validation", *, reset: bool):
         """scikit-learn's ``validate_data`` (float64 X, 1-d classification y); errors become :class:`ParameterError`.

@@ -4,7 +4,7 @@ Every error a user can cause derives from :class:`InstrumentIdError`; the comman
 line on stderr and exit code 2.
 """
 
-__all__ = ["InstrumentIdError", "ParameterError", "ModelFileError", "NotFittedError"]
+__all__ = ["InstrumentIdError", "ModelFileError", "NotFittedError", "ParameterError"]
 
 
 class InstrumentIdError(Exception):

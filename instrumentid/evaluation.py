@@ -14,7 +14,7 @@ import numpy as np
 
 from instrumentid.errors import ParameterError
 
-__all__ = ["evaluate", "evaluate_dataset", "format_evaluation", "write_evaluation", "dataset_labels"]
+__all__ = ["dataset_labels", "evaluate", "evaluate_dataset", "format_evaluation", "write_evaluation"]
 
 _METRICS = ("precision", "recall", "f1-score", "support")
 
@@ -65,11 +65,11 @@ def evaluate(clf, X, y) -> dict:
     if len(y_pred) != len(y):
         raise ParameterError(f"X has {len(y_pred)} rows but y has {len(y)} labels")
     names = [str(c) for c in labels]
-    kwargs = dict(labels=labels, zero_division=0.0)
+    kwargs = {"labels": labels, "zero_division": 0.0}
     per_class = precision_recall_fscore_support(y, y_pred, average=None, **kwargs)
     result = {
         "accuracy": float(accuracy_score(y, y_pred)),
-        "n_samples": int(len(y)),
+        "n_samples": len(y),
         "class_names": names,
         "per_class": {name: _metrics_dict(*values) for name, values in zip(names, zip(*per_class))},
     }

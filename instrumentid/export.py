@@ -21,7 +21,7 @@ import numpy as np
 from instrumentid.errors import ParameterError
 from instrumentid.util import atomic_file
 
-__all__ = ["export_onnx", "INPUT_NAME", "OUTPUT_NAME", "OPSET"]
+__all__ = ["INPUT_NAME", "OPSET", "OUTPUT_NAME", "export_onnx"]
 
 INPUT_NAME = "features"
 OUTPUT_NAME = "probabilities"

@@ -31,14 +31,17 @@ from instrumentid.audio import SR, valid_audio
 from instrumentid.errors import ParameterError
 
 __all__ = [
-    "N_FEATURES",
-    "FEATURE_SETTINGS",
     "FEATURE_NAMES",
+    "FEATURE_SETTINGS",
+    "MEL_HOP_LENGTH",
+    "MEL_N_FFT",
     "MIN_NOTE_S",
-    "note_features",
-    "notes_features",
+    "N_FEATURES",
     "feature_blocks",
     "mel_spectrogram_db",
+    "note_features",
+    "notes_features",
+    "segment_features",
 ]
 
 #: Length of the feature vector.
@@ -62,6 +65,8 @@ FEATURE_SETTINGS = {
     "f0_max_s": 0.6,  # f0 is estimated on the note's first f0_max_s seconds
     "normalize": "peak",
 }
+#: FFT window and hop (samples) of the lab's mel spectrogram (:func:`mel_spectrogram_db`).
+MEL_N_FFT, MEL_HOP_LENGTH = 2048, 512
 #: Shortest note that :func:`note_features` accepts, in seconds.
 MIN_NOTE_S = 0.05
 #: The blocks of the vector, in order: name -> length.
@@ -232,6 +237,25 @@ def notes_features(notes, *, sr: int = SR) -> np.ndarray:
     return out
 
 
+def segment_features(y, notes, *, sr: int = SR) -> np.ndarray:
+    """Featurize the notes of a recording: one row per note, from its samples between ``start_s`` and ``end_s``.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        The recording, mono, at ``sr``.
+    notes : sequence of :class:`~instrumentid.notes.Note`
+        Where the notes are (e.g. from :func:`instrumentid.notes.detect_notes`).
+    sr : int
+        Sample rate in Hz.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_notes, 120), dtype=float32]
+    """
+    return notes_features([y[round(n.start_s * sr): round(n.end_s * sr)] for n in notes], sr=sr)
+
+
 def mel_spectrogram_db(y, *, sr: int = SR, n_mels: int = 128, fmax: float = 8000.0) -> np.ndarray:
     """Mel spectrogram in dB (the lab's step 1), referenced to its maximum.
 
@@ -259,5 +283,6 @@ def mel_spectrogram_db(y, *, sr: int = SR, n_mels: int = 128, fmax: float = 8000
         raise ParameterError(f"n_mels must be a positive integer, got {n_mels!r}")
     if not 0 < fmax <= sr / 2:
         raise ParameterError(f"fmax must be in (0, sr/2 = {sr / 2}] Hz, got {fmax!r}")
-    S = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=2048, hop_length=512, n_mels=int(n_mels), fmax=fmax)
+    S = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=MEL_N_FFT, hop_length=MEL_HOP_LENGTH, n_mels=int(n_mels),
+                                       fmax=fmax)
     return librosa.power_to_db(S, ref=np.max, top_db=80.0)

@@ -33,7 +33,6 @@ nothing half-written.
 from __future__ import annotations
 
 import json
-import platform
 import shutil
 import time
 from pathlib import Path
@@ -41,9 +40,9 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.errors import ParameterError
-from instrumentid.util import atomic_dir, commit_dir
+from instrumentid.util import atomic_dir, commit_dir, package_versions
 
-__all__ = ["DEFAULT_RATES", "load_data", "run_lab", "run_train", "run_sweep", "plot_run"]
+__all__ = ["DEFAULT_RATES", "load_data", "plot_run", "run_lab", "run_sweep", "run_train"]
 
 #: The lab's learning-rate sweep.
 DEFAULT_RATES = (0.1, 0.01, 0.001, 0.0001)
@@ -71,16 +70,6 @@ def load_data(data=None, *, progress: bool = True):
     from instrumentid.datasets.uiowa import load_uiowa
 
     return load_uiowa(data)
-
-
-def _versions() -> dict:
-    import sklearn
-    import torch
-
-    from instrumentid import __version__
-
-    return {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-            "sklearn": sklearn.__version__, "instrumentid": __version__}
 
 
 def _feature_settings(dataset):
@@ -115,7 +104,8 @@ class _Run:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return False
         self.record["timings_s"]["total"] = round(time.perf_counter() - self.start, 3)
-        self.record["versions"] = _versions()
+        self.record["versions"] = package_versions({"python": "python", "numpy": "numpy", "torch": "torch",
+                                                    "sklearn": "scikit-learn", "instrumentid": "instrumentid"})
         (self.tmp / RUN_JSON).write_text(json.dumps(self.record, indent=1, default=str) + "\n")
         if (self.tmp / HISTORY_JSON).is_file() or (self.tmp / SWEEP_JSON).is_file():
             from instrumentid.report import write_report
@@ -141,7 +131,7 @@ class _Run:
         self.record["data"] = {
             "path": None if dataset.path is None else str(Path(dataset.path).resolve()),
             "kind": (dataset.info or {}).get("kind", "uiowa"),
-            "n_train": int(len(dataset.y_train)), "n_test": int(len(dataset.y_test)),
+            "n_train": len(dataset.y_train), "n_test": len(dataset.y_test),
             "n_features": dataset.n_features, "class_names": list(dataset.class_names),
         }
         return dataset
@@ -157,7 +147,7 @@ def _audio_steps(run: _Run, audio) -> None:
 
     from instrumentid import plots
     from instrumentid.audio import SR, load_audio
-    from instrumentid.features import notes_features
+    from instrumentid.features import segment_features
     from instrumentid.notes import detect_notes
 
     _heading("Audio")
@@ -181,7 +171,7 @@ def _audio_steps(run: _Run, audio) -> None:
 
     _heading("Notes and features")
     notes = run.timed("detect_notes", detect_notes, y, sr=sr)
-    X = run.timed("features", notes_features, [y[round(n.start_s * sr):round(n.end_s * sr)] for n in notes], sr=sr)
+    X = run.timed("features", segment_features, y, notes, sr=sr)
     with open(run.tmp / NOTES_CSV, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["start_s", "end_s", "f0_hz", "midi", "name"])

@@ -11,6 +11,7 @@ All analysis runs at :data:`instrumentid.audio.SR` with a hop of :data:`HOP_LENG
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,7 @@ import numpy as np
 from instrumentid.audio import SR, to_mono, valid_audio
 from instrumentid.errors import ParameterError
 
-__all__ = ["Note", "detect_notes", "HOP_LENGTH", "midi_to_name"]
+__all__ = ["HOP_LENGTH", "Note", "detect_notes", "midi_to_name"]
 
 #: Hop between analysis frames, in samples at :data:`~instrumentid.audio.SR`.
 HOP_LENGTH = 256
@@ -260,7 +261,7 @@ def _split_by_pitch(magnitude, midi_track, start: int, end: int, *, filter_frame
     runs = [[start + lo, start + hi, key] for lo, hi, key in _pitch_runs(smooth, threshold=threshold,
                                                                            min_frames=min_frames)]
     max_shift = round(0.15 * SR / HOP_LENGTH)
-    for previous, run in zip(runs, runs[1:]):
+    for previous, run in itertools.pairwise(runs):
         earliest = max(previous[0] + min_frames // 2, run[0] - max_shift)
         previous[1] = run[0] = _harmonic_rise(magnitude, run[2], run[0], earliest=earliest, drop_db=12.0)
     return [(lo, hi, key) for lo, hi, key in runs]
@@ -331,7 +332,7 @@ def _pitch_runs(smooth: np.ndarray, *, threshold: float, min_frames: int) -> lis
             key = round(float(smooth[j]))
         keys[j] = key
     bounds = [0, *(np.flatnonzero(np.diff(keys)) + 1).tolist(), n]
-    runs = [[lo, hi, keys[lo]] for lo, hi in zip(bounds[:-1], bounds[1:])]
+    runs = [[lo, hi, keys[lo]] for lo, hi in itertools.pairwise(bounds)]
 
     def subharmonic(a, b):  # a is about an octave, a twelfth or two octaves under b
         return any(abs(b - a - k) <= 1 for k in (12, 19, 24))

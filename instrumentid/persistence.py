@@ -16,17 +16,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from instrumentid.errors import ModelFileError, ParameterError
-from instrumentid.util import atomic_dir, commit_dir
+from instrumentid.util import atomic_dir, commit_dir, package_versions
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "WEIGHTS_FILE", "CONFIG_FILE", "save_classifier", "load_classifier",
-           "resolve_model_path", "read_config", "file_sha256"]
+__all__ = [
+    "CONFIG_FILE",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "WEIGHTS_FILE",
+    "file_sha256",
+    "load_classifier",
+    "read_config",
+    "resolve_model_path",
+    "save_classifier",
+]
 
 FORMAT = "instrumentid-model"
 FORMAT_VERSION = 1
@@ -44,23 +52,6 @@ def file_sha256(path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    import sklearn
-    import torch
-
-    from instrumentid import __version__
-
-    out = {"instrumentid": __version__, "torch": torch.__version__, "numpy": np.__version__,
-           "scikit-learn": sklearn.__version__, "python": platform.python_version()}
-    try:
-        out["safetensors"] = version("safetensors")
-    except PackageNotFoundError:  # pragma: no cover - safetensors is a dependency
-        pass
-    return out
 
 
 def _classes_to_json(classes: np.ndarray) -> tuple[list, str]:
@@ -144,7 +135,7 @@ def save_classifier(clf, path) -> Path:
         "params": clf.get_params(),
         "feature_settings": getattr(clf, "feature_settings_", None),
         "history": None if getattr(clf, "history_", None) is None else clf.history_.to_dict(),
-        "versions": _versions(),
+        "versions": package_versions(["instrumentid", "torch", "numpy", "scikit-learn", "python", "safetensors"]),
     }
     tmp = atomic_dir(path)
     try:

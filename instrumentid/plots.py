@@ -12,12 +12,12 @@ from pathlib import Path
 
 __all__ = [
     "new_figure",
-    "save_figure",
-    "plot_history",
-    "plot_sweep",
     "plot_confusion_matrix",
+    "plot_history",
     "plot_mel_spectrogram",
     "plot_notes",
+    "plot_sweep",
+    "save_figure",
 ]
 
 
@@ -161,10 +161,6 @@ def plot_confusion_matrix(cm, *, class_names, ax=None):
     return fig, ax
 
 
-#: Hop (samples) of :func:`instrumentid.features.mel_spectrogram_db`, needed to put its frames on a time axis.
-MEL_HOP_LENGTH = 512
-
-
 def plot_mel_spectrogram(y, *, sr: int, ax=None, title: str = "Mel spectrogram"):
     """The lab's step 1: mel spectrogram (128 bands up to 8 kHz) in dB, time and mel axes, a colorbar in dB.
 
@@ -187,7 +183,7 @@ def plot_mel_spectrogram(y, *, sr: int, ax=None, title: str = "Mel spectrogram")
     """
     import librosa.display
 
-    from instrumentid.features import mel_spectrogram_db
+    from instrumentid.features import MEL_HOP_LENGTH, mel_spectrogram_db
 
     S_db = mel_spectrogram_db(y, sr=sr, n_mels=128, fmax=8000.0)
     if ax is None:

@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import os
@@ -37,11 +38,11 @@ __all__ = [
     "TOP_K",
     "NotePrediction",
     "RecordingPrediction",
-    "load_model",
     "check_feature_settings",
-    "predict",
     "find_audio_files",
     "format_predictions",
+    "load_model",
+    "predict",
 ]
 
 #: Folder of the model shipped with the package (model.safetensors + model.json).
@@ -65,7 +66,7 @@ def _ranking(pairs, what: str) -> tuple:
     if not out:
         raise ParameterError(f"{what} must hold at least one (instrument, probability) pair")
     probs = [p for _, p in out]
-    if any(a < b for a, b in zip(probs, probs[1:])):
+    if any(a < b for a, b in itertools.pairwise(probs)):
         raise ParameterError(f"{what} must be sorted by decreasing probability, got {out!r}")
     return out
 
@@ -155,7 +156,7 @@ class RecordingPrediction:
         notes = tuple(self.notes)
         if not all(isinstance(p, NotePrediction) for p in notes):
             raise ParameterError("RecordingPrediction.notes must hold NotePrediction records")
-        if any(a.note.start_s > b.note.start_s for a, b in zip(notes, notes[1:])):
+        if any(a.note.start_s > b.note.start_s for a, b in itertools.pairwise(notes)):
             raise ParameterError("RecordingPrediction.notes must be in time order")
         object.__setattr__(self, "notes", notes)
         if not notes:
@@ -196,10 +197,10 @@ class RecordingPrediction:
             return f"{self.source}: no notes found ({self.duration_s:.1f} s)"
         total_s = sum(p.note.duration_s for p in self.notes)
         lines = [
-            f"{self.source}: {self.instrument} ({self.confidence:.0%} over {len(self.notes)} notes, "
-            f"{total_s:.1f} s of {self.duration_s:.1f} s)",
-            f"{'#':>3}  {'start_s':>7}  {'end_s':>7}  {'note':<4}  {'f0_hz':>7}  {'instrument':<12} {'conf':>5}  "
-            "runners-up",
+            (f"{self.source}: {self.instrument} ({self.confidence:.0%} over {len(self.notes)} notes, "
+            f"{total_s:.1f} s of {self.duration_s:.1f} s)"),
+            (f"{'#':>3}  {'start_s':>7}  {'end_s':>7}  {'note':<4}  {'f0_hz':>7}  {'instrument':<12} {'conf':>5}  "
+            "runners-up"),
         ]
         for i, p in enumerate(self.notes, start=1):
             n = p.note
@@ -348,8 +349,7 @@ def predict(path_or_array, *, sr: float | None = None, model=None, name: str | N
     duration_s = y.shape[-1] / SR
     if not notes:
         return RecordingPrediction(name, duration_s, (), None, None, ())
-    segments = [y[round(n.start_s * SR): round(n.end_s * SR)] for n in notes]
-    proba = clf.predict_proba(features.notes_features(segments, sr=SR))
+    proba = clf.predict_proba(features.segment_features(y, notes, sr=SR))
     classes = [str(c) for c in clf.classes_]
     k = min(TOP_K, len(classes))
     results = []

@@ -16,7 +16,7 @@ from pathlib import Path
 from instrumentid.errors import ParameterError
 from instrumentid.util import atomic_write_text
 
-__all__ = ["write_report", "render_report"]
+__all__ = ["render_report", "write_report"]
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
@@ -129,8 +129,8 @@ def _sweep_section(data) -> str:
 def _evaluation_section(ev) -> str:
     names = ev.get("class_names") or list(ev.get("per_class", {}))
     parts = ["<h2>Evaluation</h2>",
-             f'<p class="big">accuracy {html.escape(_fmt(ev.get("accuracy")))}'
-             f' on {html.escape(_fmt(ev.get("n_samples")))} rows</p>']
+             (f'<p class="big">accuracy {html.escape(_fmt(ev.get("accuracy")))}'
+             f' on {html.escape(_fmt(ev.get("n_samples")))} rows</p>')]
     metrics = ["precision", "recall", "f1-score", "support"]
     per_class = ev.get("per_class", {})
     rows = [[name] + [per_class[name].get(m) for m in metrics] for name in names if name in per_class]

@@ -29,7 +29,6 @@ import csv
 import io
 import json
 import math
-import os
 import sys
 import threading
 from collections import deque
@@ -44,8 +43,9 @@ import torch
 
 from instrumentid.errors import ParameterError
 from instrumentid.model import ACTIVATIONS, LabNet
+from instrumentid.util import cpu_count
 
-__all__ = ["History", "fit", "sweep", "save_sweep", "load_sweep", "sweep_to_csv", "format_epoch"]
+__all__ = ["History", "fit", "format_epoch", "load_sweep", "save_sweep", "sweep", "sweep_to_csv"]
 
 #: Columns of a history, in order.
 METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
@@ -91,7 +91,7 @@ class History:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "History":
+    def from_dict(cls, data: dict) -> History:
         """Rebuild a history from :meth:`to_dict` output; :class:`ParameterError` if it is not one."""
         if not isinstance(data, dict) or any(not isinstance(data.get(k), list) for k in METRICS):
             raise ParameterError(f"a training history needs the lists {', '.join(METRICS)}, got {_brief(data)}")
@@ -110,7 +110,7 @@ class History:
         return text
 
     @classmethod
-    def from_json(cls, path) -> "History":
+    def from_json(cls, path) -> History:
         """Read a history written by :meth:`to_json`."""
         return cls.from_dict(_read_json(path))
 
@@ -429,13 +429,6 @@ class _Adam:
 
 
 # ----------------------------------------------------------------------------------------------- public API
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _thread_settings() -> None:
     """One intra-op thread and denormal floats flushed to zero, in the calling thread (both are per-thread)."""
     torch.set_num_threads(1)
@@ -494,7 +487,7 @@ def _train(X, y, test, n_classes, *, rates, seeds, epochs, batch_size, hidden_un
     N, B = X.shape[0], batch_size
     X1 = torch.cat([X, torch.ones(N, 1)], dim=1)  # a constant 1 per row: the hidden bias is W1b's last row
     neg_onehot_t = torch.nn.functional.one_hot(y, n_classes).T.float().mul_(-1.0 / B).contiguous()
-    groups = [[int(i) for i in g] for g in np.array_split(np.arange(len(nets)), min(len(nets), _cpu_count()))]
+    groups = [[int(i) for i in g] for g in np.array_split(np.arange(len(nets)), min(len(nets), cpu_count()))]
     lock, stop, errors = threading.Lock(), threading.Event(), []
 
     def record(epoch, group, scores, test_scores, bar):
@@ -544,7 +537,7 @@ def _train(X, y, test, n_classes, *, rates, seeds, epochs, batch_size, hidden_un
     def worker(group, bar):
         try:
             run_group(group, bar)
-        except BaseException as err:  # re-raised in the calling thread
+        except BaseException as err:  # noqa: BLE001 - re-raised in the calling thread
             errors.append(err)
             stop.set()
 

@@ -28,8 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instrumentid.audio import SR  # noqa: E402
-from instrumentid.datasets import soundfont as sfds  # noqa: E402
+from instrumentid.audio import SR
+from instrumentid.datasets import soundfont as sfds
 
 N_FFT, HOP = 2048, 512
 
@@ -155,7 +155,7 @@ def accuracy(X, y, train, test, *, n_classes, epochs, seed=0) -> float:
 
 def measure_default_set(*, epochs: int, seeds: int, jobs: int) -> int:
     """Pitch split and leave-one-SoundFont-out accuracy of the default data set as built (with per-class recall)."""
-    X, meta, info = sfds.feature_table(jobs=jobs)
+    X, meta, _info = sfds.feature_table(jobs=jobs)
     y = np.array([m["label"] for m in meta])
     src = np.array([m["source"] for m in meta])
     names = list(dict.fromkeys(src.tolist()))

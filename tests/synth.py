@@ -88,7 +88,7 @@ def expected_notes(phrase: str):
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def phrase_audio(phrase: str, *, sr: int = 22050) -> np.ndarray:
     """Render (once per session) one of :data:`PHRASES`, mono; the array is read-only."""
     notes, options = PHRASES[phrase]

@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from instrumentid import errors
 from instrumentid.classifier import InstrumentClassifier
 
-FAST = dict(epochs=20, lr=0.05, batch_size=32, hidden_units=16)
+FAST = {"epochs": 20, "lr": 0.05, "batch_size": 32, "hidden_units": 16}
 
 
 @parametrize_with_checks([InstrumentClassifier(**FAST)], expected_failed_checks=lambda est: {})
@@ -42,18 +42,18 @@ def test_package_exports_classifier():
 def test_init_stores_hyperparameters_only():
     clf = InstrumentClassifier(hidden_units=8, activation="relu", lr=0.1, epochs=2, batch_size=4, random_state=3,
                                verbose=True)
-    assert clf.get_params() == dict(hidden_units=8, activation="relu", lr=0.1, epochs=2, batch_size=4,
-                                    random_state=3, verbose=True)
+    assert clf.get_params() == {"hidden_units": 8, "activation": "relu", "lr": 0.1, "epochs": 2, "batch_size": 4,
+                                    "random_state": 3, "verbose": True}
     assert not [k for k in vars(clf) if k.endswith("_")]
 
 
 def test_defaults_are_the_lab_network():
-    assert InstrumentClassifier().get_params() == dict(hidden_units=256, activation="sigmoid", lr=1e-3, epochs=10,
-                                                       batch_size=128, random_state=0, verbose=False)
+    assert InstrumentClassifier().get_params() == {"hidden_units": 256, "activation": "sigmoid", "lr": 1e-3, "epochs": 10,
+                                                       "batch_size": 128, "random_state": 0, "verbose": False}
 
 
 def test_fitted_state(small_classifier, feature_rows):
-    X, names = feature_rows
+    X, _names = feature_rows
     clf = small_classifier
     assert clf.classes_.tolist() == ["cello", "flute", "piano", "violin"]
     assert clf.n_features_in_ == 120

@@ -76,7 +76,7 @@ def test_equals_classification_report_with_a_class_absent_from_the_data(small_cl
 
 
 def test_unknown_labels_are_refused(small_classifier, feature_rows):
-    X, names = feature_rows
+    X, _names = feature_rows
     with pytest.raises(ValueError, match="'tuba'.*not classes of the model"):
         evaluate(small_classifier, X[:3], ["tuba", "cello", "cello"])
 

@@ -197,7 +197,7 @@ def test_cli_export_into_a_folder(model_dir, tmp_path, capsys):
 def test_evaluate_mismatched_data(small_classifier, feature_rows):
     from instrumentid.datasets.base import FeatureDataset
 
-    X, names = feature_rows
+    X, _names = feature_rows
     y = np.zeros(len(X), dtype=np.int64)
     with pytest.raises(ParameterError, match="has 100 features per row but the model expects 120"):
         evaluate_dataset(small_classifier, FeatureDataset(X[:, :100], y, X[:, :100], y, ["cello"]))

@@ -82,15 +82,15 @@ CASES = {
                       "uiowa_train_data.npy has 12 features per row but uiowa_test_data.npy has 10"),
     "lengths differ": (_with(y_test=lambda y: y[:-2]),
                        "uiowa_test_labels.npy has 28 labels but uiowa_test_data.npy has 30 rows"),
-    "NaN and Inf": (_with(X_train=_nan), r"uiowa_train_data.npy has 3 NaN/Inf values of 720 \(first at row 7, "
-                                         r"column 3: nan\)"),
+    "NaN and Inf": (_with(X_train=_nan), (r"uiowa_train_data.npy has 3 NaN/Inf values of 720 \(first at row 7, "
+                                         r"column 3: nan\)")),
     "text data": (_with(X_test=lambda X: X.astype(str)), "uiowa_test_data.npy must hold numbers, got dtype <U"),
-    "fractional labels": (_with(y_train=_frac), "uiowa_train_labels.npy must hold integer class indices, got 2.5 "
-                                                r"at row 4 \(1 non-integer labels\)"),
-    "text labels": (_with(y_test=lambda y: y.astype(str)), "uiowa_test_labels.npy must hold integer class indices, "
-                                                           "got dtype <U"),
-    "label 10": (_with(y_test=_set(11, 10)), r"uiowa_test_labels.npy must hold labels in 0..9, got 10 at row 11 "
-                                             r"\(1 labels out of range\) \(UIowa labels are 0-9"),
+    "fractional labels": (_with(y_train=_frac), ("uiowa_train_labels.npy must hold integer class indices, got 2.5 "
+                                                r"at row 4 \(1 non-integer labels\)")),
+    "text labels": (_with(y_test=lambda y: y.astype(str)), ("uiowa_test_labels.npy must hold integer class indices, "
+                                                           "got dtype <U")),
+    "label 10": (_with(y_test=_set(11, 10)), (r"uiowa_test_labels.npy must hold labels in 0..9, got 10 at row 11 "
+                                             r"\(1 labels out of range\) \(UIowa labels are 0-9")),
     "label -1": (_with(y_train=_set(0, -1)), "uiowa_train_labels.npy must hold labels in 0..9, got -1 at row 0"),
     "not a .npy": (_extra("uiowa_train_labels.npy", b"just some text\n"),
                    r"cannot read '.*uiowa_train_labels.npy' as a .npy array: it is not a .npy file"),

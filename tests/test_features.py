@@ -79,3 +79,16 @@ def test_mel_spectrogram_db():
     assert S.shape[0] == 64 and S.shape[1] == 1 + len(y) // 512
     assert S.max() == pytest.approx(0.0)
     assert S.min() >= -80.0 - 1e-3
+
+
+def test_segment_features_cuts_each_note_from_the_recording():
+    from instrumentid.features import notes_features, segment_features
+    from instrumentid.notes import Note
+
+    rng = np.random.default_rng(3)
+    t = np.arange(SR) / SR
+    y = np.concatenate([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)]).astype(np.float32)
+    y += 0.001 * rng.standard_normal(y.shape).astype(np.float32)
+    notes = [Note(0.1, 0.9, 440.0, 69), Note(1.1, 1.8, 660.0, 76)]
+    expected = notes_features([y[round(0.1 * SR):round(0.9 * SR)], y[round(1.1 * SR):round(1.8 * SR)]], sr=SR)
+    np.testing.assert_array_equal(segment_features(y, notes, sr=SR), expected)

@@ -182,7 +182,7 @@ def test_cache_reused_then_invalidated(audio_dir, tmp_path, monkeypatch):
 def test_split_csv(audio_dir, tmp_path):
     _, files, _ = find_class_files(audio_dir)
     lines = ["path,split", "# held out: every class's first phrase"]
-    for name, group in files.items():
+    for group in files.values():
         lines += [f"{f},{'test' if f.endswith('c_phrase.aiff') else 'train'}" for f in group]
     csv_file = tmp_path / "split.csv"
     csv_file.write_text("\n".join(lines) + "\n")

@@ -44,9 +44,9 @@ def test_lab_prints_the_lab(lab_run):
     assert any(line.startswith("output") and line.endswith("2,570") for line in lines)
     epochs = [line for line in lines if line.startswith("Epoch ")]
     assert [line.split()[1] for line in epochs] == [f"{i}/10" for i in range(1, 11)]
-    accuracy = float(re.search(r"^Test accuracy: ([0-9.]+)", out, re.M).group(1))
+    accuracy = float(re.search(r"^Test accuracy: ([0-9.]+)", out, re.MULTILINE).group(1))
     assert accuracy > 0.9  # chance is 0.1
-    assert len(re.findall(r"^lr \S+ +final training loss", out, re.M)) == 4
+    assert len(re.findall(r"^lr \S+ +final training loss", out, re.MULTILINE)) == 4
     order = [out.index(s) for s in ("Number of classes", "Total params", "Epoch 1/10", "Test accuracy",
                                     "Learning-rate sweep", "lr 0.0001")]
     assert order == sorted(order)  # the lab's order: data, model, training, sweep
@@ -54,7 +54,7 @@ def test_lab_prints_the_lab(lab_run):
 
 
 def test_lab_run_folder(lab_run, uiowa_dir):
-    _, out, _, run = lab_run
+    _, _out, _, run = lab_run
     assert sorted(p.name for p in run.iterdir()) == [
         "accuracy_loss.png", "confusion_matrix.png", "evaluation.json", "example.aiff", "history.csv", "history.json",
         "mel_spectrogram.png", "model", "note_features.npy", "notes.csv", "report.html", "run.json", "sweep.csv",

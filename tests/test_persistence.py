@@ -108,9 +108,8 @@ def test_loading_never_unpickles(saved, monkeypatch):
 def test_atomic_write_text(tmp_path):
     path = util.atomic_write_text(tmp_path / "sub" / "a.txt", "hello")
     assert path.read_text() == "hello"
-    with pytest.raises(RuntimeError):
-        with util.atomic_file(tmp_path / "sub" / "a.txt") as tmp:
-            tmp.write_text("half")
-            raise RuntimeError
+    with pytest.raises(RuntimeError), util.atomic_file(tmp_path / "sub" / "a.txt") as tmp:
+        tmp.write_text("half")
+        raise RuntimeError
     assert path.read_text() == "hello"
     assert [p.name for p in path.parent.iterdir()] == ["a.txt"]

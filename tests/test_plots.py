@@ -38,7 +38,7 @@ def test_plot_history_on_given_axes_without_test():
 
 def test_plot_sweep_legend_names_rates():
     histories = {0.1: History([1.0, 0.1], [0.5, 0.9], lr=0.1), 0.0001: History([2.0, 1.9], [0.1, 0.2], lr=1e-4)}
-    fig, ax = plot_sweep(histories)
+    _fig, ax = plot_sweep(histories)
     assert ax.get_yscale() == "log"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["lr = 0.1", "lr = 0.0001"]
     assert [list(line.get_ydata()) for line in ax.get_lines()] == [[1.0, 0.1], [2.0, 1.9]]

@@ -95,7 +95,7 @@ def test_returned_model_scores_like_last_epoch():
 
 def test_seeded_and_reproducible():
     X, y, Xt, yt = _data()
-    kwargs = dict(X_test=Xt, y_test=yt, epochs=2, hidden_units=16, progress=False)
+    kwargs = {"X_test": Xt, "y_test": yt, "epochs": 2, "hidden_units": 16, "progress": False}
     a = fit(X, y, random_state=5, **kwargs)[1]
     b = fit(X, y, random_state=5, **kwargs)[1]
     c = fit(X, y, random_state=6, **kwargs)[1]
@@ -133,7 +133,7 @@ def test_errors_in_any_network_group_propagate(monkeypatch):
         raise RuntimeError("scoring failed")
 
     monkeypatch.setattr(training, "_epoch_scores", broken)
-    monkeypatch.setattr(training, "_cpu_count", lambda: 2)  # two groups, one in a worker thread
+    monkeypatch.setattr(training, "cpu_count", lambda: 2)  # two groups, one in a worker thread
     X, y, _, _ = _data(n_train=100)
     before = threading.active_count()
     with pytest.raises(RuntimeError, match="scoring failed"):
@@ -183,7 +183,7 @@ def test_batched_sweep_matches_separate_fits(seeds):
 
 
 def test_sweep_rates_order_the_losses():
-    X, y, Xt, yt = _data(n_train=1000)
+    X, y, _Xt, _yt = _data(n_train=1000)
     histories = sweep(X, y, rates=[0.01, 0.0001], epochs=3, progress=False)
     assert histories[0.01].train_loss[-1] < histories[0.0001].train_loss[-1]
 
@@ -227,7 +227,7 @@ def test_bad_history_files(tmp_path):
 
 
 def _bad(X, y, **kw):
-    return dict(X=X, y=y, kw=kw)
+    return {"X": X, "y": y, "kw": kw}
 
 
 X0, Y0, XT0, YT0 = _data(n_train=40, n_test=10)

@@ -28,8 +28,8 @@ from instrumentid.util import atomic_dir, commit_dir
 __all__ = [
     "FILES",
     "FeatureDataset",
-    "save_dataset",
     "read_metadata",
+    "save_dataset",
 ]
 
 #: The four files of the lab's layout, by role.

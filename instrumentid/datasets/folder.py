@@ -34,15 +34,19 @@ import numpy as np
 from instrumentid.audio import SR, is_audio_file
 from instrumentid.datasets.base import FILES, FeatureDataset, save_dataset
 from instrumentid.errors import InstrumentIdError, ParameterError
+from instrumentid.util import (
+    cache_dir,
+    cpu_count,
+    limit_worker_threads,
+    package_versions,
+)
 
-__all__ = ["build_folder_dataset", "find_class_files", "read_split_csv", "grouped_split", "extract_file"]
+__all__ = ["build_folder_dataset", "extract_file", "find_class_files", "grouped_split", "read_split_csv"]
 
 #: Bump when the rows this module writes change for the same audio and settings (invalidates cached builds).
 FORMAT_VERSION = 1
 #: Environment variables that make BLAS/OpenMP/numba libraries use one thread (set in every worker process).
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 _SPLITS = ("train", "test")
-_limits = None  # the worker's threadpoolctl limiter, kept alive for the worker's lifetime
 
 
 # ----------------------------------------------------------------------------------------------- finding files
@@ -266,14 +270,14 @@ def extract_file(path, *, sr: int = SR) -> dict:
         The file cannot be read or holds unusable audio.
     """
     from instrumentid.audio import load_audio
-    from instrumentid.features import notes_features
+    from instrumentid.features import segment_features
     from instrumentid.notes import detect_notes
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         y, sr = load_audio(path, sr=sr)
         notes = detect_notes(y, sr=sr)
-        X = notes_features([y[round(n.start_s * sr) : round(n.end_s * sr)] for n in notes], sr=sr)
+        X = segment_features(y, notes, sr=sr)
     messages = list(dict.fromkeys(str(w.message) for w in caught))
     return {"X": X, "notes": notes, "duration_s": y.shape[-1] / sr, "warnings": messages}
 
@@ -286,24 +290,6 @@ def _extract_job(path: str) -> dict:
         return {"error": str(err)}
     except Exception as err:  # noqa: BLE001 - one odd file must not end a long build; it is reported, not hidden
         return {"error": f"{type(err).__name__}: {err}"}
-
-
-def _init_worker() -> None:
-    """Limit a worker process to one BLAS/OpenMP thread, so ``jobs`` processes use ``jobs`` cores."""
-    global _limits
-    for name in _THREAD_ENV:
-        os.environ[name] = "1"
-    import scipy.linalg  # noqa: F401 - load the BLAS libraries first, so that threadpoolctl sees them
-    from threadpoolctl import threadpool_limits
-
-    _limits = threadpool_limits(limits=1)
-
-
-def _default_jobs() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def _extract_all(folder: Path, files: list, *, jobs: int, progress: bool) -> list:
@@ -325,7 +311,7 @@ def _extract_all(folder: Path, files: list, *, jobs: int, progress: bool) -> lis
             # forkserver: workers start clean, not forked from a parent that may hold torch/OpenMP threads
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["instrumentid.datasets.folder"])
-            with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=ctx, initializer=_init_worker) as ex:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=ctx, initializer=limit_worker_threads) as ex:
                 futures = {ex.submit(_extract_job, p): i for i, p in enumerate(paths)}
                 try:
                     for fut in as_completed(futures):
@@ -460,8 +446,6 @@ def build_folder_dataset(
 
     key = _cache_key(folder, files, skipped, test_size=test_size, seed=seed, split_csv=split_csv)
     if out is None:
-        from instrumentid.util import cache_dir
-
         out = cache_dir() / "folders" / f"{folder.resolve().name}-{key[:16]}"
     out = Path(out)
     _check_out(out, folder)
@@ -472,7 +456,7 @@ def build_folder_dataset(
             return ds
 
     start = time.perf_counter()
-    results = _extract_all(folder, all_files, jobs=jobs or _default_jobs(), progress=progress)
+    results = _extract_all(folder, all_files, jobs=jobs or cpu_count(), progress=progress)
     extraction_s = time.perf_counter() - start
 
     usable, file_warnings, audio_s = {}, {}, 0.0
@@ -523,11 +507,11 @@ def build_folder_dataset(
         "n_notes": len(ds.y_train) + len(ds.y_test),
         "audio_s": round(audio_s, 3),
         "extraction_s": round(extraction_s, 3),
-        "jobs": jobs or _default_jobs(),
+        "jobs": jobs or cpu_count(),
         "class_counts": ds.class_counts(),
         "skipped": skipped,
         "warnings": file_warnings,
-        "versions": _versions(),
+        "versions": package_versions(["instrumentid", "numpy", "librosa", "scikit-learn"]),
     }
     ds.path = save_dataset(ds, out)
     return ds
@@ -598,11 +582,3 @@ def _feature_settings() -> dict:
     return dict(FEATURE_SETTINGS)
 
 
-def _versions() -> dict:
-    import librosa
-    import sklearn
-
-    from instrumentid import __version__
-
-    return {"instrumentid": __version__, "numpy": np.__version__, "librosa": librosa.__version__,
-            "scikit-learn": sklearn.__version__}

