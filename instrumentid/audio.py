@@ -14,11 +14,22 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.errors import ParameterError
+from instrumentid.settings import SR
 
-__all__ = ["AUDIO_EXTENSIONS", "MIN_SAMPLES", "SR", "is_audio_file", "load_audio", "to_mono", "valid_audio"]
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "MIN_SAMPLES",
+    "SR",
+    "is_audio_file",
+    "load_audio",
+    "prepare",
+    "resample",
+    "to_mono",
+    "valid_audio",
+]
 
-#: Analysis sample rate (Hz) of every feature and note in instrumentid.
-SR = 22050
+#: Resampler of every rate conversion (soxr's high quality).
+RES_TYPE = "soxr_hq"
 #: Shortest usable signal: one analysis frame (``n_fft`` of the feature code) at :data:`SR`.
 MIN_SAMPLES = 2048
 #: File name extensions treated as audio when folders are walked.
@@ -141,11 +152,56 @@ def load_audio(path, *, sr: int | None = SR, mono: bool = True) -> tuple[np.ndar
     if mono:
         y = to_mono(y)
     if sr is not None and file_sr != sr:
-        import librosa
-
-        y = librosa.resample(y, orig_sr=file_sr, target_sr=sr, res_type="soxr_hq")
+        y = resample(y, orig_sr=file_sr, target_sr=sr)
         file_sr = sr
     return np.ascontiguousarray(y, dtype=np.float32), int(file_sr)
+
+
+def resample(y: np.ndarray, *, orig_sr: float, target_sr: float) -> np.ndarray:
+    """Change the sample rate of ``y`` (the one resampler of instrumentid: librosa with soxr, high quality).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(..., n)]
+    orig_sr, target_sr : float
+        Sample rates in Hz.
+
+    Returns
+    -------
+    np.ndarray [shape=(..., n * target_sr / orig_sr), dtype=float32]
+        ``y`` itself when the rates are equal.
+    """
+    if orig_sr == target_sr:
+        return y
+    import librosa
+
+    return librosa.resample(y, orig_sr=orig_sr, target_sr=target_sr, res_type=RES_TYPE)
+
+
+def prepare(y, *, sr: float, name: str = "audio") -> np.ndarray:
+    """Validate an array, mix it down and resample it to :data:`SR`: what :func:`load_audio` does for files.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,) or (n_channels, n)]
+        Audio samples, floating point.
+    sr : float
+        Sample rate of ``y`` in Hz.
+    name : str
+        What to call the signal in messages.
+
+    Returns
+    -------
+    np.ndarray [shape=(m,), dtype=float32]
+        Mono, at :data:`SR`, C-contiguous.
+
+    Raises
+    ------
+    ParameterError
+        See :func:`valid_audio`.
+    """
+    y = to_mono(valid_audio(y, sr=sr, name=name))
+    return np.ascontiguousarray(resample(y, orig_sr=sr, target_sr=SR), dtype=np.float32)
 
 
 @contextmanager

@@ -1,9 +1,12 @@
 """One note -> a 120-value feature vector (the lab's input width), and the mel spectrogram of the lab's step 1.
 
 The same :func:`note_features` featurizes the notes of the default data set (rendered from SoundFonts) and the notes
-cut from users' recordings, so a model never sees features computed two different ways.
+cut from users' recordings, so a model never sees features computed two different ways; both reach it through
+:mod:`instrumentid.analysis`, its only caller. Every setting is a field of
+:class:`~instrumentid.settings.FeatureSettings`, and the layout below (block lengths, :data:`FEATURE_NAMES`,
+:data:`N_FEATURES`) is derived from those settings.
 
-The vector (:data:`FEATURE_NAMES`) mixes cepstral statistics with descriptors chosen because they carried over
+The vector (:data:`FEATURE_NAMES`, for the default settings) mixes cepstral statistics with descriptors chosen because they carried over
 between SoundFonts in the leave-one-SoundFont-out measurements (``scripts/measure_generalization.py``)::
 
     [  0: 20]  mean over the note of 20 MFCCs
@@ -24,78 +27,44 @@ The note is peak-normalized first, so the vector does not depend on the recordin
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
-from instrumentid.audio import SR, valid_audio
+from instrumentid.audio import valid_audio
 from instrumentid.errors import ParameterError
+from instrumentid.settings import DEFAULT_FEATURES, SR, FeatureSettings
 
 __all__ = [
     "FEATURE_NAMES",
-    "FEATURE_SETTINGS",
-    "MEL_HOP_LENGTH",
-    "MEL_N_FFT",
     "MIN_NOTE_S",
     "N_FEATURES",
+    "MelSpectrogram",
     "feature_blocks",
-    "mel_spectrogram_db",
+    "mel_spectrogram",
     "note_features",
     "notes_features",
     "segment_features",
 ]
 
-#: Length of the feature vector.
-N_FEATURES = 120
-#: Every setting of the feature code (saved with models trained on these features).
-FEATURE_SETTINGS = {
-    "version": 2,
-    "sr": SR,  # analysis sample rate, Hz
-    "n_fft": 2048,  # FFT window, samples (93 ms at 22.05 kHz)
-    "hop_length": 512,  # frame step, samples (23 ms)
-    "n_mels": 128,  # mel bands
-    "fmin": 30.0,  # lowest mel band edge, Hz
-    "fmax": 11025.0,  # highest mel band edge, Hz
-    "n_mfcc": 20,  # cepstral coefficients kept
-    "attack_s": 0.1,  # the attack block averages the MFCCs over this first part of the note
-    "n_bands": 6,  # spectral contrast: 6 octave bands above contrast_fmin, plus the rest (7 values)
-    "contrast_fmin": 100.0,
-    "n_envelope": 8,  # envelope levels sampled over the note
-    "n_harmonics": 10,
-    "f0_range_hz": (30.0, 4200.0),  # YIN search range
-    "f0_max_s": 0.6,  # f0 is estimated on the note's first f0_max_s seconds
-    "normalize": "peak",
-}
-#: FFT window and hop (samples) of the lab's mel spectrogram (:func:`mel_spectrogram_db`).
-MEL_N_FFT, MEL_HOP_LENGTH = 2048, 512
+#: Length of the feature vector with the default settings.
+N_FEATURES = DEFAULT_FEATURES.n_features
+#: Name of every feature with the default settings, index -> name.
+FEATURE_NAMES = DEFAULT_FEATURES.feature_names
+#: FFT window and hop (samples), bands and top frequency (Hz) of the lab's mel spectrogram (:func:`mel_spectrogram`).
+MEL_N_FFT, MEL_HOP_LENGTH, MEL_N_MELS, MEL_FMAX = 2048, 512, 128, 8000.0
 #: Shortest note that :func:`note_features` accepts, in seconds.
 MIN_NOTE_S = 0.05
-#: The blocks of the vector, in order: name -> length.
-BLOCKS = {
-    "mfcc_mean": 20, "mfcc_std": 20, "dmfcc_std": 20, "mfcc_attack": 20, "contrast_mean": 7, "contrast_std": 7,
-    "envelope": 10, "harmonics": 10, "pitchnorm": 6,
-}
-#: Name of every feature, index -> name.
-FEATURE_NAMES = (
-    [f"mfcc{i}_mean" for i in range(20)] + [f"mfcc{i}_std" for i in range(20)]
-    + [f"mfcc{i}_delta_std" for i in range(20)] + [f"mfcc{i}_attack" for i in range(20)]
-    + [f"contrast{i}_mean" for i in range(7)] + [f"contrast{i}_std" for i in range(7)]
-    + ["log_attack_time", "decay_slope"] + [f"envelope{i}_db" for i in range(8)]
-    + [f"harmonic{i + 1}_db" for i in range(10)]
-    + ["centroid_over_f0", "bandwidth_over_f0", "rolloff_over_f0", "flatness", "centroid_spread", "log2_f0"]
-)
 
 
-def _check_sr(sr) -> int:
-    if sr != FEATURE_SETTINGS["sr"]:
+def _valid_note(y, sr, settings: FeatureSettings) -> np.ndarray:
+    if not isinstance(settings, FeatureSettings):
+        raise ParameterError(f"settings must be FeatureSettings, got {type(settings).__name__}")
+    if sr != settings.sr:
         raise ParameterError(
-            f"features are computed at sr={FEATURE_SETTINGS['sr']} Hz, got sr={sr!r}: resample first "
-            "(instrumentid.audio.load_audio does)"
+            f"features are computed at sr={settings.sr} Hz, got sr={sr!r}: resample first "
+            "(instrumentid.analysis does)"
         )
-    return int(sr)
-
-
-def _valid_note(y, sr) -> np.ndarray:
-    sr = _check_sr(sr)
     y = valid_audio(y, sr=sr, name="note")
     if y.ndim == 2:
         y = y.mean(axis=0)
@@ -103,25 +72,24 @@ def _valid_note(y, sr) -> np.ndarray:
         raise ParameterError(f"note is too short: {y.shape[0] / sr:.3f} s, expected at least {MIN_NOTE_S} s")
     peak = float(np.max(np.abs(y)))
     y = y / peak if peak > 0 else y
-    n_fft = FEATURE_SETTINGS["n_fft"]
-    if y.shape[0] < n_fft:
-        y = np.pad(y, (0, n_fft - y.shape[0]))
+    if y.shape[0] < settings.n_fft:
+        y = np.pad(y, (0, settings.n_fft - y.shape[0]))
     return y.astype(np.float32)
 
 
 @functools.lru_cache(maxsize=4)
-def _mel_basis(sr: int) -> np.ndarray:
-    """The mel filter bank of :data:`FEATURE_SETTINGS` (built once per process; librosa rebuilds it per call)."""
+def _mel_basis(settings: FeatureSettings) -> np.ndarray:
+    """The mel filter bank of ``settings`` (built once per process; librosa rebuilds it per call)."""
     import librosa
 
-    s = FEATURE_SETTINGS
-    basis = librosa.filters.mel(sr=sr, n_fft=s["n_fft"], n_mels=s["n_mels"], fmin=s["fmin"], fmax=s["fmax"])
+    s = settings
+    basis = librosa.filters.mel(sr=s.sr, n_fft=s.n_fft, n_mels=s.n_mels, fmin=s.fmin, fmax=s.fmax)
     basis.flags.writeable = False
     return basis
 
 
-def feature_blocks(y, *, sr: int = SR) -> dict:
-    """The named blocks of :func:`note_features` (see :data:`BLOCKS`), plus the spectra they come from.
+def feature_blocks(y, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATURES) -> dict:
+    """The named blocks of :func:`note_features` (see :attr:`FeatureSettings.blocks`), plus the spectra behind them.
 
     Parameters
     ----------
@@ -129,27 +97,29 @@ def feature_blocks(y, *, sr: int = SR) -> dict:
         One note.
     sr : int
         Sample rate in Hz.
+    settings : FeatureSettings
+        How the features are computed.
 
     Returns
     -------
     dict
-        Block name -> np.ndarray [shape=(BLOCKS[name],)], and ``"power"`` (the power spectrogram
+        Block name -> np.ndarray [shape=(settings.blocks[name],)], and ``"power"`` (the power spectrogram
         [shape=(1 + n_fft // 2, n_frames)]), ``"log_mel"`` [shape=(n_mels, n_frames)], ``"mfcc"`` (all
         ``n_mfcc`` rows) and ``"f0_hz"`` (float).
     """
     import librosa
 
-    s = FEATURE_SETTINGS
-    y = _valid_note(y, sr)
-    n_fft, hop = s["n_fft"], s["hop_length"]
+    s = settings
+    y = _valid_note(y, sr, s)
+    n_fft, hop = s.n_fft, s.hop_length
     power = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop)) ** 2
     mag = np.sqrt(power)
-    mel = np.einsum("...ft,mf->...mt", power, _mel_basis(sr), optimize=True)  # librosa's melspectrogram(S=power)
+    mel = np.einsum("...ft,mf->...mt", power, _mel_basis(s), optimize=True)  # librosa's melspectrogram(S=power)
     log_mel = librosa.power_to_db(mel, top_db=80.0)
-    mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=s["n_mfcc"])
+    mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=s.n_mfcc)
     delta = np.diff(mfcc, axis=1) if mfcc.shape[1] > 1 else np.zeros_like(mfcc)
-    n_attack = max(1, int(round(s["attack_s"] * sr / hop)))
-    contrast = librosa.feature.spectral_contrast(S=mag, sr=sr, fmin=s["contrast_fmin"], n_bands=s["n_bands"])
+    n_attack = max(1, int(round(s.attack_s * sr / hop)))
+    contrast = librosa.feature.spectral_contrast(S=mag, sr=sr, fmin=s.contrast_fmin, n_bands=s.n_bands)
 
     # envelope: frame level relative to the loudest frame
     rms = librosa.feature.rms(S=mag, frame_length=n_fft)[0] + 1e-6
@@ -157,17 +127,17 @@ def feature_blocks(y, *, sr: int = SR) -> dict:
     k = int(np.argmax(rms))
     t = np.arange(rms.shape[0]) * hop / sr
     slope = np.polyfit(t[k:], level_db[k:], 1)[0] if rms.shape[0] - k > 2 else 0.0
-    points = np.interp(np.linspace(0.0, 1.0, s["n_envelope"]), np.linspace(0.0, 1.0, rms.shape[0]), level_db)
+    points = np.interp(np.linspace(0.0, 1.0, s.n_envelope), np.linspace(0.0, 1.0, rms.shape[0]), level_db)
     envelope = np.concatenate([[np.log(t[k] + 0.01), np.clip(slope, -200.0, 50.0) / 50.0], points])
 
     # harmonics and pitch-normalized shape at the median YIN f0 of the note's start
-    fmin, fmax = s["f0_range_hz"]
-    head = y[: max(n_fft, int(s["f0_max_s"] * sr))]
+    fmin, fmax = s.f0_range_hz
+    head = y[: max(n_fft, int(s.f0_max_s * sr))]
     f0_hz = float(np.median(librosa.yin(head, fmin=fmin, fmax=fmax, sr=sr, frame_length=n_fft, hop_length=hop)))
     freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
     spectrum = power.mean(axis=1)
-    harmonics = np.full(s["n_harmonics"], -80.0)
-    for h in range(1, s["n_harmonics"] + 1):
+    harmonics = np.full(s.n_harmonics, -80.0)
+    for h in range(1, s.n_harmonics + 1):
         f = h * f0_hz
         if f < sr / 2:
             band = (freqs > 0.97 * f - 15.0) & (freqs < 1.03 * f + 15.0)
@@ -190,20 +160,23 @@ def feature_blocks(y, *, sr: int = SR) -> dict:
     }
 
 
-def note_features(y, *, sr: int = SR) -> np.ndarray:
-    """Turn one note into the 120-value feature vector.
+def note_features(y, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATURES) -> np.ndarray:
+    """Turn one note into its feature vector.
 
     Parameters
     ----------
     y : np.ndarray [shape=(n,) or (n_channels, n)]
         The note's samples, at least :data:`MIN_NOTE_S` long; channels are averaged.
     sr : int
-        Sample rate in Hz; must be :data:`FEATURE_SETTINGS` ``["sr"]``.
+        Sample rate in Hz; must be ``settings.sr``.
+    settings : FeatureSettings
+        How the features are computed.
 
     Returns
     -------
-    np.ndarray [shape=(120,), dtype=float32]
-        See the module docstring for the layout. Deterministic: the same samples give the same vector.
+    np.ndarray [shape=(settings.n_features,), dtype=float32]
+        120 values with the default settings; see the module docstring for the layout. Deterministic: the same
+        samples give the same vector.
 
     Raises
     ------
@@ -211,12 +184,12 @@ def note_features(y, *, sr: int = SR) -> np.ndarray:
         Unusable audio (see :func:`instrumentid.audio.valid_audio`), a note shorter than :data:`MIN_NOTE_S`, or a
         sample rate other than the analysis rate.
     """
-    blocks = feature_blocks(y, sr=sr)
-    out = np.concatenate([blocks[name] for name in BLOCKS])
+    blocks = feature_blocks(y, sr=sr, settings=settings)
+    out = np.concatenate([blocks[name] for name in settings.blocks])
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
-def notes_features(notes, *, sr: int = SR) -> np.ndarray:
+def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATURES) -> np.ndarray:
     """Featurize several notes.
 
     Parameters
@@ -225,19 +198,21 @@ def notes_features(notes, *, sr: int = SR) -> np.ndarray:
         One array of samples per note (lengths may differ).
     sr : int
         Sample rate in Hz.
+    settings : FeatureSettings
+        How the features are computed.
 
     Returns
     -------
-    np.ndarray [shape=(n_notes, 120), dtype=float32]
+    np.ndarray [shape=(n_notes, settings.n_features), dtype=float32]
     """
     notes = list(notes)
-    out = np.empty((len(notes), N_FEATURES), dtype=np.float32)
+    out = np.empty((len(notes), settings.n_features), dtype=np.float32)
     for i, y in enumerate(notes):
-        out[i] = note_features(y, sr=sr)
+        out[i] = note_features(y, sr=sr, settings=settings)
     return out
 
 
-def segment_features(y, notes, *, sr: int = SR) -> np.ndarray:
+def segment_features(y, notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATURES) -> np.ndarray:
     """Featurize the notes of a recording: one row per note, from its samples between ``start_s`` and ``end_s``.
 
     Parameters
@@ -248,15 +223,39 @@ def segment_features(y, notes, *, sr: int = SR) -> np.ndarray:
         Where the notes are (e.g. from :func:`instrumentid.notes.detect_notes`).
     sr : int
         Sample rate in Hz.
+    settings : FeatureSettings
+        How the features are computed.
 
     Returns
     -------
-    np.ndarray [shape=(n_notes, 120), dtype=float32]
+    np.ndarray [shape=(n_notes, settings.n_features), dtype=float32]
     """
-    return notes_features([y[round(n.start_s * sr): round(n.end_s * sr)] for n in notes], sr=sr)
+    return notes_features([y[round(n.start_s * sr): round(n.end_s * sr)] for n in notes], sr=sr, settings=settings)
 
 
-def mel_spectrogram_db(y, *, sr: int = SR, n_mels: int = 128, fmax: float = 8000.0) -> np.ndarray:
+@dataclass(frozen=True)
+class MelSpectrogram:
+    """A mel spectrogram in dB with what is needed to draw it on time and frequency axes.
+
+    Attributes
+    ----------
+    S_db : np.ndarray [shape=(n_mels, n_frames)]
+        Power in dB relative to the loudest bin (0 dB at the maximum, floor at -80 dB).
+    sr : int
+        Sample rate of the audio in Hz.
+    hop_length : int
+        Samples between frames.
+    fmax : float
+        Highest band edge in Hz.
+    """
+
+    S_db: np.ndarray
+    sr: int
+    hop_length: int
+    fmax: float
+
+
+def mel_spectrogram(y, *, sr: int = SR, n_mels: int = MEL_N_MELS, fmax: float = MEL_FMAX) -> MelSpectrogram:
     """Mel spectrogram in dB (the lab's step 1), referenced to its maximum.
 
     Parameters
@@ -271,8 +270,8 @@ def mel_spectrogram_db(y, *, sr: int = SR, n_mels: int = 128, fmax: float = 8000
 
     Returns
     -------
-    np.ndarray [shape=(n_mels, n_frames)]
-        Power in dB relative to the loudest bin (0 dB at the maximum, floor at -80 dB).
+    MelSpectrogram
+        ``S_db`` of shape (n_mels, n_frames), hop :data:`MEL_HOP_LENGTH`.
     """
     import librosa
 
@@ -285,4 +284,4 @@ def mel_spectrogram_db(y, *, sr: int = SR, n_mels: int = 128, fmax: float = 8000
         raise ParameterError(f"fmax must be in (0, sr/2 = {sr / 2}] Hz, got {fmax!r}")
     S = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=MEL_N_FFT, hop_length=MEL_HOP_LENGTH, n_mels=int(n_mels),
                                        fmax=fmax)
-    return librosa.power_to_db(S, ref=np.max, top_db=80.0)
+    return MelSpectrogram(librosa.power_to_db(S, ref=np.max, top_db=80.0), int(sr), MEL_HOP_LENGTH, float(fmax))

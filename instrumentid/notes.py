@@ -6,7 +6,9 @@ the noise floor, or where it has decayed far under its loudest point. A pitch ch
 slur, a glide) also starts a new note: pitch comes from YIN, median-filtered over about one vibrato period so that
 vibrato never splits a note, and each pitch change is moved back to where the new note's harmonics rose.
 
-All analysis runs at :data:`instrumentid.audio.SR` with a hop of :data:`HOP_LENGTH` samples (11.6 ms).
+All analysis runs at :data:`instrumentid.settings.SR`; every setting (hop, frame lengths, thresholds) is a field of
+:class:`~instrumentid.settings.NoteSettings`. Call it through :func:`instrumentid.analysis.analyze`, the one path
+from audio to features.
 """
 
 from __future__ import annotations
@@ -18,17 +20,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from instrumentid.audio import SR, to_mono, valid_audio
+from instrumentid.audio import prepare
 from instrumentid.errors import ParameterError
+from instrumentid.settings import DEFAULT_NOTES, SR, NoteSettings
 
-__all__ = ["HOP_LENGTH", "Note", "detect_notes", "midi_to_name"]
-
-#: Hop between analysis frames, in samples at :data:`~instrumentid.audio.SR`.
-HOP_LENGTH = 256
-#: YIN frame length (samples at SR): two periods of the lowest default pitch (C1, 32.7 Hz) fit in it.
-FRAME_LENGTH = 2048
-#: Frame length (samples at SR) of the RMS level.
-LEVEL_FRAME_LENGTH = 1024
+__all__ = ["Note", "detect_notes", "midi_to_name"]
 
 
 def midi_to_name(midi: int) -> str:
@@ -98,49 +94,21 @@ class Note:
         return asdict(self)
 
 
-def detect_notes(
-    y: np.ndarray,
-    *,
-    sr: float,
-    fmin: float = 32.7,
-    fmax: float = 4186.0,
-    min_duration_s: float = 0.1,
-    top_db: float = 50.0,
-    floor_margin_db: float = 10.0,
-    decay_db: float = 40.0,
-    rise_db: float = 6.0,
-    vibrato_s: float = 0.2,
-    split_semitones: float = 0.65,
-    name: str = "audio",
-) -> list[Note]:
+def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_NOTES,
+                 name: str = "audio") -> list[Note]:
     """Find the notes of a monophonic recording.
 
     Parameters
     ----------
     y : np.ndarray [shape=(n,) or (n_channels, n)]
-        Audio; stereo is mixed down, any rate is resampled to :data:`~instrumentid.audio.SR`.
+        Audio; stereo is mixed down, any rate is resampled to :data:`~instrumentid.settings.SR`.
     sr : float
         Sample rate of ``y`` in Hz.
-    fmin, fmax : float
-        Pitch search range in Hz (default C1 to C8).
-    min_duration_s : float
-        Notes shorter than this are dropped.
-    top_db : float
-        A frame is part of a note when its level is at most ``top_db`` dB under the recording's peak level and
-        ``floor_margin_db`` dB over its noise floor (the 5th percentile of the frame levels).
-    floor_margin_db : float
-        See ``top_db``.
-    decay_db : float
-        A note also ends once its level, after its loudest frame, falls this many dB under that loudest frame. The
-        audible release stays part of the note (the notes of the training data keep theirs: it helps tell the
-        instruments apart); a long piano decay or a room's reverberation tail does not.
-    rise_db : float
-        A spectral-flux onset inside a sounding note counts as a new attack only if the level rises by at least this
-        much from the 45 ms before it to the 90 ms after it (vibrato and tremolo make flux peaks without a real attack).
-    vibrato_s : float
-        Length of the median filter over the pitch track; about one vibrato period.
-    split_semitones : float
-        A pitch move larger than this (after filtering), held for ``min_duration_s``, starts a new note.
+    settings : NoteSettings
+        Every option of the detection (see :class:`~instrumentid.settings.NoteSettings`): pitch range, shortest
+        note, level thresholds (``top_db``, ``floor_margin_db``), the decay that ends a note (``decay_db``), the
+        level rise that confirms an attack (``rise_db``), the vibrato filter (``vibrato_s``) and the pitch move
+        that starts a new note (``split_semitones``).
     name : str
         What to call the recording in messages (e.g. its file name).
 
@@ -152,43 +120,35 @@ def detect_notes(
     Raises
     ------
     ParameterError
-        Unusable audio (see :func:`instrumentid.audio.valid_audio`) or bad options.
+        Unusable audio (see :func:`instrumentid.audio.valid_audio`) or settings that are not NoteSettings.
     """
     import librosa
 
-    y = to_mono(valid_audio(y, sr=sr, name=name))
-    if not 0 < fmin < fmax:
-        raise ParameterError(f"need 0 < fmin < fmax, got fmin={fmin!r}, fmax={fmax!r}")
-    lowest, highest = 2 * SR / FRAME_LENGTH, SR / 4
-    if fmin < lowest or fmax > highest:
-        raise ParameterError(
-            f"pitch range must lie within [{lowest:.1f}, {highest:.0f}] Hz, got fmin={fmin!r}, fmax={fmax!r}"
-        )
-    options = {"min_duration_s": min_duration_s, "top_db": top_db, "floor_margin_db": floor_margin_db,
-               "decay_db": decay_db, "rise_db": rise_db, "vibrato_s": vibrato_s, "split_semitones": split_semitones}
-    for option, value in options.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
-            raise ParameterError(f"{option} must be a positive number, got {value!r}")
-    if sr != SR:
-        y = librosa.resample(y, orig_sr=sr, target_sr=SR, res_type="soxr_hq")
-    if y.size < FRAME_LENGTH:
-        y = np.pad(y, (0, FRAME_LENGTH - y.size))
-    frame_s = HOP_LENGTH / SR
+    if not isinstance(settings, NoteSettings):
+        raise ParameterError(f"settings must be NoteSettings, got {type(settings).__name__}")
+    s = settings
+    y = prepare(y, sr=sr, name=name)
+    frame_length, hop_length = s.frame_length, s.hop_length
+    fmin, fmax, min_duration_s = s.fmin, s.fmax, s.min_duration_s
+    if y.size < frame_length:
+        y = np.pad(y, (0, frame_length - y.size))
+    frame_s = hop_length / SR
     min_frames = max(1, round(min_duration_s / frame_s))
 
     # Level (dB) and which frames sound.
-    rms = librosa.feature.rms(y=y, frame_length=LEVEL_FRAME_LENGTH, hop_length=HOP_LENGTH)[0]
+    rms = librosa.feature.rms(y=y, frame_length=s.level_frame_length, hop_length=hop_length)[0]
     level_db = librosa.amplitude_to_db(rms, ref=1.0, amin=1e-10, top_db=None)
-    threshold_db = max(float(np.percentile(level_db, 5)) + floor_margin_db, float(level_db.max()) - top_db)
+    threshold_db = max(float(np.percentile(level_db, 5)) + s.floor_margin_db, float(level_db.max()) - s.top_db)
     active = level_db > threshold_db
     n_frames = level_db.size
 
-    magnitude = np.abs(librosa.stft(y, n_fft=FRAME_LENGTH, hop_length=HOP_LENGTH))[:, :n_frames]
-    starts = _attacks(magnitude, level_db, active, threshold_db=threshold_db, rise_db=rise_db, min_frames=min_frames)
+    magnitude = np.abs(librosa.stft(y, n_fft=frame_length, hop_length=hop_length))[:, :n_frames]
+    starts = _attacks(magnitude, level_db, active, threshold_db=threshold_db, rise_db=s.rise_db, min_frames=min_frames,
+                      hop_length=hop_length)
     # Pitch track (MIDI, fractional), median-filtered over about one vibrato period.
-    f0 = librosa.yin(y, fmin=fmin, fmax=fmax, sr=SR, frame_length=FRAME_LENGTH, hop_length=HOP_LENGTH)[:n_frames]
+    f0 = librosa.yin(y, fmin=fmin, fmax=fmax, sr=SR, frame_length=frame_length, hop_length=hop_length)[:n_frames]
     midi_track = librosa.hz_to_midi(f0)
-    filter_frames = max(1, round(vibrato_s / frame_s)) | 1
+    filter_frames = max(1, round(s.vibrato_s / frame_s)) | 1
 
     notes = []
     for start, stop in zip(starts, [*starts[1:], n_frames]):
@@ -200,10 +160,10 @@ def detect_notes(
         quiet = np.flatnonzero(~active[first:stop])
         end = first + int(quiet[0]) if quiet.size else stop
         loudest = first + int(np.argmax(level_db[first:end]))
-        faded = np.flatnonzero(level_db[loudest:end] < level_db[loudest] - decay_db)
+        faded = np.flatnonzero(level_db[loudest:end] < level_db[loudest] - s.decay_db)
         end = loudest + int(faded[0]) if faded.size else end
         for lo, hi, key in _split_by_pitch(magnitude, midi_track, start, end, filter_frames=filter_frames,
-                                           threshold=split_semitones, min_frames=min_frames):
+                                           threshold=s.split_semitones, min_frames=min_frames, settings=s):
             if hi - lo < min_frames:
                 continue
             raw = midi_track[lo:hi]
@@ -218,7 +178,8 @@ def detect_notes(
     return notes
 
 
-def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float, min_frames: int) -> list[int]:
+def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float, min_frames: int,
+             hop_length: int) -> list[int]:
     """Frames where notes start: flux onsets confirmed by a level rise, and every rise out of the noise floor.
 
     The onset function is SuperFlux-style (``lag=2``, ``max_size=3``: robust to vibrato); its onsets are backtracked
@@ -228,11 +189,11 @@ def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float
     import librosa
 
     mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=magnitude**2, sr=SR))
-    envelope = librosa.onset.onset_strength(S=mel_db, sr=SR, hop_length=HOP_LENGTH, lag=2, max_size=3)
+    envelope = librosa.onset.onset_strength(S=mel_db, sr=SR, hop_length=hop_length, lag=2, max_size=3)
     onsets = librosa.onset.onset_detect(
-        onset_envelope=envelope, sr=SR, hop_length=HOP_LENGTH, backtrack=True, units="frames"
+        onset_envelope=envelope, sr=SR, hop_length=hop_length, backtrack=True, units="frames"
     )
-    rise_frames = max(1, round(0.09 * SR / HOP_LENGTH))
+    rise_frames = max(1, round(0.09 * SR / hop_length))
     starts = {int(f) for f in np.flatnonzero(active[1:] & ~active[:-1]) + 1}
     if active[0]:
         starts.add(0)
@@ -245,7 +206,7 @@ def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float
 
 
 def _split_by_pitch(magnitude, midi_track, start: int, end: int, *, filter_frames: int, threshold: float,
-                    min_frames: int) -> list[tuple[int, int, int]]:
+                    min_frames: int, settings: NoteSettings) -> list[tuple[int, int, int]]:
     """Cut the frames ``[start, end)`` of one attack into notes of one pitch each.
 
     Returns
@@ -260,14 +221,16 @@ def _split_by_pitch(magnitude, midi_track, start: int, end: int, *, filter_frame
     smooth = scipy.ndimage.median_filter(midi_track[start:end], size=filter_frames, mode="nearest")
     runs = [[start + lo, start + hi, key] for lo, hi, key in _pitch_runs(smooth, threshold=threshold,
                                                                            min_frames=min_frames)]
-    max_shift = round(0.15 * SR / HOP_LENGTH)
+    max_shift = round(0.15 * SR / settings.hop_length)
     for previous, run in itertools.pairwise(runs):
         earliest = max(previous[0] + min_frames // 2, run[0] - max_shift)
-        previous[1] = run[0] = _harmonic_rise(magnitude, run[2], run[0], earliest=earliest, drop_db=12.0)
+        previous[1] = run[0] = _harmonic_rise(magnitude, run[2], run[0], earliest=earliest, drop_db=12.0,
+                                              n_fft=settings.frame_length)
     return [(lo, hi, key) for lo, hi, key in runs]
 
 
-def _harmonic_rise(magnitude: np.ndarray, key: int, change: int, *, earliest: int, drop_db: float) -> int:
+def _harmonic_rise(magnitude: np.ndarray, key: int, change: int, *, earliest: int, drop_db: float,
+                   n_fft: int) -> int:
     """Frame where the first six harmonics of MIDI ``key`` rose to within ``drop_db`` of their level at ``change``.
 
     A tone that starts at the centre of a Hann frame shows there at half its amplitude (-6 dB), so ``drop_db`` = 12
@@ -275,12 +238,16 @@ def _harmonic_rise(magnitude: np.ndarray, key: int, change: int, *, earliest: in
 
     Parameters
     ----------
-    magnitude : np.ndarray [shape=(1 + FRAME_LENGTH // 2, n_frames)]
-        STFT magnitude at :data:`~instrumentid.audio.SR`.
+    magnitude : np.ndarray [shape=(1 + n_fft // 2, n_frames)]
+        STFT magnitude at :data:`~instrumentid.settings.SR`.
     key : int
         The new note's MIDI key.
     change, earliest : int
         Frame where the pitch track changed; earliest frame the result may take.
+    drop_db : float
+        How far under the level at ``change`` the harmonics count as not yet risen, in dB.
+    n_fft : int
+        FFT length of ``magnitude``.
 
     Returns
     -------
@@ -290,7 +257,7 @@ def _harmonic_rise(magnitude: np.ndarray, key: int, change: int, *, earliest: in
     """
     import librosa
 
-    bin_hz = SR / FRAME_LENGTH
+    bin_hz = SR / n_fft
     f0_hz = float(librosa.midi_to_hz(key))
     bins = [round(h * f0_hz / bin_hz) for h in range(1, 7) if h * f0_hz < SR / 2]
     energy = magnitude[bins].sum(axis=0)

@@ -161,15 +161,14 @@ def plot_confusion_matrix(cm, *, class_names, ax=None):
     return fig, ax
 
 
-def plot_mel_spectrogram(y, *, sr: int, ax=None, title: str = "Mel spectrogram"):
-    """The lab's step 1: mel spectrogram (128 bands up to 8 kHz) in dB, time and mel axes, a colorbar in dB.
+def plot_mel_spectrogram(spec, *, ax=None, title: str = "Mel spectrogram"):
+    """The lab's step 1: a mel spectrogram in dB, time and mel axes, a colorbar in dB.
 
     Parameters
     ----------
-    y : np.ndarray [shape=(n,) or (n_channels, n)]
-        Audio (channels are averaged).
-    sr : int
-        Sample rate in Hz.
+    spec : instrumentid.features.MelSpectrogram
+        ``S_db`` [shape=(n_mels, n_frames)] with its ``sr``, ``hop_length`` and ``fmax``, e.g. from
+        :meth:`instrumentid.analysis.Analysis.mel_spectrogram` or :func:`instrumentid.analysis.mel_spectrogram`.
     ax : matplotlib Axes, optional
         Where to draw; a new figure by default.
     title : str
@@ -183,24 +182,21 @@ def plot_mel_spectrogram(y, *, sr: int, ax=None, title: str = "Mel spectrogram")
     """
     import librosa.display
 
-    from instrumentid.features import MEL_HOP_LENGTH, mel_spectrogram_db
-
-    S_db = mel_spectrogram_db(y, sr=sr, n_mels=128, fmax=8000.0)
     if ax is None:
         fig, ax = new_figure(figsize=(10.0, 4.2))
     else:
         fig = ax.figure
-    mesh = librosa.display.specshow(S_db, sr=sr, hop_length=MEL_HOP_LENGTH, x_axis="time", y_axis="mel",
-                                    fmax=8000.0, ax=ax)
+    mesh = librosa.display.specshow(spec.S_db, sr=spec.sr, hop_length=spec.hop_length, x_axis="time", y_axis="mel",
+                                    fmax=spec.fmax, ax=ax)
     fig.colorbar(mesh, ax=ax, format="%+2.0f dB", label="dB")
     ax.set_title(title)
     return fig, ax
 
 
-def plot_notes(y, *, sr: int, predictions, ax=None, title: str = "Notes"):
+def plot_notes(spec, *, predictions, ax=None, title: str = "Notes"):
     """The mel spectrogram with every note drawn as a box around its fundamental, labelled with its name and instrument.
 
-    ``y``, ``sr``, ``ax`` and ``title`` are those of :func:`plot_mel_spectrogram`; ``predictions`` is a
+    ``spec``, ``ax`` and ``title`` are those of :func:`plot_mel_spectrogram`; ``predictions`` is a
     RecordingPrediction, or a sequence of NotePrediction or Note (labels show the instrument and its confidence when
     there is one).
 
@@ -213,7 +209,7 @@ def plot_notes(y, *, sr: int, predictions, ax=None, title: str = "Notes"):
     """
     from matplotlib.patches import Rectangle
 
-    fig, ax = plot_mel_spectrogram(y, sr=sr, ax=ax, title=title)
+    fig, ax = plot_mel_spectrogram(spec, ax=ax, title=title)
     items = getattr(predictions, "notes", predictions)
     for item in items:
         note = getattr(item, "note", item)

@@ -14,14 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = [
-    "atomic_dir",
     "atomic_file",
+    "atomic_folder",
     "atomic_write_text",
     "cache_dir",
-    "commit_dir",
     "cpu_count",
     "limit_worker_threads",
     "package_versions",
+    "read_json",
 ]
 
 
@@ -62,29 +62,59 @@ def atomic_write_text(path, text: str) -> Path:
     return Path(path)
 
 
-def atomic_dir(final) -> Path:
-    """Return a fresh temporary folder beside ``final``; rename it to ``final`` with :func:`commit_dir`."""
+@contextmanager
+def atomic_folder(final):
+    """Yield a fresh temporary folder beside ``final``; replace ``final`` by it if the block succeeds, else delete it.
+
+    The one "write to a temporary folder, then rename" of instrumentid (model folders, data sets, run folders).
+    The folder and its sub-folders get the usual permissions (mkdtemp makes them private); an existing ``final``
+    is replaced only once the new folder is complete.
+
+    Examples
+    --------
+    >>> with atomic_folder("runs/lab") as tmp:               # doctest: +SKIP
+    ...     (tmp / "run.json").write_text("{}")
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp
+        mode = 0o777 & ~_umask()
+        for folder in (tmp, *(p for p in tmp.rglob("*") if p.is_dir())):
+            folder.chmod(mode)
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+            os.replace(final, old / "x")
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
-def commit_dir(tmp, final) -> None:
-    """Replace ``final`` by the finished temporary folder ``tmp`` (renames within one file system).
+def read_json(path, *, what: str = "JSON"):
+    """Parse the JSON file ``path``; a missing or unreadable file is one :class:`ParameterError` naming it.
 
-    The folder and its sub-folders get the usual permissions (mkdtemp makes them private).
+    Parameters
+    ----------
+    path : str or os.PathLike
+    what : str
+        What the file is, for the message (``"model config"``, ``"sweep file"``...).
     """
-    tmp, final = Path(tmp), Path(final)
-    mode = 0o777 & ~_umask()
-    for folder in (tmp, *(p for p in tmp.rglob("*") if p.is_dir())):
-        folder.chmod(mode)
-    if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
-        os.replace(final, old / "x")
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
+    import json
+
+    from instrumentid.errors import ParameterError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParameterError(f"no such file: {str(path)!r}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ParameterError(f"cannot read {str(path)!r} as {what}: {err}") from None
 
 
 def cpu_count() -> int:
@@ -144,9 +174,10 @@ def package_versions(distributions) -> dict:
 
 
 def cache_dir() -> Path:
-    """The user's cache folder for instrumentid: ``$INSTRUMENTID_CACHE``, else ``$XDG_CACHE_HOME/instrumentid``,
-    else ``~/.cache/instrumentid`` (not created here)."""
+    """The user's cache folder for instrumentid: ``$INSTRUMENTID_CACHE``, else the platform's user cache folder
+    (``platformdirs``: ``~/.cache/instrumentid`` on Linux, honouring ``$XDG_CACHE_HOME``). Not created here."""
     if os.environ.get("INSTRUMENTID_CACHE"):
         return Path(os.environ["INSTRUMENTID_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "instrumentid"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("instrumentid", appauthor=False))

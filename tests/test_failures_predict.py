@@ -5,10 +5,12 @@ import pytest
 import synth
 
 from instrumentid import cli, features
+from instrumentid.analysis import analyze
 from instrumentid.classifier import InstrumentClassifier
 from instrumentid.errors import InstrumentIdError, ParameterError
 from instrumentid.notes import detect_notes
-from instrumentid.predict import predict
+from instrumentid.prediction import predict
+from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES
 
 SR = 22050
 
@@ -17,10 +19,10 @@ SR = 22050
 def tiny_model(tmp_path_factory):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, features.N_FEATURES)).astype(np.float32)
-    clf = InstrumentClassifier(hidden_units=4, epochs=1, random_state=0).fit(X, np.repeat(["flute", "oboe"], 20))
-    clf.feature_settings_ = dict(features.FEATURE_SETTINGS)
+    clf = InstrumentClassifier(hidden_units=4, epochs=1, random_state=0, feature_settings=DEFAULT_FEATURES,
+                               note_settings=DEFAULT_NOTES).fit(X, np.repeat(["flute", "oboe"], 20))
     path = clf.save(tmp_path_factory.mktemp("models") / "tiny")
-    clf.feature_settings_ = None
+    clf.set_params(feature_settings=None, note_settings=None)
     return path, clf.save(tmp_path_factory.mktemp("models") / "no-settings")
 
 
@@ -136,6 +138,8 @@ def run(argv) -> int:
 def test_detect_notes_rejects_bad_audio(y, kwargs, match):
     with pytest.raises(ParameterError, match=match):
         detect_notes(y, **kwargs)
+    with pytest.raises(ParameterError, match=match):
+        analyze(y, **kwargs)
 
 
 def test_predict_api_errors(tiny_model, bad_files):

@@ -6,12 +6,13 @@ import pytest
 from instrumentid.audio import SR
 from instrumentid.features import (
     FEATURE_NAMES,
-    FEATURE_SETTINGS,
     N_FEATURES,
-    mel_spectrogram_db,
+    feature_blocks,
+    mel_spectrogram,
     note_features,
     notes_features,
 )
+from instrumentid.settings import DEFAULT_FEATURES, FeatureSettings
 
 
 def _tone(f0, *, duration_s=0.5, sr=SR, harmonics=(1.0, 0.5, 0.25)):
@@ -20,11 +21,20 @@ def _tone(f0, *, duration_s=0.5, sr=SR, harmonics=(1.0, 0.5, 0.25)):
     return (0.3 * y * np.exp(-2 * t)).astype(np.float32)
 
 
-def test_settings_documented():
-    for key in ("sr", "n_fft", "hop_length", "n_mels", "n_mfcc"):
-        assert key in FEATURE_SETTINGS
-    assert FEATURE_SETTINGS["sr"] == SR
-    assert len(FEATURE_NAMES) == N_FEATURES == 120
+def test_layout_derived_from_settings():
+    assert DEFAULT_FEATURES.sr == SR
+    assert len(FEATURE_NAMES) == N_FEATURES == DEFAULT_FEATURES.n_features == 120
+    blocks = feature_blocks(_tone(440.0))
+    for name, where in DEFAULT_FEATURES.block_slices().items():
+        assert blocks[name].shape == (where.stop - where.start,)
+
+
+def test_other_settings_give_another_layout():
+    settings = FeatureSettings(n_mfcc=13, n_harmonics=5)
+    x = note_features(_tone(440.0), settings=settings)
+    assert x.shape == (settings.n_features,) == (120 - 4 * 7 - 5,)
+    assert len(settings.feature_names) == settings.n_features
+    np.testing.assert_array_equal(x[:13], note_features(_tone(440.0))[:13])  # the first 13 MFCC means agree
 
 
 @pytest.mark.parametrize("duration_s", [0.1, 0.5, 2.0])
@@ -75,7 +85,9 @@ def test_notes_features_stacks_notes_of_any_length():
 
 def test_mel_spectrogram_db():
     y = _tone(440.0, duration_s=1.0)
-    S = mel_spectrogram_db(y, sr=SR, n_mels=64, fmax=8000)
+    spec = mel_spectrogram(y, sr=SR, n_mels=64, fmax=8000)
+    assert (spec.sr, spec.hop_length, spec.fmax) == (SR, 512, 8000.0)
+    S = spec.S_db
     assert S.shape[0] == 64 and S.shape[1] == 1 + len(y) // 512
     assert S.max() == pytest.approx(0.0)
     assert S.min() >= -80.0 - 1e-3

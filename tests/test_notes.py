@@ -8,6 +8,7 @@ import synth
 
 from instrumentid.errors import ParameterError
 from instrumentid.notes import Note, detect_notes
+from instrumentid.settings import NoteSettings
 
 #: Onsets and pitch changes must be found within this many seconds.
 TOLERANCE_S = 0.05
@@ -102,7 +103,20 @@ def test_pure_tone_is_one_note():
 )
 def test_bad_options(kwargs, match):
     with pytest.raises(ParameterError, match=match):
-        detect_notes(np.ones(4096, dtype=np.float32) * 0.1, sr=22050, **kwargs)
+        NoteSettings(**kwargs)
+
+
+def test_settings_change_what_is_found():
+    y = synth.phrase_audio("gaps")
+    default = detect_notes(y, sr=22050)
+    strict = detect_notes(y, sr=22050, settings=NoteSettings(min_duration_s=1.0))
+    assert len(default) == 5 and len(strict) < 5  # the notes last 0.45 s (0.6 s with their release)
+    assert all(n.duration_s >= 1.0 for n in strict)
+
+
+def test_settings_must_be_note_settings():
+    with pytest.raises(ParameterError, match="NoteSettings"):
+        detect_notes(np.ones(4096, dtype=np.float32) * 0.1, sr=22050, settings={"top_db": 40.0})
 
 
 # ----------------------------------------------------------------------------------------------- Note

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import synth
 
-from instrumentid import cli, features
+from instrumentid import cli, features, prediction
+from instrumentid.analysis import analyze
 from instrumentid.classifier import InstrumentClassifier
 from instrumentid.errors import ParameterError
 from instrumentid.notes import Note, detect_notes
-from instrumentid.predict import (
+from instrumentid.prediction import (
     DEFAULT_MODEL,
     NotePrediction,
     RecordingPrediction,
@@ -20,6 +21,8 @@ from instrumentid.predict import (
     load_model,
     predict,
 )
+
+from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, FeatureSettings, NoteSettings
 
 SR = 22050
 needs_default_model = pytest.mark.skipif(
@@ -33,8 +36,8 @@ def tiny_model(tmp_path_factory):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(90, features.N_FEATURES)).astype(np.float32)
     y = np.repeat(["flute", "oboe", "violin", "cello"], [30, 20, 20, 20])
-    clf = InstrumentClassifier(hidden_units=8, epochs=2, random_state=0).fit(X, y)
-    clf.feature_settings_ = dict(features.FEATURE_SETTINGS)
+    clf = InstrumentClassifier(hidden_units=8, epochs=2, random_state=0, feature_settings=DEFAULT_FEATURES,
+                               note_settings=DEFAULT_NOTES).fit(X, y)
     return clf.save(tmp_path_factory.mktemp("models") / "tiny")
 
 
@@ -150,13 +153,33 @@ def test_formats(tiny_model):
 
 def test_model_feature_settings_are_checked(tiny_model, tmp_path):
     clf = InstrumentClassifier.load(tiny_model)
-    clf.feature_settings_ = None
+    clf.set_params(feature_settings=None)
     with pytest.raises(ParameterError, match="no feature settings"):
         load_model(clf)
-    n_mfcc = features.FEATURE_SETTINGS["n_mfcc"]
-    clf.feature_settings_ = {**features.FEATURE_SETTINGS, "n_mfcc": n_mfcc + 1}
-    with pytest.raises(ParameterError, match=rf"n_mfcc: model {n_mfcc + 1} != {n_mfcc}"):
+    n_mfcc = DEFAULT_FEATURES.n_mfcc
+    clf.set_params(feature_settings=FeatureSettings(n_mfcc=n_mfcc + 1))
+    with pytest.raises(ParameterError, match=rf"n_mfcc: {n_mfcc + 1} in the model, {n_mfcc} now"):
         load_model(clf.save(tmp_path / "other"))
+
+
+def test_model_note_settings_are_checked(tiny_model, tmp_path, monkeypatch):
+    clf = InstrumentClassifier.load(tiny_model)
+    clf.set_params(note_settings=None)
+    with pytest.raises(ParameterError, match="no note detection settings"):
+        load_model(clf)
+    clf.set_params(note_settings=NoteSettings(top_db=40.0))
+    with pytest.raises(ParameterError, match=r"note detection settings \(top_db: 40.0 in the model, 50.0 now\)"):
+        load_model(clf.save(tmp_path / "other"))
+
+
+def test_changing_a_note_setting_refuses_old_models(tiny_model, gaps_wav, monkeypatch, capsys):
+    """A model saved before a default changed is refused once the code's default differs."""
+    assert load_model(tiny_model).note_settings == DEFAULT_NOTES
+    monkeypatch.setattr(prediction, "DEFAULT_NOTES", NoteSettings(decay_db=30.0))
+    with pytest.raises(ParameterError, match=r"decay_db: 40.0 in the model, 30.0 now.*retrain"):
+        load_model(tiny_model)
+    assert cli.main(["predict", "--model", str(tiny_model), str(gaps_wav)]) == 2
+    assert "decay_db" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------------------------- the shipped model
@@ -241,20 +264,21 @@ def test_plot_functions_draw_what_they_say(tiny_model):
     from instrumentid import plots
 
     y = np.asarray(synth.phrase_audio("gaps"))
-    fig, ax = plots.plot_mel_spectrogram(y, sr=SR)
+    analysis = analyze(y, sr=SR)
+    fig, ax = plots.plot_mel_spectrogram(analysis.mel_spectrogram())
     (mesh,) = ax.collections
     assert mesh.get_array().size > 0 and ax.get_ylabel() == "Hz" and ax.get_xlabel() == "Time"
     assert ax.get_xlim()[1] == pytest.approx(y.size / SR, abs=512 / SR)  # frames placed on the right time axis
     assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "dB"  # the colorbar
     # on given axes, with plain notes or with predictions
     _, (left, right) = plots.new_figure(ncols=2)
-    notes = detect_notes(y, sr=SR)
-    plots.plot_notes(y, sr=SR, predictions=notes, ax=left)
+    notes = analysis.notes
+    plots.plot_notes(analysis.mel_spectrogram(), predictions=notes, ax=left)
     assert [b.get_x() for b in left.patches] == pytest.approx([n.start_s for n in notes])
     assert [b.get_width() for b in left.patches] == pytest.approx([n.duration_s for n in notes])
     assert [t.get_text() for t in left.texts] == [n.name for n in notes]
     result = predict(y, sr=SR, model=tiny_model)
-    plots.plot_notes(y, sr=SR, predictions=result, ax=right)
+    plots.plot_notes(result.analysis.mel_spectrogram(), predictions=result, ax=right)
     assert [t.get_text() for t in right.texts] == [
         f"{p.note.name} {p.instrument} {p.confidence:.0%}" for p in result.notes
     ]

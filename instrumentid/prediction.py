@@ -1,15 +1,14 @@
 """Name the instrument of every note in a recording.
 
-The pipeline is the same as training's: :func:`instrumentid.audio.load_audio` -> :func:`instrumentid.notes.detect_notes`
--> :func:`instrumentid.features.note_features` per note -> :meth:`InstrumentClassifier.predict_proba
-<instrumentid.classifier.InstrumentClassifier.predict_proba>`.
+The pipeline is the same as training's: :func:`instrumentid.analysis.analyze` (decode, notes, one feature row per
+note) -> :meth:`InstrumentClassifier.predict_proba <instrumentid.classifier.InstrumentClassifier.predict_proba>`.
 
 The default model ships in the package (``instrumentid/data/default_model/``); ``scripts/train_default_model.py``
 rebuilds it from the default data set.
 
 Examples
 --------
->>> from instrumentid.predict import predict                      # doctest: +SKIP
+>>> from instrumentid.prediction import predict                      # doctest: +SKIP
 >>> result = predict("sax.aiff")                                   # doctest: +SKIP
 >>> print(result.to_table())                                       # doctest: +SKIP
 >>> result.instrument, [p.note.name for p in result.notes]         # doctest: +SKIP
@@ -24,21 +23,22 @@ import json
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from instrumentid.audio import SR, load_audio, to_mono
+from instrumentid.analysis import Analysis, Note, analyze
 from instrumentid.errors import ModelFileError, ParameterError
-from instrumentid.notes import Note, detect_notes
+from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, check_same
 
 __all__ = [
     "DEFAULT_MODEL",
     "TOP_K",
     "NotePrediction",
     "RecordingPrediction",
-    "check_feature_settings",
+    "check_model_settings",
+    "classify",
     "find_audio_files",
     "format_predictions",
     "load_model",
@@ -141,6 +141,8 @@ class RecordingPrediction:
         That mean probability.
     probabilities : tuple of (str, float)
         Length-weighted mean probability of every instrument, most probable first (empty without notes).
+    analysis : Analysis, optional
+        The decoded recording, its notes and feature rows (for plots); not part of comparisons or ``to_dict``.
     """
 
     source: str
@@ -149,6 +151,7 @@ class RecordingPrediction:
     instrument: str | None
     confidence: float | None
     probabilities: tuple
+    analysis: Analysis | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if not (isinstance(self.duration_s, (int, float)) and math.isfinite(self.duration_s) and self.duration_s >= 0):
@@ -216,41 +219,29 @@ class RecordingPrediction:
 
 
 # ----------------------------------------------------------------------------------------------- the model
-def _canonical(settings) -> dict:
-    """JSON round trip, so tuples and lists (and int/float keys) compare the way they are saved."""
-    return json.loads(json.dumps(settings, sort_keys=True))
-
-
-def check_feature_settings(clf, *, name: str = "model") -> None:
-    """Refuse a model whose features were not computed as :func:`instrumentid.features.note_features` does now.
+def check_model_settings(clf, *, name: str = "model") -> None:
+    """Refuse a model whose notes or features were not computed the way :func:`instrumentid.analysis.analyze` does now.
 
     Raises
     ------
     ParameterError
-        The model carries no feature settings (e.g. trained on the UIowa feature files, whose features cannot be
-        computed from audio), settings that differ (each difference named), or another number of features.
+        The model carries no feature settings (e.g. it was trained on the UIowa feature files, whose features cannot
+        be computed from audio), note or feature settings that differ from this version's (each difference named),
+        or another number of features.
     """
-    from instrumentid import features
-
-    saved = getattr(clf, "feature_settings_", None)
-    if not saved:
+    feature_settings = getattr(clf, "feature_settings", None)
+    if feature_settings is None:
         raise ParameterError(
             f"{name} has no feature settings: it was not trained on instrumentid's audio features (e.g. it was "
             "trained on the UIowa feature files), so it cannot name the notes of a recording"
         )
-    saved, current = _canonical(saved), _canonical(features.FEATURE_SETTINGS)
-    if saved != current:
-        diffs = [
-            f"{key}: model {saved.get(key, '<missing>')!r} != {current.get(key, '<missing>')!r}"
-            for key in sorted(set(saved) | set(current))
-            if saved.get(key) != current.get(key)
-        ]
-        raise ParameterError(
-            f"{name} was trained on features computed with other settings ({'; '.join(diffs)}): retrain it "
-            "with this version of instrumentid"
-        )
-    if getattr(clf, "n_features_in_", features.N_FEATURES) != features.N_FEATURES:
-        raise ParameterError(f"{name} expects {clf.n_features_in_} features, the feature code makes {features.N_FEATURES}")
+    check_same(feature_settings.to_dict(), DEFAULT_FEATURES, name=name, what="feature")
+    note_settings = getattr(clf, "note_settings", None)
+    check_same(None if note_settings is None else note_settings.to_dict(), DEFAULT_NOTES, name=name,
+               what="note detection")
+    n_features = DEFAULT_FEATURES.n_features
+    if getattr(clf, "n_features_in_", n_features) != n_features:
+        raise ParameterError(f"{name} expects {clf.n_features_in_} features, the feature code makes {n_features}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -263,7 +254,7 @@ def _default_model():
             "scripts/train_default_model.py, or pass a model folder (--model)"
         )
     clf = InstrumentClassifier.load(DEFAULT_MODEL)
-    check_feature_settings(clf, name="the built-in model")
+    check_model_settings(clf, name="the built-in model")
     return clf
 
 
@@ -278,7 +269,7 @@ def load_model(model=None):
     Returns
     -------
     InstrumentClassifier
-        Checked with :func:`check_feature_settings`.
+        Checked with :func:`check_model_settings`.
     """
     from instrumentid.classifier import InstrumentClassifier
 
@@ -286,10 +277,10 @@ def load_model(model=None):
         return _default_model()
     if isinstance(model, (str, os.PathLike)):
         clf = InstrumentClassifier.load(model)
-        check_feature_settings(clf, name=f"model {str(model)!r}")
+        check_model_settings(clf, name=f"model {str(model)!r}")
         return clf
     if isinstance(model, InstrumentClassifier):
-        check_feature_settings(model)
+        check_model_settings(model)
         return model
     raise ParameterError(f"model must be None, a model folder or an InstrumentClassifier, got {type(model).__name__}")
 
@@ -312,55 +303,50 @@ def predict(path_or_array, *, sr: float | None = None, model=None, name: str | N
     Returns
     -------
     RecordingPrediction
-        Without notes (and with a warning) if none were found.
+        Without notes (and with a warning) if none were found; ``.analysis`` holds the decoded recording.
 
     Raises
     ------
     ParameterError
-        Unreadable or invalid audio, a missing ``sr`` for an array, or a model made for other features.
+        Unreadable or invalid audio, a missing ``sr`` for an array, or a model made for other settings.
     ModelFileError
         A missing or damaged model.
     """
-    from instrumentid import features
-
     clf = load_model(model)
     # Collect the warnings of loading and note detection, and give each distinct one once.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if isinstance(path_or_array, (str, os.PathLike)):
-            if sr is not None:
-                raise ParameterError(f"sr applies to arrays only; a file is read at its own rate (got sr={sr!r})")
-            y, _ = load_audio(path_or_array, sr=SR)
-            notes = detect_notes(y, sr=SR, name=Path(path_or_array).name)
-            name = str(path_or_array) if name is None else name
-        else:
-            if sr is None:
-                raise ParameterError("predict(array) needs sr=, the sample rate of the array in Hz")
-            name = "<array>" if name is None else name
-            notes = detect_notes(path_or_array, sr=sr, name=name)  # validates the array
-            y = to_mono(np.asarray(path_or_array, dtype=np.float32))
-            if sr != SR:
-                import librosa
-
-                y = librosa.resample(y, orig_sr=sr, target_sr=SR, res_type="soxr_hq")
+        analysis = analyze(path_or_array, sr=sr, name=name, note_settings=clf.note_settings,
+                           feature_settings=clf.feature_settings)
     for message in dict.fromkeys(str(w.message) for w in caught):
         warnings.warn(message, UserWarning, stacklevel=2)
+    return classify(analysis, clf)
 
-    duration_s = y.shape[-1] / SR
-    if not notes:
-        return RecordingPrediction(name, duration_s, (), None, None, ())
-    proba = clf.predict_proba(features.segment_features(y, notes, sr=SR))
+
+def classify(analysis: Analysis, clf) -> RecordingPrediction:
+    """Name the instrument of every note of an :class:`~instrumentid.analysis.Analysis` with a fitted classifier.
+
+    Returns
+    -------
+    RecordingPrediction
+        One NotePrediction per note (top :data:`TOP_K` instruments each) and the recording's instrument: the class
+        with the highest mean probability over the notes, each note weighted by its length.
+    """
+    if not analysis.notes:
+        return RecordingPrediction(analysis.name, analysis.duration_s, (), None, None, (), analysis)
+    proba = clf.predict_proba(analysis.X)
     classes = [str(c) for c in clf.classes_]
     k = min(TOP_K, len(classes))
     results = []
-    for note, row in zip(notes, proba):
+    for note, row in zip(analysis.notes, proba):
         order = np.argsort(row)[::-1][:k]
         top = tuple((classes[j], float(row[j])) for j in order)
         results.append(NotePrediction(note, top[0][0], top[0][1], top))
-    weights = np.array([n.duration_s for n in notes])
+    weights = np.array([n.duration_s for n in analysis.notes])
     overall = weights @ proba / weights.sum()
     ranking = tuple((classes[j], float(overall[j])) for j in np.argsort(overall)[::-1])
-    return RecordingPrediction(name, duration_s, tuple(results), ranking[0][0], ranking[0][1], ranking)
+    return RecordingPrediction(analysis.name, analysis.duration_s, tuple(results), ranking[0][0], ranking[0][1],
+                               ranking, analysis)
 
 
 # ----------------------------------------------------------------------------------------------- many files

@@ -1,0 +1,179 @@
+"""The one path from audio to feature rows: decode -> notes -> one feature row per note.
+
+Everything that turns audio into features goes through this module: :func:`instrumentid.prediction.predict`, the
+folder data set builder, the lab's steps 1-2, ``predict --plot`` and the SoundFont data set builder. It is the only
+caller of :func:`instrumentid.notes.detect_notes` and of the feature code (:mod:`instrumentid.features`); the
+architecture contract in ``pyproject.toml`` and ``tests/test_analysis.py`` keep it so.
+
+Examples
+--------
+>>> from instrumentid.analysis import analyze                      # doctest: +SKIP
+>>> a = analyze("sax.aiff")                                         # doctest: +SKIP
+>>> a.X.shape, [n.name for n in a.notes]                            # doctest: +SKIP
+((4, 120), ['C6', 'C#6', 'D6', 'D#6'])
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from instrumentid import features
+from instrumentid.audio import load_audio, prepare
+from instrumentid.errors import ParameterError
+from instrumentid.notes import Note, detect_notes
+from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, SR, FeatureSettings, NoteSettings
+
+__all__ = ["Analysis", "Note", "analyze", "clip_features", "load", "mel_spectrogram"]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A recording cut into notes, with one feature row per note.
+
+    Attributes
+    ----------
+    name : str
+        What the recording is called in messages and results (its path, or ``"<array>"``).
+    y : np.ndarray [shape=(n,), dtype=float32]
+        The decoded samples, mono, at ``sr``.
+    sr : int
+        Sample rate of ``y`` in Hz (the analysis rate :data:`~instrumentid.settings.SR`).
+    notes : tuple of Note
+        In time order, not overlapping; empty when none was found.
+    X : np.ndarray [shape=(n_notes, n_features), dtype=float32]
+        Row ``i`` holds the features of ``notes[i]``.
+    note_settings : NoteSettings
+    feature_settings : FeatureSettings
+        The settings the notes and features were computed with.
+    """
+
+    name: str
+    y: np.ndarray = field(repr=False)
+    sr: int
+    notes: tuple
+    X: np.ndarray = field(repr=False)
+    note_settings: NoteSettings = DEFAULT_NOTES
+    feature_settings: FeatureSettings = DEFAULT_FEATURES
+
+    def __post_init__(self):
+        notes = tuple(self.notes)
+        if not all(isinstance(n, Note) for n in notes):
+            raise ParameterError("Analysis.notes must hold Note records")
+        n_features = self.feature_settings.n_features
+        if self.X.shape != (len(notes), n_features):
+            raise ParameterError(f"Analysis.X must have shape ({len(notes)}, {n_features}), got {self.X.shape}")
+        object.__setattr__(self, "notes", notes)
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the recording in seconds."""
+        return self.y.shape[-1] / self.sr
+
+    def mel_spectrogram(self) -> features.MelSpectrogram:
+        """The lab's mel spectrogram of the recording (see :func:`instrumentid.features.mel_spectrogram`)."""
+        return features.mel_spectrogram(self.y, sr=self.sr)
+
+
+def load(source, *, sr: float | None = None, name: str | None = None) -> tuple[np.ndarray, str]:
+    """Decode a file, or validate an array, into mono float32 samples at the analysis rate.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or np.ndarray [shape=(n,) or (n_channels, n)]
+        An audio file (any format :func:`~instrumentid.audio.load_audio` reads) or samples.
+    sr : float, optional
+        Sample rate of an array in Hz (required for arrays; files carry their own).
+    name : str, optional
+        What to call the recording (default: the path, or ``"<array>"``).
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        At :data:`~instrumentid.settings.SR`.
+    name : str
+
+    Raises
+    ------
+    ParameterError
+        Unreadable or invalid audio, ``sr`` given for a file, or missing for an array.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        if sr is not None:
+            raise ParameterError(f"sr applies to arrays only; a file is read at its own rate (got sr={sr!r})")
+        y, _ = load_audio(source, sr=SR)
+        return y, str(source) if name is None else name
+    if sr is None:
+        raise ParameterError("an array needs sr=, its sample rate in Hz")
+    name = "<array>" if name is None else name
+    return prepare(source, sr=sr, name=name), name
+
+
+def analyze(source, *, sr: float | None = None, note_settings: NoteSettings | None = None,
+            feature_settings: FeatureSettings | None = None, name: str | None = None) -> Analysis:
+    """Decode a recording, find its notes and compute one feature row per note.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or np.ndarray [shape=(n,) or (n_channels, n)]
+        An audio file or samples (see :func:`load`).
+    sr : float, optional
+        Sample rate of an array in Hz.
+    note_settings : NoteSettings, optional
+        How notes are found (default :data:`~instrumentid.settings.DEFAULT_NOTES`).
+    feature_settings : FeatureSettings, optional
+        How features are computed (default :data:`~instrumentid.settings.DEFAULT_FEATURES`).
+    name : str, optional
+        What to call the recording.
+
+    Returns
+    -------
+    Analysis
+        Without notes (and with a warning from note detection) when none was found.
+
+    Raises
+    ------
+    ParameterError
+        Unreadable or invalid audio, or bad settings.
+    """
+    note_settings = DEFAULT_NOTES if note_settings is None else _check(note_settings, NoteSettings)
+    feature_settings = DEFAULT_FEATURES if feature_settings is None else _check(feature_settings, FeatureSettings)
+    y, name = load(source, sr=sr, name=name)
+    short = Path(name).name if isinstance(source, (str, os.PathLike)) else name
+    notes = detect_notes(y, sr=SR, settings=note_settings, name=short)
+    X = features.segment_features(y, notes, sr=SR, settings=feature_settings)
+    return Analysis(name, y, SR, tuple(notes), X, note_settings, feature_settings)
+
+
+def clip_features(clips, *, sr: int = SR, settings: FeatureSettings | None = None) -> np.ndarray:
+    """Feature rows of clips that each hold exactly one note (rendered notes of the SoundFont data set).
+
+    Parameters
+    ----------
+    clips : sequence of np.ndarray [shape=(n_i,)]
+        One array of samples per note, at ``sr``.
+    sr : int
+        Sample rate in Hz (the analysis rate).
+    settings : FeatureSettings, optional
+
+    Returns
+    -------
+    np.ndarray [shape=(n_clips, n_features), dtype=float32]
+    """
+    settings = DEFAULT_FEATURES if settings is None else _check(settings, FeatureSettings)
+    return features.notes_features(clips, sr=sr, settings=settings)
+
+
+def mel_spectrogram(source, *, sr: float | None = None) -> features.MelSpectrogram:
+    """The lab's step 1 for a file or an array: decode once, then the mel spectrogram in dB."""
+    y, _ = load(source, sr=sr)
+    return features.mel_spectrogram(y, sr=SR)
+
+
+def _check(value, kind):
+    if not isinstance(value, kind):
+        raise ParameterError(f"expected {kind.__name__}, got {type(value).__name__}")
+    return value

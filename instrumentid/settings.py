@@ -1,0 +1,392 @@
+"""Every setting of instrumentid, with its default written once.
+
+Three frozen dataclasses hold the settings of the pipeline's stages:
+
+- :class:`NoteSettings`: how a recording is cut into notes (:mod:`instrumentid.notes`);
+- :class:`FeatureSettings`: how a note becomes a feature vector (:mod:`instrumentid.features`), and the layout of
+  that vector (:attr:`FeatureSettings.blocks`, :attr:`FeatureSettings.n_features`,
+  :attr:`FeatureSettings.feature_names`), derived from the settings rather than typed out beside them;
+- :class:`TrainingSettings`: the lab's training recipe (epochs, batch size, hidden units, learning rate, the sweep's
+  rates, seed), read by the CLI, :mod:`instrumentid.lab`, :class:`~instrumentid.classifier.InstrumentClassifier` and
+  :mod:`instrumentid.training` for their defaults.
+
+Note and feature settings are saved with every model and data set and are part of every cache key
+(:func:`settings_key`), so a change of any setting never reuses a stale cache and an old model is refused with a
+message naming what differs (:func:`check_same`).
+
+Examples
+--------
+>>> from instrumentid.settings import FeatureSettings, NoteSettings
+>>> FeatureSettings().n_features
+120
+>>> NoteSettings(top_db=40.0).top_db
+40.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from instrumentid.errors import ParameterError
+
+__all__ = [
+    "DEFAULT_FEATURES",
+    "DEFAULT_NOTES",
+    "DEFAULT_TRAINING",
+    "SR",
+    "FeatureSettings",
+    "NoteSettings",
+    "TrainingSettings",
+    "check_same",
+    "settings_key",
+]
+
+#: Analysis sample rate (Hz) of every note and feature in instrumentid.
+SR = 22050
+
+
+def _number(owner: str, name: str, value, *, integer: bool = False, minimum: float = 0.0, strict: bool = True):
+    """``value`` as an int or float, checked to be finite and above ``minimum`` (or at least it, if not strict)."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) and not _is_numpy_number(value, integer):
+        kind = "an integer" if integer else "a number"
+        raise ParameterError(f"{owner}.{name} must be {kind}, got {value!r}")
+    value = int(value) if integer else float(value)
+    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+        raise ParameterError(f"{owner}.{name} must be a finite number {bound}, got {value!r}")
+    return value
+
+
+def _is_numpy_number(value, integer: bool) -> bool:
+    import numbers
+
+    return isinstance(value, numbers.Integral if integer else numbers.Real)
+
+
+class _Settings:
+    """Shared behaviour of the settings dataclasses: validation, JSON round trip, comparison."""
+
+    #: Field name -> ("int" or "float", minimum, strict) for the numeric fields checked in ``__post_init__``.
+    _NUMBERS: ClassVar[dict] = {}
+
+    def __post_init__(self):
+        owner = type(self).__name__
+        for name, (kind, minimum, strict) in self._NUMBERS.items():
+            value = _number(owner, name, getattr(self, name), integer=kind == "int", minimum=minimum, strict=strict)
+            object.__setattr__(self, name, value)
+        self._check()
+
+    def _check(self) -> None:
+        """Checks across fields (subclasses)."""
+
+    def to_dict(self) -> dict:
+        """The settings as a JSON-ready dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: Any, *, what: str | None = None):
+        """Rebuild settings from :meth:`to_dict` output.
+
+        Raises
+        ------
+        ParameterError
+            Not a dict, unknown or missing keys, or a bad value (the message names it).
+        """
+        what = what or cls.__name__
+        if not isinstance(data, dict):
+            raise ParameterError(f"{what} must be a JSON object of settings, got {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown, missing = sorted(set(data) - names), sorted(names - set(data))
+        if unknown or missing:
+            raise ParameterError(f"{what} does not match this version's {cls.__name__}: unknown {unknown}, "
+                                 f"missing {missing}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
+
+    def key(self) -> str:
+        """Short hash of the settings (part of cache keys)."""
+        return settings_key(self.to_dict())
+
+
+@dataclass(frozen=True)
+class NoteSettings(_Settings):
+    """How :func:`instrumentid.notes.detect_notes` cuts a monophonic recording into notes.
+
+    Attributes
+    ----------
+    version : int
+        Bumped whenever the detection code changes what it finds for the same settings.
+    hop_length : int
+        Hop between analysis frames, in samples at :data:`SR` (256 = 11.6 ms).
+    frame_length : int
+        YIN frame length in samples: two periods of the lowest pitch (C1, 32.7 Hz) fit in it.
+    level_frame_length : int
+        Frame length of the RMS level, in samples.
+    fmin, fmax : float
+        Pitch search range in Hz (default C1 to C8).
+    min_duration_s : float
+        Notes shorter than this are dropped, in seconds.
+    top_db : float
+        A frame is part of a note when its level is at most ``top_db`` dB under the recording's peak level and
+        ``floor_margin_db`` dB over its noise floor.
+    floor_margin_db : float
+        See ``top_db``.
+    decay_db : float
+        A note also ends once its level, after its loudest frame, falls this many dB under that loudest frame.
+    rise_db : float
+        A spectral-flux onset inside a sounding note counts as a new attack only if the level rises by this much.
+    vibrato_s : float
+        Length of the median filter over the pitch track, in seconds; about one vibrato period.
+    split_semitones : float
+        A pitch move larger than this (after filtering), held for ``min_duration_s``, starts a new note.
+    """
+
+    version: int = 1
+    hop_length: int = 256
+    frame_length: int = 2048
+    level_frame_length: int = 1024
+    fmin: float = 32.7
+    fmax: float = 4186.0
+    min_duration_s: float = 0.1
+    top_db: float = 50.0
+    floor_margin_db: float = 10.0
+    decay_db: float = 40.0
+    rise_db: float = 6.0
+    vibrato_s: float = 0.2
+    split_semitones: float = 0.65
+
+    _NUMBERS: ClassVar[dict] = {
+        "version": ("int", 1, False), "hop_length": ("int", 1, False), "frame_length": ("int", 1, False),
+        "level_frame_length": ("int", 1, False), "fmin": ("float", 0.0, True), "fmax": ("float", 0.0, True),
+        "min_duration_s": ("float", 0.0, True), "top_db": ("float", 0.0, True),
+        "floor_margin_db": ("float", 0.0, True), "decay_db": ("float", 0.0, True), "rise_db": ("float", 0.0, True),
+        "vibrato_s": ("float", 0.0, True), "split_semitones": ("float", 0.0, True),
+    }
+
+    def _check(self) -> None:
+        lowest, highest = 2 * SR / self.frame_length, SR / 4
+        if not self.fmin < self.fmax:
+            raise ParameterError(f"NoteSettings needs fmin < fmax, got fmin={self.fmin!r}, fmax={self.fmax!r}")
+        if self.fmin < lowest or self.fmax > highest:
+            raise ParameterError(
+                f"NoteSettings pitch range must lie within [{lowest:.1f}, {highest:.0f}] Hz, got "
+                f"fmin={self.fmin!r}, fmax={self.fmax!r}"
+            )
+
+
+@dataclass(frozen=True)
+class FeatureSettings(_Settings):
+    """How :func:`instrumentid.features.note_features` turns one note into a feature vector.
+
+    Attributes
+    ----------
+    version : int
+        Bumped whenever the feature code changes what it computes for the same settings.
+    sr : int
+        Analysis sample rate in Hz (notes are resampled to it).
+    n_fft, hop_length : int
+        FFT window and frame step in samples (93 ms and 23 ms at 22.05 kHz).
+    n_mels : int
+        Mel bands of the spectrogram the MFCCs come from.
+    fmin, fmax : float
+        Lowest and highest mel band edge in Hz.
+    n_mfcc : int
+        Cepstral coefficients kept.
+    attack_s : float
+        The attack block averages the MFCCs over this first part of the note, in seconds.
+    n_bands : int
+        Spectral contrast: ``n_bands`` octave bands above ``contrast_fmin``, plus the rest (``n_bands + 1`` values).
+    contrast_fmin : float
+        Lowest spectral-contrast band edge in Hz.
+    n_envelope : int
+        Envelope levels sampled over the note.
+    n_harmonics : int
+        Harmonic levels measured.
+    f0_range_hz : (float, float)
+        YIN search range in Hz.
+    f0_max_s : float
+        f0 is estimated on the note's first ``f0_max_s`` seconds.
+    normalize : {"peak"}
+        The note is peak-normalized first, so the vector does not depend on the recording level.
+    """
+
+    version: int = 2
+    sr: int = SR
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    fmin: float = 30.0
+    fmax: float = 11025.0
+    n_mfcc: int = 20
+    attack_s: float = 0.1
+    n_bands: int = 6
+    contrast_fmin: float = 100.0
+    n_envelope: int = 8
+    n_harmonics: int = 10
+    f0_range_hz: tuple = (30.0, 4200.0)
+    f0_max_s: float = 0.6
+    normalize: str = "peak"
+
+    _NUMBERS: ClassVar[dict] = {
+        "version": ("int", 1, False), "sr": ("int", 1, False), "n_fft": ("int", 1, False),
+        "hop_length": ("int", 1, False), "n_mels": ("int", 1, False), "fmin": ("float", 0.0, False),
+        "fmax": ("float", 0.0, True), "n_mfcc": ("int", 1, False), "attack_s": ("float", 0.0, True),
+        "n_bands": ("int", 1, False), "contrast_fmin": ("float", 0.0, True), "n_envelope": ("int", 2, False),
+        "n_harmonics": ("int", 1, False), "f0_max_s": ("float", 0.0, True),
+    }
+    #: Length of the pitch-normalized block (centroid, bandwidth, roll-off, flatness, centroid spread, log2 f0).
+    N_PITCHNORM: ClassVar[int] = 6
+
+    def _check(self) -> None:
+        if self.sr != SR:
+            raise ParameterError(f"FeatureSettings.sr must be the analysis rate {SR} Hz, got {self.sr!r}")
+        if not self.fmin < self.fmax <= self.sr / 2:
+            raise ParameterError(f"FeatureSettings needs fmin < fmax <= sr / 2, got fmin={self.fmin!r}, "
+                                 f"fmax={self.fmax!r}")
+        if self.n_mfcc > self.n_mels:
+            raise ParameterError(f"FeatureSettings.n_mfcc must be <= n_mels ({self.n_mels}), got {self.n_mfcc!r}")
+        try:
+            lo, hi = (float(v) for v in self.f0_range_hz)
+        except (TypeError, ValueError):
+            raise ParameterError(f"FeatureSettings.f0_range_hz must be (low, high) in Hz, got "
+                                 f"{self.f0_range_hz!r}") from None
+        if not 0 < lo < hi <= self.sr / 2:
+            raise ParameterError(f"FeatureSettings.f0_range_hz must satisfy 0 < low < high <= sr / 2, got "
+                                 f"{self.f0_range_hz!r}")
+        object.__setattr__(self, "f0_range_hz", (lo, hi))
+        if self.normalize != "peak":
+            raise ParameterError(f"FeatureSettings.normalize must be 'peak', got {self.normalize!r}")
+
+    @property
+    def blocks(self) -> dict:
+        """The blocks of the feature vector, in order: name -> length."""
+        contrast = self.n_bands + 1
+        return {
+            "mfcc_mean": self.n_mfcc, "mfcc_std": self.n_mfcc, "dmfcc_std": self.n_mfcc, "mfcc_attack": self.n_mfcc,
+            "contrast_mean": contrast, "contrast_std": contrast, "envelope": 2 + self.n_envelope,
+            "harmonics": self.n_harmonics, "pitchnorm": self.N_PITCHNORM,
+        }
+
+    @property
+    def n_features(self) -> int:
+        """Length of the feature vector (120 with the defaults)."""
+        return sum(self.blocks.values())
+
+    @property
+    def feature_names(self) -> list:
+        """Name of every feature, index -> name."""
+        m, c = self.n_mfcc, self.n_bands + 1
+        return (
+            [f"mfcc{i}_mean" for i in range(m)] + [f"mfcc{i}_std" for i in range(m)]
+            + [f"mfcc{i}_delta_std" for i in range(m)] + [f"mfcc{i}_attack" for i in range(m)]
+            + [f"contrast{i}_mean" for i in range(c)] + [f"contrast{i}_std" for i in range(c)]
+            + ["log_attack_time", "decay_slope"] + [f"envelope{i}_db" for i in range(self.n_envelope)]
+            + [f"harmonic{i + 1}_db" for i in range(self.n_harmonics)]
+            + ["centroid_over_f0", "bandwidth_over_f0", "rolloff_over_f0", "flatness", "centroid_spread", "log2_f0"]
+        )
+
+    def block_slices(self) -> dict:
+        """Where each block sits in the vector: name -> slice."""
+        out, start = {}, 0
+        for name, length in self.blocks.items():
+            out[name] = slice(start, start + length)
+            start += length
+        return out
+
+
+@dataclass(frozen=True)
+class TrainingSettings(_Settings):
+    """The lab's training recipe: the defaults of the CLI, the lab, the classifier and the training functions.
+
+    Attributes
+    ----------
+    epochs : int
+        Passes over the training rows (the lab: 10).
+    batch_size : int
+        Rows per Adam step (the lab: 128).
+    hidden_units : int
+        Width of the hidden layer (the lab: 256).
+    activation : {"sigmoid", "tanh", "relu"}
+        Hidden-layer activation (the lab: sigmoid).
+    lr : float
+        Adam learning rate (the lab: 0.001).
+    rates : tuple of float
+        Learning rates of the sweep (the lab: 0.1, 0.01, 0.001, 0.0001).
+    sweep_epochs : int
+        Epochs per rate in the sweep (the lab: 20).
+    seed : int
+        Seed of the initial weights and of every shuffle.
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    hidden_units: int = 256
+    activation: str = "sigmoid"
+    lr: float = 1e-3
+    rates: tuple = (0.1, 0.01, 0.001, 0.0001)
+    sweep_epochs: int = 20
+    seed: int = 0
+
+    _NUMBERS: ClassVar[dict] = {
+        "epochs": ("int", 1, False), "batch_size": ("int", 1, False), "hidden_units": ("int", 1, False),
+        "lr": ("float", 0.0, True), "sweep_epochs": ("int", 1, False), "seed": ("int", 0, False),
+    }
+    #: Hidden-layer activations the network knows.
+    ACTIVATIONS: ClassVar[tuple] = ("relu", "sigmoid", "tanh")
+
+    def _check(self) -> None:
+        if self.activation not in self.ACTIVATIONS:
+            raise ParameterError(f"TrainingSettings.activation must be one of {list(self.ACTIVATIONS)}, got "
+                                 f"{self.activation!r}")
+        rates = tuple(_number("TrainingSettings", "rates", r) for r in self.rates)
+        if not rates or len(set(rates)) != len(rates):
+            raise ParameterError(f"TrainingSettings.rates must be distinct positive numbers, got {self.rates!r}")
+        object.__setattr__(self, "rates", rates)
+
+
+#: The defaults, as values.
+DEFAULT_NOTES = NoteSettings()
+DEFAULT_FEATURES = FeatureSettings()
+DEFAULT_TRAINING = TrainingSettings()
+
+
+def settings_key(settings) -> str:
+    """Short hash (16 hex digits) of a JSON-ready value of settings, e.g. a dict holding several ``to_dict()``."""
+    text = json.dumps(settings, sort_keys=True, default=list)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def check_same(saved, current: _Settings, *, name: str, what: str) -> None:
+    """Refuse ``saved`` settings (a dict, e.g. from ``model.json``) that differ from ``current``.
+
+    Parameters
+    ----------
+    saved : dict or None
+        Settings as saved (``to_dict()`` output).
+    current : NoteSettings or FeatureSettings
+        The settings this code uses.
+    name : str
+        What carries the saved settings, for the message (``"model 'runs/x'"``).
+    what : str
+        Which settings (``"note detection"``, ``"feature"``).
+
+    Raises
+    ------
+    ParameterError
+        ``saved`` is missing or differs; the message names every difference.
+    """
+    if not isinstance(saved, dict):
+        raise ParameterError(f"{name} carries no {what} settings: retrain it with this version of instrumentid")
+    now = current.to_dict()
+    saved = json.loads(json.dumps(saved))
+    if saved != now:
+        diffs = [f"{key}: {saved.get(key, '<missing>')!r} in the model, {now.get(key, '<missing>')!r} now"
+                 for key in sorted(set(saved) | set(now)) if saved.get(key) != now.get(key)]
+        raise ParameterError(f"{name} was made with other {what} settings ({'; '.join(diffs)}): retrain it with "
+                             "this version of instrumentid")

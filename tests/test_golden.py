@@ -1,0 +1,26 @@
+"""Golden outputs: the lab on the default data, predict on the lab's example and a folder build, byte for byte.
+
+The digest in ``tests/golden/outputs.json`` was made by ``tests/golden_outputs.py`` before the restructuring of
+issue 11 (one analysis path, settings as values); a change that is meant to change the outputs regenerates it with
+``python tests/golden_outputs.py --write`` and says why in its commit.
+"""
+
+import json
+
+import pytest
+
+import golden_outputs
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def produced(tmp_path_factory):
+    return golden_outputs.produce(tmp_path_factory.mktemp("golden"))
+
+
+@pytest.mark.parametrize("part", ["lab", "predict", "folder_dataset"])
+def test_outputs_identical_to_golden(produced, part):
+    expected = json.loads(golden_outputs.GOLDEN.read_text())[part]
+    diffs = golden_outputs.differences(expected, produced[part])
+    assert not diffs, "outputs differ from tests/golden/outputs.json:\n" + "\n".join(diffs[:20])

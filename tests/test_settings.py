@@ -1,0 +1,95 @@
+"""Settings as values: validation, the JSON round trip, cache keys and the comparison of saved settings."""
+
+import dataclasses
+
+import pytest
+
+from instrumentid.errors import ParameterError
+from instrumentid.settings import (
+    DEFAULT_FEATURES,
+    DEFAULT_NOTES,
+    DEFAULT_TRAINING,
+    FeatureSettings,
+    NoteSettings,
+    TrainingSettings,
+    check_same,
+    settings_key,
+)
+
+
+@pytest.mark.parametrize("cls", [NoteSettings, FeatureSettings, TrainingSettings])
+def test_round_trip_and_frozen(cls):
+    settings = cls()
+    assert cls.from_dict(settings.to_dict()) == settings
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.version = 3  # type: ignore[misc]
+
+
+def test_defaults_are_the_labs():
+    assert (DEFAULT_TRAINING.epochs, DEFAULT_TRAINING.batch_size, DEFAULT_TRAINING.hidden_units) == (10, 128, 256)
+    assert DEFAULT_TRAINING.lr == 1e-3 and DEFAULT_TRAINING.rates == (0.1, 0.01, 0.001, 0.0001)
+    assert DEFAULT_TRAINING.sweep_epochs == 20 and DEFAULT_TRAINING.activation == "sigmoid"
+    assert DEFAULT_FEATURES.n_features == len(DEFAULT_FEATURES.feature_names) == 120
+
+
+def test_layout_follows_the_settings():
+    settings = FeatureSettings(n_mfcc=13, n_bands=4, n_envelope=6, n_harmonics=8)
+    assert settings.blocks["mfcc_mean"] == 13 and settings.blocks["contrast_std"] == 5
+    assert settings.n_features == 4 * 13 + 2 * 5 + 8 + 8 + 6 == len(settings.feature_names)
+    slices = settings.block_slices()
+    assert slices["pitchnorm"].stop == settings.n_features
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, match",
+    [
+        (NoteSettings, {"top_db": 0}, "top_db must be a finite number > 0"),
+        (NoteSettings, {"fmin": 500.0, "fmax": 100.0}, "fmin < fmax"),
+        (NoteSettings, {"fmin": 5.0}, "pitch range"),
+        (NoteSettings, {"hop_length": 2.5}, "hop_length must be an integer"),
+        (NoteSettings, {"decay_db": float("nan")}, "decay_db"),
+        (FeatureSettings, {"sr": 44100}, "analysis rate"),
+        (FeatureSettings, {"n_mfcc": 200}, "n_mfcc must be <= n_mels"),
+        (FeatureSettings, {"f0_range_hz": (400.0, 100.0)}, "f0_range_hz"),
+        (FeatureSettings, {"normalize": "rms"}, "normalize"),
+        (TrainingSettings, {"epochs": 0}, "epochs"),
+        (TrainingSettings, {"lr": -1.0}, "lr"),
+        (TrainingSettings, {"rates": (0.1, 0.1)}, "distinct"),
+        (TrainingSettings, {"activation": "gelu"}, "activation"),
+        (TrainingSettings, {"batch_size": True}, "batch_size must be an integer"),
+    ],
+)
+def test_bad_values_are_named(cls, kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        cls(**kwargs)
+
+
+def test_from_dict_refuses_other_layouts():
+    data = DEFAULT_NOTES.to_dict()
+    with pytest.raises(ParameterError, match="unknown \\['colour'\\]"):
+        NoteSettings.from_dict({**data, "colour": 1})
+    data.pop("top_db")
+    with pytest.raises(ParameterError, match="missing \\['top_db'\\]"):
+        NoteSettings.from_dict(data)
+    with pytest.raises(ParameterError, match="JSON object"):
+        NoteSettings.from_dict([1, 2])
+
+
+def test_every_setting_changes_the_key():
+    keys = {DEFAULT_NOTES.key()}
+    for f in dataclasses.fields(NoteSettings):
+        value = getattr(DEFAULT_NOTES, f.name)
+        changed = dataclasses.replace(DEFAULT_NOTES, **{f.name: value * 2 if f.name != "fmax" else value / 2})
+        keys.add(changed.key())
+    assert len(keys) == 1 + len(dataclasses.fields(NoteSettings))
+    assert settings_key({"a": 1}) != settings_key({"a": 2}) and len(settings_key({})) == 16
+
+
+def test_check_same_names_each_difference():
+    check_same(DEFAULT_NOTES.to_dict(), DEFAULT_NOTES, name="model 'm'", what="note detection")
+    saved = {**DEFAULT_NOTES.to_dict(), "top_db": 40.0, "rise_db": 3.0}
+    with pytest.raises(ParameterError, match=r"model 'm' was made with other note detection settings "
+                                             r"\(rise_db: 3.0 in the model, 6.0 now; top_db: 40.0 in the model"):
+        check_same(saved, DEFAULT_NOTES, name="model 'm'", what="note detection")
+    with pytest.raises(ParameterError, match="carries no feature settings"):
+        check_same(None, DEFAULT_FEATURES, name="model 'm'", what="feature")
