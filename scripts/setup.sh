@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # One-shot set-up on a fresh machine: Debian SoundFonts, a virtual environment, torch (CPU) first, then the package.
+# Idempotent: a second run changes nothing. Environment: VENV (default .venv), PYTHON (default python3, 3.11 or later),
+# EXTRAS (the optional-dependency groups of pyproject.toml to install, default "test export lint").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 PY="${PYTHON:-python3}"
+EXTRAS="${EXTRAS:-test export lint}"
 
 # SoundFonts for the default data set (FluidR3 GM; TimGM6mb ships inside pretty_midi).
 need_apt=()
@@ -20,10 +23,51 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --upgrade pip 2>/dev/null || true
+if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "setup.sh: $VENV uses Python $("$VENV/bin/python" -V 2>&1); instrumentid needs 3.11 or later" \
+        "(set PYTHON=python3.11 and remove $VENV)" >&2
+    exit 1
+fi
+pip=("$VENV/bin/python" -m pip install -q)
+"${pip[@]}" --upgrade pip 2>/dev/null || true
+
+# The requirements as pyproject.toml states them (written once, there): `deps` prints every requirement of the
+# project and of the extras in $EXTRAS (an extra naming the package itself, like dev = ["instrumentid[test,...]"],
+# stands for those extras) except tinysoundfont; `nodeps` prints tinysoundfont's.
+requirements() {
+    "$VENV/bin/python" - "$1" $EXTRAS <<'EOF'
+import re, sys, tomllib
+
+which, todo = sys.argv[1], sys.argv[2:]
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+NO_DEPS = {"tinysoundfont"}  # its hard dependency pyaudio does not build on head-less machines; never used here
+reqs, done = list(project["dependencies"]), set()
+while todo:
+    extra = todo.pop()
+    if extra in done:
+        continue
+    done.add(extra)
+    for req in project["optional-dependencies"][extra]:
+        self_ref = re.fullmatch(re.escape(project["name"]) + r"\[([^\]]*)\]", req.replace(" ", ""))
+        if self_ref:
+            todo += self_ref.group(1).split(",")
+        else:
+            reqs.append(req)
+for req in dict.fromkeys(reqs):  # once each, in order
+    name = re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", req).group()).lower()
+    if (name in NO_DEPS) == (which == "nodeps"):
+        print(req)
+EOF
+}
+nodeps_list="$(requirements nodeps)"  # (a failure here stops the set-up; inside <(...) it would not)
+deps_list="$(requirements deps)"
+mapfile -t nodeps <<<"$nodeps_list"
+mapfile -t deps <<<"$deps_list"
+
 # CPU build from local disk; an unpinned torch would pull a multi-GB CUDA build.
-"$VENV/bin/python" -m pip install -q torch==2.13.0
-# tinysoundfont's optional pyaudio dependency does not build here.
-"$VENV/bin/python" -m pip install -q --no-deps tinysoundfont
-"$VENV/bin/python" -m pip install -q -e ".[test,export]"
+"${pip[@]}" torch==2.13.0
+"${pip[@]}" --no-deps "${nodeps[@]}"
+"${pip[@]}" "${deps[@]}"
+# The package itself; its requirements are all in place, and pip must not resolve tinysoundfont's again.
+"${pip[@]}" --no-deps -e .
 touch "$VENV/.installed"
