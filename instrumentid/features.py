@@ -6,8 +6,9 @@ cut from users' recordings, so a model never sees features computed two differen
 :class:`~instrumentid.settings.FeatureSettings`, and the layout below (block lengths, :data:`FEATURE_NAMES`,
 :data:`N_FEATURES`) is derived from those settings.
 
-The vector (:data:`FEATURE_NAMES`, for the default settings) mixes cepstral statistics with descriptors chosen because they carried over
-between SoundFonts in the leave-one-SoundFont-out measurements (``scripts/measure_generalization.py``)::
+The vector (:data:`FEATURE_NAMES`, for the default settings) mixes cepstral statistics with descriptors chosen
+because they carried over between SoundFonts in the leave-one-SoundFont-out measurements
+(``scripts/measure_generalization.py``)::
 
     [  0: 20]  mean over the note of 20 MFCCs
     [ 20: 40]  standard deviation over the note of the 20 MFCCs

@@ -151,7 +151,7 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
     filter_frames = max(1, round(s.vibrato_s / frame_s)) | 1
 
     notes = []
-    for start, stop in zip(starts, [*starts[1:], n_frames]):
+    for start, stop in zip(starts, [*starts[1:], n_frames], strict=True):
         sounding = np.flatnonzero(active[start:stop])
         if sounding.size == 0:
             continue  # a silent segment
@@ -269,7 +269,7 @@ def _harmonic_rise(magnitude: np.ndarray, key: int, change: int, *, earliest: in
 
 def _dedupe(frames: list[int], *, gap: int) -> list[int]:
     """Keep the first of every group of frames closer than ``gap`` to the previous kept one."""
-    kept = []
+    kept: list[int] = []
     for frame in frames:
         if not kept or frame - kept[-1] >= gap:
             kept.append(frame)

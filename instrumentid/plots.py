@@ -204,7 +204,8 @@ def plot_notes(spec, *, predictions, ax=None, title: str = "Notes"):
     -------
     fig : matplotlib.figure.Figure
     ax : matplotlib Axes
-        The spectrogram, one Rectangle per note in ``ax.patches`` (x: start_s to end_s; y: two semitones either side of f0) and one
+        The spectrogram, one Rectangle per note in ``ax.patches`` (x: start_s to end_s; y: two semitones either
+        side of f0) and one
         label per note in ``ax.texts``, in time order.
     """
     from matplotlib.patches import Rectangle

@@ -72,8 +72,10 @@ def _ranking(pairs, what: str) -> tuple:
 
 
 def _check_leader(record, ranking_field: str) -> None:
-    """Normalize ``record.confidence`` and ``record.<ranking_field>``; the ranking must start with
-    ``(record.instrument, record.confidence)``."""
+    """Normalize ``record.confidence`` and ``record.<ranking_field>``.
+
+    The ranking must start with ``(record.instrument, record.confidence)``.
+    """
     kind = type(record).__name__
     object.__setattr__(record, "confidence", _probability(record.confidence, f"{kind}.confidence"))
     ranking = _ranking(getattr(record, ranking_field), f"{kind}.{ranking_field}")
@@ -155,7 +157,9 @@ class RecordingPrediction:
 
     def __post_init__(self):
         if not (isinstance(self.duration_s, (int, float)) and math.isfinite(self.duration_s) and self.duration_s >= 0):
-            raise ParameterError(f"RecordingPrediction.duration_s must be a length in seconds >= 0, got {self.duration_s!r}")
+            raise ParameterError(
+                f"RecordingPrediction.duration_s must be a length in seconds >= 0, got {self.duration_s!r}"
+            )
         notes = tuple(self.notes)
         if not all(isinstance(p, NotePrediction) for p in notes):
             raise ParameterError("RecordingPrediction.notes must hold NotePrediction records")
@@ -164,7 +168,9 @@ class RecordingPrediction:
         object.__setattr__(self, "notes", notes)
         if not notes:
             if self.instrument is not None or self.confidence is not None or self.probabilities:
-                raise ParameterError("a RecordingPrediction without notes has no instrument, confidence or probabilities")
+                raise ParameterError(
+                    "a RecordingPrediction without notes has no instrument, confidence or probabilities"
+                )
             return
         _check_leader(self, "probabilities")
 
@@ -338,7 +344,7 @@ def classify(analysis: Analysis, clf) -> RecordingPrediction:
     classes = [str(c) for c in clf.classes_]
     k = min(TOP_K, len(classes))
     results = []
-    for note, row in zip(analysis.notes, proba):
+    for note, row in zip(analysis.notes, proba, strict=True):
         order = np.argsort(row)[::-1][:k]
         top = tuple((classes[j], float(row[j])) for j in order)
         results.append(NotePrediction(note, top[0][0], top[0][1], top))

@@ -131,8 +131,10 @@ _worker_limits = None  # the worker's threadpoolctl limiter, kept alive for the 
 
 
 def limit_worker_threads() -> None:
-    """Initializer of worker processes: one BLAS/OpenMP thread each, so ``jobs`` workers use ``jobs`` cores
-    (measured: extraction only sped up across processes once each was limited to one thread)."""
+    """Initialize a worker process: one BLAS/OpenMP thread each, so ``jobs`` workers use ``jobs`` cores.
+
+    (Measured: extraction only sped up across processes once each was limited to one thread).
+    """
     global _worker_limits
     for name in _THREAD_ENV:
         os.environ[name] = "1"
@@ -174,8 +176,11 @@ def package_versions(distributions) -> dict:
 
 
 def cache_dir() -> Path:
-    """The user's cache folder for instrumentid: ``$INSTRUMENTID_CACHE``, else the platform's user cache folder
-    (``platformdirs``: ``~/.cache/instrumentid`` on Linux, honouring ``$XDG_CACHE_HOME``). Not created here."""
+    """The user's cache folder for instrumentid (not created here).
+
+    ``$INSTRUMENTID_CACHE``, else the platform's user cache folder (``platformdirs``: ``~/.cache/instrumentid``
+    on Linux, honouring ``$XDG_CACHE_HOME``).
+    """
     if os.environ.get("INSTRUMENTID_CACHE"):
         return Path(os.environ["INSTRUMENTID_CACHE"]).expanduser()
     import platformdirs

@@ -127,13 +127,14 @@ def produce(workdir) -> dict:
 def differences(expected, actual, where: str = "") -> list:
     """Paths at which two digests differ (at most a few per branch)."""
     if isinstance(expected, dict) and isinstance(actual, dict):
-        out = [f"{where}/{k}: only in {'golden' if k in expected else 'new'}" for k in sorted(set(expected) ^ set(actual))]
+        out = [f"{where}/{k}: only in {'golden' if k in expected else 'new'}"
+               for k in sorted(set(expected) ^ set(actual))]
         for k in sorted(set(expected) & set(actual)):
             out += differences(expected[k], actual[k], f"{where}/{k}")
         return out
     if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
         out = []
-        for i, (a, b) in enumerate(zip(expected, actual)):
+        for i, (a, b) in enumerate(zip(expected, actual, strict=True)):
             out += differences(a, b, f"{where}[{i}]")
             if len(out) > 5:
                 break

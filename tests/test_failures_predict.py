@@ -43,7 +43,8 @@ def _bad_files(folder):
         "corrupt": (corrupt, "cannot read audio file"),
         "truncated": (truncated, "no notes found .*shorter than one analysis frame"),
         "empty": (folder / "empty.flac", r"empty \(0 bytes\)"),
-        "silent": (folder / "silent.wav", r"no notes found in '.*silent\.wav' \(audio is silent \(peak under -80 dBFS\)\)$"),
+        "silent": (folder / "silent.wav",
+                   r"no notes found in '.*silent\.wav' \(audio is silent \(peak under -80 dBFS\)\)$"),
         "text with audio extension": (folder / "notes.mp3", "cannot read audio file"),
         "not audio": (folder / "readme.txt", "cannot read audio file"),
     }

@@ -7,9 +7,8 @@ issue 11 (one analysis path, settings as values); a change that is meant to chan
 
 import json
 
-import pytest
-
 import golden_outputs
+import pytest
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ RELEASE_S = 0.4
 def check_notes(found, expected):
     """Compare detected notes with synth.expected_notes(): count, pitch, start (50 ms), end."""
     assert [n.midi for n in found] == [m for m, _, _ in expected], [(n.name, n.start_s) for n in found]
-    for i, (note, (_, start_s, end_s)) in enumerate(zip(found, expected)):
+    for i, (note, (_, start_s, end_s)) in enumerate(zip(found, expected, strict=True)):
         assert abs(note.start_s - start_s) <= TOLERANCE_S, (note, start_s)
         following = expected[i + 1][1] if i + 1 < len(expected) else np.inf
         if following - end_s < TOLERANCE_S:  # legato: the note lasts until the next one starts

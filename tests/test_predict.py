@@ -21,7 +21,6 @@ from instrumentid.prediction import (
     load_model,
     predict,
 )
-
 from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, FeatureSettings, NoteSettings
 
 SR = 22050
@@ -110,7 +109,7 @@ def test_predict_pipeline(tiny_model):
     clf = load_model(tiny_model)
     X = features.notes_features([y[round(n.start_s * SR): round(n.end_s * SR)] for n in notes], sr=SR)
     proba = clf.predict_proba(X)
-    for p, row in zip(result.notes, proba):
+    for p, row in zip(result.notes, proba, strict=True):
         order = np.argsort(row)[::-1][:3]
         assert [name for name, _ in p.top] == list(clf.classes_[order])
         np.testing.assert_allclose([prob for _, prob in p.top], row[order])
@@ -119,7 +118,7 @@ def test_predict_pipeline(tiny_model):
     overall = weights @ proba / weights.sum()
     assert result.instrument == clf.classes_[np.argmax(overall)]
     assert result.confidence == pytest.approx(overall.max())
-    assert dict(result.probabilities) == pytest.approx(dict(zip(clf.classes_, overall)))
+    assert dict(result.probabilities) == pytest.approx(dict(zip(clf.classes_, overall, strict=True)))
 
 
 def test_predict_file_equals_array_and_any_format(tiny_model, tmp_path):
@@ -197,7 +196,7 @@ def test_default_model_names_the_instruments(phrase):
     result = predict(np.asarray(synth.phrase_audio(phrase)), sr=SR)
     expected = synth.expected_notes(phrase)
     assert [p.note.midi for p in result.notes] == [m for m, _, _ in expected]
-    for p, (_, start_s, _) in zip(result.notes, expected):
+    for p, (_, start_s, _) in zip(result.notes, expected, strict=True):
         assert abs(p.note.start_s - start_s) <= 0.05
     assert [p.instrument for p in result.notes] == SHIPPED_CASES[phrase], result.to_table()
 
