@@ -22,12 +22,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from instrumentid.audio import SR
+from instrumentid.datasets import render
 from instrumentid.datasets import soundfont as sfds
+from instrumentid.datasets.programs import DEFAULT_CLASSES, read_programs
 from instrumentid.features import note_features
 
 
 def time_build(*, jobs=None) -> dict:
-    """Build the default data set from scratch into a temporary cache: ``seconds``, ``n_notes``, ``n_silent_dropped``."""
+    """Build the default data set from scratch into a temporary cache.
+
+    Returns ``seconds``, ``n_notes`` and ``n_silent_dropped``.
+    """
     old = os.environ.get("INSTRUMENTID_CACHE")
     with tempfile.TemporaryDirectory() as cache:
         os.environ["INSTRUMENTID_CACHE"] = cache
@@ -50,11 +55,11 @@ def time_features(*, sample=300) -> dict:
     Returns ``n_notes``, ``render_notes_per_s``, ``notes_per_s`` and ``x_real_time`` (of :func:`note_features`
     alone) and ``mean_note_s``.
     """
-    sources = sfds.default_sources()
-    rows = sfds.plan_notes(sources, sfds.read_programs(sfds.DEFAULT_CLASSES))
+    sources = render.default_sources()
+    rows = sfds.plan_notes(sources, read_programs(DEFAULT_CLASSES))
     rows = rows[:: max(1, len(rows) // sample)][:sample]
     for src in sources:  # load every SoundFont before timing
-        sfds.render_note(src.path, 0 if src.programs is None else src.programs[0], 60, duration_s=0.1)
+        render.render_note(src.path, 0 if src.programs is None else src.programs[0], 60, duration_s=0.1)
     t0 = time.perf_counter()
     notes = [y for y in (sfds.render_varied(r) for r in rows) if y is not None]
     render_s = time.perf_counter() - t0
@@ -74,7 +79,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sample", type=int, default=300, help="notes timed one by one for the per-note figures")
     args = ap.parse_args(argv)
 
-    print(f"sources: {', '.join(s.name for s in sfds.default_sources())}; cores: {os.cpu_count()}")
+    print(f"sources: {', '.join(s.name for s in render.default_sources())}; cores: {os.cpu_count()}")
     b = time_build(jobs=args.jobs)
     print(f"default build: {b['seconds']:.1f} s for {b['n_notes']} notes ({b['n_notes'] / b['seconds']:.1f} notes/s, "
           f"{b['n_silent_dropped']} silent renders dropped)")

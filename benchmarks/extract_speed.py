@@ -30,7 +30,7 @@ def render_folder(root: Path, *, files_per_class: int, notes_per_file: int, seed
     """Write ``files_per_class`` phrases of ``notes_per_file`` notes (0.6 s + 0.15 s gap) per class, WAV 22.05 kHz."""
     import soundfile as sf
 
-    from instrumentid.datasets.soundfont import default_soundfonts, render_note
+    from instrumentid.datasets.render import default_soundfonts, render_note
 
     soundfont = next(iter(default_soundfonts().values()))
     rng = np.random.default_rng(seed)

@@ -151,7 +151,7 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
     filter_frames = max(1, round(s.vibrato_s / frame_s)) | 1
 
     notes = []
-    for start, stop in zip(starts, [*starts[1:], n_frames], strict=True):
+    for start, stop in itertools.pairwise([*starts, n_frames]):
         sounding = np.flatnonzero(active[start:stop])
         if sounding.size == 0:
             continue  # a silent segment

@@ -29,7 +29,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from instrumentid.audio import SR
+from instrumentid.datasets import render
 from instrumentid.datasets import soundfont as sfds
+from instrumentid.datasets.programs import DEFAULT_CLASSES, read_programs
+from instrumentid.datasets.variation import VARIATION
 
 N_FFT, HOP = 2048, 512
 
@@ -159,7 +162,7 @@ def measure_default_set(*, epochs: int, seeds: int, jobs: int) -> int:
     y = np.array([m["label"] for m in meta])
     src = np.array([m["source"] for m in meta])
     names = list(dict.fromkeys(src.tolist()))
-    class_names = list(sfds.DEFAULT_CLASSES)
+    class_names = list(DEFAULT_CLASSES)
     print(f"default set: {len(y)} notes from {', '.join(names)}; {epochs} epochs, mean of {seeds} seed(s)")
     protocols = [("pitch split", ~sfds.split_test_mask(meta, split="pitch"))]
     protocols += [(f"LOSO {n}", src != n) for n in names]
@@ -192,24 +195,24 @@ def main(argv=None) -> int:
     if args.default_set:
         return measure_default_set(epochs=args.epochs, seeds=args.seeds, jobs=args.jobs)
     if args.variation == "strong":
-        sfds.VARIATION.update(eq_db=5.0, tilt_db_per_octave=2.0, reverb_probability=0.75, rt60_s=(0.15, 1.2),
+        VARIATION.update(eq_db=5.0, tilt_db_per_octave=2.0, reverb_probability=0.75, rt60_s=(0.15, 1.2),
                               direct_to_reverb_db=(-3.0, 18.0), snr_db=(25.0, 65.0))
     elif args.variation == "none":
-        sfds.VARIATION.update(eq_db=0.0, tilt_db_per_octave=0.0, reverb_probability=0.0, swell_db=0.0,
+        VARIATION.update(eq_db=0.0, tilt_db_per_octave=0.0, reverb_probability=0.0, swell_db=0.0,
                               snr_db=(120.0, 140.0), vibrato_probability=0.0, lead_in_s=(0.0, 0.0))
-    sources = sfds.default_sources()
+    sources = render.default_sources()
     for spec in args.extra:
         name, _, rest = spec.partition("=")
         path, _, progs = rest.partition(":")
         programs = tuple(int(p) for p in progs.split(",")) if progs else None
-        sources.append(sfds.Source(name, sfds.check_soundfont(path), programs))
-    classes = sfds.read_programs(sfds.DEFAULT_CLASSES)
+        sources.append(render.Source(name, render.check_soundfont(path), programs))
+    classes = read_programs(DEFAULT_CLASSES)
     rows = sfds.plan_notes(sources, classes, seed=0, renders=args.renders)
     if args.out is None:
         import hashlib
         import tempfile
 
-        tag = hashlib.sha1(repr((args.variation, args.renders, args.extra, sfds.VARIATION)).encode()).hexdigest()[:10]
+        tag = hashlib.sha1(repr((args.variation, args.renders, args.extra, VARIATION)).encode()).hexdigest()[:10]
         args.out = Path(tempfile.gettempdir()) / f"instrumentid_blocks_{tag}.npz"
     if args.out.exists():
         z = np.load(args.out)

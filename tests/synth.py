@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from instrumentid.datasets import soundfont as _sf
+from instrumentid.datasets import render as _sf
 
 FLUID = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 
@@ -35,7 +35,7 @@ def default_soundfont() -> Path:
 
 
 def render_phrase(notes, *, sr: int = 22050, soundfont=None, **options) -> np.ndarray:
-    """:func:`instrumentid.datasets.soundfont.render_phrase` with the tests' default SoundFont."""
+    """:func:`instrumentid.datasets.render.render_phrase` with the tests' default SoundFont."""
     return _sf.render_phrase(notes, soundfont=soundfont or default_soundfont(), sr=sr, **options)
 
 

@@ -161,3 +161,15 @@ def test_out_non_empty_folder_kept(two_classes, tmp_path):
     with pytest.raises(ParameterError, match="refusing to replace .*music"):
         build(two_classes, out=precious)
     assert (precious / "song.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"note_settings": {"top_db": 40}}, "note_settings must be a NoteSettings or None, got dict"),
+        ({"feature_settings": "default"}, "feature_settings must be a FeatureSettings or None, got str"),
+    ],
+)
+def test_bad_settings(two_classes, kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        build(two_classes, **kwargs)

@@ -7,11 +7,13 @@ import pytest
 
 from instrumentid.audio import SR
 from instrumentid.cli import main
+from instrumentid.datasets import render
 from instrumentid.datasets import soundfont as sfds
+from instrumentid.datasets.programs import read_programs
 from instrumentid.errors import ParameterError
 from instrumentid.features import note_features
 
-TIM = sfds._timgm6mb()
+TIM = render.timgm6mb()
 
 
 @pytest.fixture
@@ -23,12 +25,12 @@ def not_a_soundfont(tmp_path):
 
 def test_missing_soundfont(tmp_path):
     with pytest.raises(ParameterError, match="SoundFont not found"):
-        sfds.render_note(tmp_path / "nope.sf2", 0, 60)
+        render.render_note(tmp_path / "nope.sf2", 0, 60)
 
 
 def test_folder_is_not_a_soundfont(tmp_path):
     with pytest.raises(ParameterError, match="got a folder"):
-        sfds.check_soundfont(tmp_path)
+        render.check_soundfont(tmp_path)
 
 
 def test_file_that_is_not_a_soundfont(not_a_soundfont):
@@ -49,7 +51,7 @@ def test_file_that_is_not_a_soundfont(not_a_soundfont):
 def test_render_note_bad_values(kwargs, match):
     args = {"program": 0, "midi": 60, **kwargs}
     with pytest.raises(ParameterError, match=match):
-        sfds.render_note(TIM, args.pop("program"), args.pop("midi"), **args)
+        render.render_note(TIM, args.pop("program"), args.pop("midi"), **args)
 
 
 @pytest.mark.parametrize(
@@ -65,16 +67,16 @@ def test_render_note_bad_values(kwargs, match):
 )
 def test_bad_program_maps(spec, match):
     with pytest.raises(ParameterError, match=match):
-        sfds.read_programs(spec)
+        read_programs(spec)
 
 
 def test_unreadable_programs_file(tmp_path):
     p = tmp_path / "map.json"
     p.write_text("{not json")
     with pytest.raises(ParameterError, match="cannot read programs file"):
-        sfds.read_programs(p)
+        read_programs(p)
     with pytest.raises(ParameterError, match="programs file not found"):
-        sfds.read_programs(tmp_path / "missing.toml")
+        read_programs(tmp_path / "missing.toml")
 
 
 def test_bad_splits():
@@ -122,3 +124,17 @@ def test_cli_test_source_needs_source_split(capsys):
 def test_note_features_bad_input(y, kwargs, match):
     with pytest.raises(ParameterError, match=match):
         note_features(y, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"feature_settings": {"n_mfcc": 20}}, "feature_settings must be a FeatureSettings or None, got dict"),
+        ({"note_settings": 3}, "note_settings must be a NoteSettings or None, got int"),
+        ({"programs": {"piano": [0]}}, r"at least 2 classes, got \['piano'\]"),
+    ],
+)
+def test_bad_build_options(kwargs, match, tmp_path):
+    with pytest.raises(ParameterError, match=match):
+        sfds.build_soundfont_dataset([TIM], out=tmp_path / "x", progress=False, **kwargs)
+    assert not (tmp_path / "x").exists()

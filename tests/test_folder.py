@@ -15,6 +15,7 @@ from instrumentid.datasets.folder import (
     find_class_files,
     grouped_split,
 )
+from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, FeatureSettings, NoteSettings
 from tests.synth import render_phrase, write
 
 #: class name -> General-MIDI program
@@ -132,7 +133,7 @@ def test_split_grouped_by_file_and_stratified(built):
 def test_build_train_evaluate_predict_end_to_end(built, audio_dir, tmp_path, capsys):
     """The README's walk-through: dataset build -> train -> evaluate -> predict held-out recordings."""
     from instrumentid.cli import main
-    from instrumentid.predict import predict
+    from instrumentid.prediction import predict
 
     ds, _ = built
     argv = ["dataset", "build", "--from-folder", str(audio_dir), "--out", str(ds.path), "--test-size", str(TEST_SIZE)]
@@ -223,3 +224,31 @@ def test_find_class_files_ignores_hidden(tmp_path):
     assert names == ["a", "b"]
     assert files == {"a": ["a/x.wav"], "b": ["b/deep/er/z.flac"]}
     assert skipped == [{"file": "top.wav", "reason": "not inside a class sub-folder"}]
+
+
+def test_settings_recorded_and_part_of_the_cache_key(audio_dir, monkeypatch):
+    ds = build_folder_dataset(audio_dir, test_size=TEST_SIZE, jobs=1, progress=False)
+    saved = json.loads((ds.path / "dataset.json").read_text())
+    assert saved["note_settings"] == DEFAULT_NOTES.to_dict() and saved["feature_settings"] == DEFAULT_FEATURES.to_dict()
+    assert ds.note_settings == DEFAULT_NOTES and ds.feature_settings == DEFAULT_FEATURES
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("extracted again")
+
+    monkeypatch.setattr(folder_mod, "_extract_all", no_extraction)
+    again = build_folder_dataset(audio_dir, test_size=TEST_SIZE, jobs=1, progress=False, note_settings=NoteSettings(),
+                                 feature_settings=FeatureSettings())
+    assert again.path == ds.path
+    for changed in ({"note_settings": NoteSettings(top_db=45.0)}, {"feature_settings": FeatureSettings(attack_s=0.2)}):
+        with pytest.raises(AssertionError, match="extracted again"):
+            build_folder_dataset(audio_dir, test_size=TEST_SIZE, jobs=1, progress=False, **changed)
+
+
+def test_key_changes_with_one_note_setting(audio_dir):
+    _, files, skipped = find_class_files(audio_dir)
+    options = {"test_size": 0.2, "seed": 0, "split_csv": None, "feature_settings": FeatureSettings()}
+    base = folder_mod._cache_key(audio_dir, files, skipped, note_settings=NoteSettings(), **options)
+    assert base == folder_mod._cache_key(audio_dir, files, skipped, note_settings=NoteSettings(), **options)
+    for field, value in [("top_db", 45.0), ("min_duration_s", 0.08), ("split_semitones", 0.7)]:
+        other = NoteSettings(**{field: value})
+        assert folder_mod._cache_key(audio_dir, files, skipped, note_settings=other, **options) != base, field

