@@ -5,7 +5,9 @@
 The data are random but shaped and sorted like the UIowa set (66,247 x 120 train, 14,904 x 120 test, 10 classes
 with the UIowa per-class counts). Every figure is the best of ``--repeat`` runs (wall time, seconds). The functions
 are importable (``from fit_speed import lab_shaped_data, time_fit, time_sweep, plain_torch_fit``) for the full
-benchmark table.
+benchmark table. Unless given, the training settings are those of the tree timed (``instrumentid.training``'s
+defaults, :data:`instrumentid.settings.DEFAULT_TRAINING`), and nothing of instrumentid is imported before a function
+runs, so ``benchmarks/compare_versions.py`` can time an older tree with this file.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import numpy as np
 #: UIowa per-class row counts (train, test), from DATA.md.
 UIOWA_COUNTS = [(6737, 1469), (2189, 419), (4167, 871), (8930, 1833), (4185, 932), (8885, 2469), (12250, 2449),
                 (2505, 638), (2056, 557), (14343, 3267)]
-RATES = (0.1, 0.01, 0.001, 0.0001)
 
 
 def lab_shaped_data(*, n_features=120, spread=4.0, seed=0):
@@ -45,33 +46,52 @@ def _best(fn, repeat):
     return min(times), out
 
 
-def time_fit(data, *, epochs=10, batch_size=128, lr=1e-3, repeat=3):
+def _given(**options) -> dict:
+    """The options that are not None (the others are left to the function's defaults)."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _defaults():
+    from instrumentid.settings import DEFAULT_TRAINING
+
+    return DEFAULT_TRAINING
+
+
+def time_fit(data, *, epochs=None, batch_size=None, lr=None, repeat=3):
     """Best wall time of ``instrumentid.training.fit`` and its final test accuracy: ``(seconds, accuracy)``."""
     from instrumentid.training import fit
 
     X, y, Xt, yt = data
-    seconds, (_, history) = _best(lambda: fit(X, y, X_test=Xt, y_test=yt, epochs=epochs, batch_size=batch_size,
-                                              lr=lr, progress=False), repeat)
+    options = _given(epochs=epochs, batch_size=batch_size, lr=lr)
+    seconds, (_, history) = _best(lambda: fit(X, y, X_test=Xt, y_test=yt, progress=False, **options), repeat)
     return seconds, history.test_accuracy[-1]
 
 
-def time_sweep(data, *, rates=RATES, epochs=20, batch_size=128, repeat=1):
+def time_sweep(data, *, rates=None, epochs=None, batch_size=None, repeat=1):
     """Best wall time of the batched ``instrumentid.training.sweep``: ``(seconds, {rate: final test accuracy})``."""
     from instrumentid.training import sweep
 
     X, y, Xt, yt = data
-    seconds, histories = _best(lambda: sweep(X, y, X_test=Xt, y_test=yt, rates=rates, epochs=epochs,
-                                             batch_size=batch_size, progress=False), repeat)
+    options = _given(rates=rates, epochs=epochs, batch_size=batch_size)
+    seconds, histories = _best(lambda: sweep(X, y, X_test=Xt, y_test=yt, progress=False, **options), repeat)
     return seconds, {r: h.test_accuracy[-1] for r, h in histories.items()}
 
 
-def plain_torch_fit(data, *, epochs=10, batch_size=128, lr=1e-3, seed=0):
-    """The straightforward PyTorch loop (DataLoader, nn.Sequential, autograd, torch.optim.Adam); final test accuracy."""
+def plain_torch_fit(data, *, epochs=None, batch_size=None, lr=None, seed=None):
+    """The straightforward PyTorch loop (DataLoader, nn.Sequential, autograd, torch.optim.Adam); final test accuracy.
+
+    The network and the settings not given are the lab's (:data:`instrumentid.settings.DEFAULT_TRAINING`).
+    """
     import torch
 
+    t = _defaults()
+    epochs, batch_size = epochs or t.epochs, batch_size or t.batch_size
+    lr, seed = lr or t.lr, t.seed if seed is None else seed
     X, y, Xt, yt = (torch.as_tensor(a) for a in data)
     torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 256), torch.nn.Sigmoid(), torch.nn.Linear(256, 10))
+    n_classes = int(max(y.max(), yt.max())) + 1
+    model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], t.hidden_units), torch.nn.Sigmoid(),
+                                torch.nn.Linear(t.hidden_units, n_classes))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=batch_size, shuffle=True)
     accuracy = 0.0
@@ -100,15 +120,18 @@ def main(argv=None):
     data = lab_shaped_data()
     print(f"data: train {data[0].shape}, test {data[2].shape}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")
+    t = _defaults()
     seconds, acc = time_fit(data, repeat=args.repeat)
-    print(f"instrumentid fit (10 epochs, batch 128)   {seconds:7.3f} s   test accuracy {acc:.4f}")
+    what = f"instrumentid fit ({t.epochs} epochs, batch {t.batch_size})"
+    print(f"{what:<41} {seconds:7.3f} s   test accuracy {acc:.4f}")
     if not args.no_reference:
         ref, ref_acc = _best(lambda: plain_torch_fit(data), args.repeat)
         print(f"plain PyTorch loop (same settings)        {ref:7.3f} s   test accuracy {ref_acc:.4f}"
               f"   ratio {ref / seconds:.1f}x")
     if args.sweep:
         seconds, accs = time_sweep(data, repeat=1)
-        print(f"instrumentid sweep (4 rates x 20 epochs)  {seconds:7.3f} s   test accuracy "
+        what = f"instrumentid sweep ({len(t.rates)} rates x {t.sweep_epochs} epochs)"
+        print(f"{what:<41} {seconds:7.3f} s   test accuracy "
               + ", ".join(f"{r:g}: {a:.4f}" for r, a in accs.items()))
 
 

@@ -34,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fit_speed import plain_torch_fit
 
+from instrumentid.settings import DEFAULT_TRAINING as T
+
 #: Peer name -> label in the tables.
 LABELS = {"keras": "Keras 3 / TensorFlow", "pytorch": "plain PyTorch loop", "sklearn": "scikit-learn MLP"}
 #: Peer name -> the modules it needs.
@@ -53,7 +55,7 @@ def versions(name: str) -> dict:
     return out
 
 
-def keras_fit(data, *, epochs=10, lr=1e-3, batch_size=128, seed=0) -> float:
+def keras_fit(data, *, epochs=T.epochs, lr=T.lr, batch_size=T.batch_size, seed=T.seed) -> float:
     """The lab's Keras code; final test accuracy (the ``val_accuracy`` of the last epoch)."""
     import keras
 
@@ -62,7 +64,7 @@ def keras_fit(data, *, epochs=10, lr=1e-3, batch_size=128, seed=0) -> float:
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([
         keras.Input(shape=(X.shape[1],)),
-        keras.layers.Dense(256, activation="sigmoid"),
+        keras.layers.Dense(T.hidden_units, activation="sigmoid"),
         keras.layers.Dense(n_classes, activation="softmax"),
     ])
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss="sparse_categorical_crossentropy",
@@ -72,12 +74,12 @@ def keras_fit(data, *, epochs=10, lr=1e-3, batch_size=128, seed=0) -> float:
     return float(history.history["val_accuracy"][-1])
 
 
-def pytorch_fit(data, *, epochs=10, lr=1e-3, batch_size=128, seed=0) -> float:
+def pytorch_fit(data, *, epochs=T.epochs, lr=T.lr, batch_size=T.batch_size, seed=T.seed) -> float:
     """The plain PyTorch loop of ``fit_speed.plain_torch_fit``; final test accuracy."""
     return plain_torch_fit(data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
 
 
-def sklearn_fit(data, *, epochs=10, lr=1e-3, batch_size=128, seed=0) -> float:
+def sklearn_fit(data, *, epochs=T.epochs, lr=T.lr, batch_size=T.batch_size, seed=T.seed) -> float:
     """scikit-learn's MLPClassifier with the lab's settings; test accuracy after the last epoch."""
     import warnings
 
@@ -85,8 +87,8 @@ def sklearn_fit(data, *, epochs=10, lr=1e-3, batch_size=128, seed=0) -> float:
     from sklearn.neural_network import MLPClassifier
 
     X, y, Xt, yt = data
-    clf = MLPClassifier(hidden_layer_sizes=(256,), activation="logistic", solver="adam", learning_rate_init=lr,
-                        batch_size=batch_size, max_iter=epochs, shuffle=True, alpha=0.0, tol=0.0,
+    clf = MLPClassifier(hidden_layer_sizes=(T.hidden_units,), activation="logistic", solver="adam",
+                        learning_rate_init=lr, batch_size=batch_size, max_iter=epochs, shuffle=True, alpha=0.0, tol=0.0,
                         n_iter_no_change=epochs + 1, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -117,7 +119,8 @@ def _prepare(name: str, threads: int) -> None:
         import sklearn.neural_network  # noqa: F401
 
 
-def run_peer(name: str, data, *, rates=(1e-3,), epochs=10, batch_size=128, repeat=1, seed=0, threads=2) -> dict:
+def run_peer(name: str, data, *, rates=(T.lr,), epochs=T.epochs, batch_size=T.batch_size, repeat=1, seed=T.seed,
+             threads=2) -> dict:
     """Time peer ``name`` training a fresh model per rate, the rates one after another.
 
     Parameters
@@ -150,7 +153,7 @@ def run_peer(name: str, data, *, rates=(1e-3,), epochs=10, batch_size=128, repea
 def save_data(data, path) -> Path:
     """Write ``(X_train, y_train, X_test, y_test)`` to an ``.npz`` file for :func:`main`."""
     path = Path(path)
-    np.savez(path, **dict(zip(("X_train", "y_train", "X_test", "y_test"), data)))
+    np.savez(path, **dict(zip(("X_train", "y_train", "X_test", "y_test"), data, strict=True)))
     return path
 
 
@@ -163,11 +166,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Time one peer; prints a JSON object on stdout.")
     parser.add_argument("peer", choices=sorted(FITS))
     parser.add_argument("data", type=Path, help=".npz with X_train, y_train, X_test, y_test (standardized float32)")
-    parser.add_argument("--rates", type=float, nargs="+", default=[1e-3])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--rates", type=float, nargs="+", default=[T.lr])
+    parser.add_argument("--epochs", type=int, default=T.epochs)
+    parser.add_argument("--batch-size", type=int, default=T.batch_size)
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=T.seed)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     result = run_peer(args.peer, load_data(args.data), rates=args.rates, epochs=args.epochs,

@@ -50,12 +50,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-import build_speed
-import fit_speed
-import peers
+import build_speed  # noqa: E402 - benchmarks/ is on the path only now
+import fit_speed  # noqa: E402
+import peers  # noqa: E402
+
+from instrumentid.settings import DEFAULT_TRAINING as T  # noqa: E402
 
 PEERS = ("keras", "pytorch", "sklearn")
-RATES = fit_speed.RATES
+RATES = T.rates
 #: Issue 8's targets.
 TARGET_KERAS_RATIO, TARGET_TORCH_RATIO, TARGET_ACC_POINTS = 10.0, 2.0, 0.3
 TARGET_SWEEP_RATIO, TARGET_REAL_TIME, TARGET_PREDICT_S, TARGET_HELP_S = 20.0, 500.0, 1.0, 0.5
@@ -67,10 +69,10 @@ def settings(*, quick: bool = False, repeat: int = 3, sweep_repeat: int = 1) -> 
     return {
         "quick": quick,
         "row_step": 20 if quick else 1,  # keep every n-th row
-        "fit_epochs": 2 if quick else 10,
-        "sweep_epochs": 2 if quick else 20,
-        "batch_size": 128,
-        "lr": 1e-3,
+        "fit_epochs": 2 if quick else T.epochs,
+        "sweep_epochs": 2 if quick else T.sweep_epochs,
+        "batch_size": T.batch_size,
+        "lr": T.lr,
         "rates": list(RATES),
         "recording_s": 4.0 if quick else 16.0,
         "repeat": repeat,
@@ -237,7 +239,7 @@ def write_recording(path, *, duration_s: float = 16.0, sr: int = 44100, program:
     """A phrase of violin notes rendered from the first default SoundFont: one note every 0.8 s, 16-bit WAV."""
     import soundfile as sf
 
-    from instrumentid.datasets.soundfont import default_soundfonts, render_note
+    from instrumentid.datasets.render import default_soundfonts, render_note
 
     soundfont = next(iter(default_soundfonts().values()))
     rng = np.random.default_rng(seed)
@@ -258,18 +260,18 @@ def predict_model(data, folder) -> tuple:
 
     Returns ``(model path or None, description)``; ``None`` means the built-in model.
     """
-    from instrumentid.features import FEATURE_SETTINGS
-    from instrumentid.predict import DEFAULT_MODEL
+    from instrumentid.prediction import DEFAULT_MODEL
+    from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES
 
     if (DEFAULT_MODEL / "model.json").is_file():
         return None, "the built-in model"
     from instrumentid.classifier import InstrumentClassifier
-    from instrumentid.datasets.soundfont import DEFAULT_CLASSES
+    from instrumentid.datasets.programs import DEFAULT_CLASSES
 
     X, y = data[0], data[1]
     names = np.asarray(list(DEFAULT_CLASSES))[y % len(DEFAULT_CLASSES)]
-    clf = InstrumentClassifier(epochs=1, random_state=0).fit(X, names)
-    clf.feature_settings_ = dict(FEATURE_SETTINGS)
+    clf = InstrumentClassifier(epochs=1, random_state=0, feature_settings=DEFAULT_FEATURES,
+                               note_settings=DEFAULT_NOTES).fit(X, names)
     path = clf.save(Path(folder) / "stand-in-model")
     return path, "a stand-in model of the built-in model's size (the built-in model is missing)"
 
@@ -295,7 +297,7 @@ def time_command(cmd: list, *, repeat: int) -> float:
 
 def time_predict(recording, *, model=None, repeat: int = 3) -> dict:
     """``predict`` on ``recording``: warm (in this process, model loaded, one call done first) and cold (shell)."""
-    from instrumentid.predict import load_model, predict
+    from instrumentid.prediction import load_model, predict
 
     clf = load_model(model)
     result = predict(recording, model=clf)

@@ -2,10 +2,13 @@
 
 The package follows its pipeline::
 
-    audio -> notes -> features -> datasets -> model -> training -> classifier -> predict -> plots / report
+    audio -> notes -> features -> analysis -> datasets -> model -> training -> classifier -> prediction
+    -> plots / report / lab -> cli
 
-Heavy modules (torch, librosa, matplotlib) are imported lazily so that ``import instrumentid`` and
-``instrumentid --help`` stay fast.
+The names below are the public surface; heavy modules (torch, librosa, matplotlib) are imported lazily, on first use
+of a name, so that ``import instrumentid`` and ``instrumentid --help`` stay fast. ``instrumentid.predict`` is the
+function :func:`instrumentid.prediction.predict` (the module has another name, so importing it never shadows the
+function).
 """
 
 from importlib import import_module
@@ -21,7 +24,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "InstrumentClassifier": "instrumentid.classifier",
-    "predict": "instrumentid.predict",
+    "analyze": "instrumentid.analysis",
+    "predict": "instrumentid.prediction",
     "load_uiowa": "instrumentid.datasets.uiowa",
     "load_audio": "instrumentid.audio",
 }
@@ -33,6 +37,7 @@ __all__ = [
     "NotFittedError",
     "ParameterError",
     "__version__",
+    "analyze",
     "load_audio",
     "load_uiowa",
     "predict",
@@ -40,6 +45,7 @@ __all__ = [
 
 
 def __getattr__(name):
+    """Import the module of a public name on first use (PEP 562)."""
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'instrumentid' has no attribute {name!r}")

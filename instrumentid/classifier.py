@@ -7,7 +7,9 @@ instrument names) and trains :class:`~instrumentid.model.LabNet` with :func:`ins
 state ends in ``_``. It works in a :class:`~sklearn.pipeline.Pipeline`, with ``cross_val_score`` and
 ``GridSearchCV``.
 
-Saved models are a folder with ``model.safetensors`` and ``model.json`` (see :mod:`instrumentid.persistence`);
+The estimator owns its state: :meth:`~InstrumentClassifier.to_config` turns a fitted classifier into a JSON-ready
+config and its tensors, :meth:`~InstrumentClassifier.from_config` rebuilds it from them (checking everything), and
+:mod:`instrumentid.persistence` only writes and reads them as a folder with ``model.safetensors`` and ``model.json``;
 nothing is ever pickled to disk.
 
 Examples
@@ -31,20 +33,63 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from instrumentid.errors import NotFittedError, ParameterError
+from instrumentid.errors import ModelFileError, NotFittedError, ParameterError
+from instrumentid.settings import DEFAULT_TRAINING, FeatureSettings, NoteSettings
 
-__all__ = ["ClassifierNotFittedError", "InstrumentClassifier"]
+__all__ = ["ClassifierNotFittedError", "InstrumentClassifier", "encode_labels"]
 
 #: Rows per forward pass in predict_proba (bounds memory on large inputs; the result does not depend on it).
 _PREDICT_BATCH = 8192
+#: Keys of :meth:`InstrumentClassifier.to_config` that :meth:`InstrumentClassifier.from_config` cannot do without.
+_REQUIRED = ("classes", "classes_dtype", "architecture", "scaler")
+#: The hyperparameters saved under their own keys of the config rather than under ``params``.
+_SETTINGS = {"feature_settings": FeatureSettings, "note_settings": NoteSettings}
 
 
 class ClassifierNotFittedError(NotFittedError, _SklearnNotFittedError):
     """Raised when an unfitted classifier is used: both instrumentid's and scikit-learn's ``NotFittedError``."""
 
 
+def encode_labels(y, classes=None) -> tuple[np.ndarray, np.ndarray]:
+    """Class labels as indices into the sorted distinct labels: the class order of :class:`InstrumentClassifier`.
+
+    The one label encoding of instrumentid: the classifier's ``fit`` and the lab's learning-rate sweep both use it, so
+    that output ``j`` of every network is the same class.
+
+    Parameters
+    ----------
+    y : array-like [shape=(n,)]
+        Labels of any sortable type (instrument names, ints...).
+    classes : array-like [shape=(n_classes,)], optional
+        Sorted distinct labels to encode against (e.g. a fitted classifier's ``classes_``); default: those of ``y``.
+
+    Returns
+    -------
+    classes : np.ndarray [shape=(n_classes,)]
+        Sorted distinct labels.
+    codes : np.ndarray [shape=(n,), dtype=int64]
+        ``classes[codes] == y``.
+
+    Raises
+    ------
+    ParameterError
+        A label of ``y`` is not among ``classes``.
+    """
+    encoder = LabelEncoder()
+    if classes is None:
+        encoder.fit(y)
+    else:
+        encoder.classes_ = np.asarray(classes)
+    try:
+        return encoder.classes_, encoder.transform(y).astype(np.int64)
+    except ValueError as err:
+        raise ParameterError(f"labels outside the classes {[str(c) for c in encoder.classes_]!r}: {err}") from None
+
+
 class InstrumentClassifier(ClassifierMixin, BaseEstimator):
     """The lab's network (features -> hidden layer -> softmax) as a scikit-learn classifier.
+
+    The defaults are the lab's, from :data:`~instrumentid.settings.DEFAULT_TRAINING`.
 
     Parameters
     ----------
@@ -62,6 +107,11 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         Seed of the weight initialisation and of the per-epoch shuffling; ``None`` draws a fresh seed.
     verbose : bool
         Show a progress bar per epoch.
+    feature_settings : FeatureSettings or None
+        How the feature rows were computed from audio, saved with the model so that prediction computes them the
+        same way; None when the rows are not instrumentid's audio features (e.g. the UIowa files).
+    note_settings : NoteSettings or None
+        How notes were cut from recordings before featurization, saved likewise; None when unknown.
 
     Attributes
     ----------
@@ -75,15 +125,13 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         Standardization fitted on the training rows only.
     model_ : instrumentid.model.LabNet
         The trained network (in eval mode); returns logits.
-    history_ : instrumentid.training.History
+    history_ : instrumentid.history.History
         Per-epoch training (and ``eval_set``) loss and accuracy.
-    feature_settings_ : dict or None
-        How the feature rows were computed (e.g. :data:`instrumentid.features.FEATURE_SETTINGS`); set by whoever
-        trains on audio features, saved in ``model.json``. ``None`` after ``fit``.
     """
 
-    def __init__(self, hidden_units=256, activation="sigmoid", lr=1e-3, epochs=10, batch_size=128,
-                 random_state=0, verbose=False):
+    def __init__(self, hidden_units=DEFAULT_TRAINING.hidden_units, activation=DEFAULT_TRAINING.activation,
+                 lr=DEFAULT_TRAINING.lr, epochs=DEFAULT_TRAINING.epochs, batch_size=DEFAULT_TRAINING.batch_size,
+                 random_state=DEFAULT_TRAINING.seed, verbose=False, feature_settings=None, note_settings=None):
         self.hidden_units = hidden_units
         self.activation = activation
         self.lr = lr
@@ -91,6 +139,8 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
         self.verbose = verbose
+        self.feature_settings = feature_settings
+        self.note_settings = note_settings
 
     # ------------------------------------------------------------------------------------------- validation
     def _training_kwargs(self) -> dict:
@@ -105,8 +155,12 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
                 seed = int(check_random_state(rs).randint(np.iinfo(np.int32).max))
             except ValueError:
                 raise ParameterError(f"random_state must be an int, a RandomState or None, got {rs!r}") from None
+        for name, kind in _SETTINGS.items():
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, kind):
+                raise ParameterError(f"{name} must be a {kind.__name__} or None, got {type(value).__name__}")
         return {"hidden_units": self.hidden_units, "activation": self.activation, "lr": self.lr, "epochs": self.epochs,
-                    "batch_size": self.batch_size, "random_state": seed, "progress": bool(self.verbose)}
+                "batch_size": self.batch_size, "random_state": seed, "progress": bool(self.verbose)}
 
     def _validate(self, X, y="no_validation", *, reset: bool):
         """scikit-learn's ``validate_data`` (float64 X, 1-d classification y); errors become :class:`ParameterError`.
@@ -151,8 +205,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
 
         kwargs = self._training_kwargs()
         X, y = self._validate(X, y, reset=True)
-        encoder = LabelEncoder().fit(y)
-        classes = encoder.classes_
+        classes, codes = encode_labels(y)
         if len(classes) < 2:
             raise ParameterError(
                 f"y must hold at least 2 classes to train a classifier, got 1 class: {classes.tolist()!r}"
@@ -173,13 +226,12 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
                 raise ParameterError(f"eval_set labels {bad[:10]!r} are not among the training labels "
                                      f"{[str(c) for c in classes]!r}")
             X_val = scaler.transform(X_e).astype(np.float32)
-            y_val = encoder.transform(y_e).astype(np.int64)
+            y_val = encode_labels(y_e, classes)[1]
 
-        model, history = training.fit(scaler.transform(X).astype(np.float32), encoder.transform(y).astype(np.int64),
-                                      X_test=X_val, y_test=y_val, n_classes=len(classes), **kwargs)
+        model, history = training.fit(scaler.transform(X).astype(np.float32), codes, X_test=X_val, y_test=y_val,
+                                      n_classes=len(classes), **kwargs)
         # learned state is set only once training succeeded, so a failed re-fit leaves no mixed state behind
         self.classes_, self.scaler_, self.model_, self.history_ = classes, scaler, model.eval(), history
-        self.feature_settings_ = None
         return self
 
     def _check_fitted(self):
@@ -233,7 +285,132 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
-    # ------------------------------------------------------------------------------------------- persistence
+    # ------------------------------------------------------------------------------------------- state
+    def to_config(self) -> tuple[dict, dict]:
+        """The fitted classifier as a JSON-ready config and its network's tensors (what :meth:`save` writes).
+
+        Returns
+        -------
+        config : dict
+            ``classes`` and ``classes_dtype`` (to restore the labels exactly), ``n_features``, ``feature_names``,
+            ``architecture`` (the network: name, features, classes, hidden units, activation), ``scaler`` (mean,
+            scale, var, n_samples_seen), ``params`` (the training hyperparameters), ``feature_settings`` and
+            ``note_settings`` (``to_dict()`` of the settings, or None), ``history`` and ``versions``.
+        tensors : dict of str -> torch.Tensor
+            The network's ``state_dict``, contiguous, on the CPU.
+
+        Raises
+        ------
+        NotFittedError
+            The classifier is not fitted.
+        ModelFileError
+            Class labels that JSON cannot hold.
+        """
+        from instrumentid.util import package_versions
+
+        self._check_fitted()
+        tensors = {name: t.detach().cpu().contiguous() for name, t in self.model_.state_dict().items()}
+        classes, classes_dtype = _classes_to_json(np.asarray(self.classes_))
+        feature_names = getattr(self, "feature_names_in_", None)
+        params = {k: v for k, v in self.get_params().items() if k not in _SETTINGS}
+        config = {
+            "classes": classes,
+            "classes_dtype": classes_dtype,
+            "n_features": int(self.n_features_in_),
+            "feature_names": None if feature_names is None else [str(f) for f in feature_names],
+            "architecture": {
+                "name": type(self.model_).__name__,
+                "n_features": int(self.n_features_in_),
+                "n_classes": len(classes),
+                "hidden_units": int(self.model_.hidden_units),
+                "activation": str(self.model_.activation_name),
+            },
+            "scaler": {
+                "mean": np.asarray(self.scaler_.mean_, dtype=np.float64).tolist(),
+                "scale": np.asarray(self.scaler_.scale_, dtype=np.float64).tolist(),
+                "var": np.asarray(self.scaler_.var_, dtype=np.float64).tolist(),
+                "n_samples_seen": int(np.max(self.scaler_.n_samples_seen_)),
+            },
+            "params": params,
+            **{name: None if getattr(self, name) is None else getattr(self, name).to_dict() for name in _SETTINGS},
+            "history": None if getattr(self, "history_", None) is None else self.history_.to_dict(),
+            "versions": package_versions(["instrumentid", "torch", "numpy", "scikit-learn", "python", "safetensors"]),
+        }
+        return config, tensors
+
+    @classmethod
+    def from_config(cls, config: dict, tensors: dict):
+        """Rebuild a fitted classifier from :meth:`to_config` output, checking every part.
+
+        Parameters
+        ----------
+        config : dict
+            As returned by :meth:`to_config` (other keys, e.g. those :mod:`instrumentid.persistence` adds, are
+            ignored).
+        tensors : dict of str -> torch.Tensor
+            The network's tensors.
+
+        Returns
+        -------
+        InstrumentClassifier
+            Fitted: ``classes_``, ``n_features_in_``, ``scaler_``, ``model_``, ``history_`` (and
+            ``feature_names_in_`` when the config has names).
+
+        Raises
+        ------
+        ModelFileError
+            Missing keys, bad classes, an architecture that cannot be built, tensors that do not fit it, bad scaler
+            statistics, history or settings; the message says which.
+        """
+        from instrumentid.model import LabNet
+
+        if not isinstance(config, dict):
+            raise ModelFileError(f"a model config must be a JSON object, got {type(config).__name__}")
+        missing = [key for key in _REQUIRED if key not in config]
+        if missing:
+            raise ModelFileError(f"model config lacks {', '.join(missing)}")
+        classes = _restore_classes(config)
+        arch = config["architecture"]
+        try:
+            n_features = int(arch["n_features"])
+            hidden_units = int(arch["hidden_units"])
+            activation = str(arch["activation"])
+            n_classes = int(arch["n_classes"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelFileError(f"bad architecture {arch!r} ({err})") from None
+        if n_classes != len(classes):
+            raise ModelFileError(f"architecture has {n_classes} outputs but {len(classes)} classes")
+        try:
+            model = LabNet(n_features, n_classes, hidden_units=hidden_units, activation=activation)
+        except (ValueError, TypeError) as err:
+            raise ModelFileError(f"cannot build the network from {arch!r} ({err})") from None
+        expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+        found = {name: tuple(t.shape) for name, t in tensors.items()}
+        if found != expected:
+            diff = sorted(set(found.items()) ^ set(expected.items()))
+            raise ModelFileError(
+                f"tensors do not match a {arch.get('name', 'LabNet')} with {n_features} features, "
+                f"{hidden_units} hidden units and {n_classes} classes (differences: {diff[:4]})"
+            )
+        model.load_state_dict({name: t.float() for name, t in tensors.items()}, strict=True)
+        model.eval()
+
+        params = dict(config.get("params") or {})
+        valid = cls().get_params()
+        kwargs = {k: v for k, v in params.items() if k in valid and k not in _SETTINGS}
+        kwargs.update({name: _restore_settings(config.get(name), kind, name) for name, kind in _SETTINGS.items()})
+        clf = cls(**kwargs)
+        clf.hidden_units, clf.activation = hidden_units, activation
+        clf.classes_ = classes
+        clf.n_features_in_ = n_features
+        if config.get("feature_names"):
+            clf.feature_names_in_ = np.asarray(config["feature_names"], dtype=object)
+        clf.scaler_ = _restore_scaler(config["scaler"], n_features)
+        clf.model_ = model
+        clf.history_ = _restore_history(config.get("history"))
+        return clf
+
+    # ------------------------------------------------------------------------------------------- files
     def save(self, path):
         """Write the fitted model to the folder ``path`` (``model.safetensors`` + ``model.json``), atomically.
 
@@ -241,11 +418,18 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         -------
         Path
             The model folder.
+
+        Raises
+        ------
+        NotFittedError
+            The classifier is not fitted.
+        ParameterError
+            ``path`` is a file, or a folder that holds other things than a saved model.
         """
         from instrumentid import persistence
 
-        self._check_fitted()
-        return persistence.save_classifier(self, path)
+        config, tensors = self.to_config()
+        return persistence.write_model(path, config, tensors)
 
     @classmethod
     def load(cls, path):
@@ -263,9 +447,80 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         """
         from instrumentid import persistence
 
-        return persistence.load_classifier(path, cls=cls)
+        files = persistence.read_model(path)
+        try:
+            return cls.from_config(files.config, files.tensors)
+        except ModelFileError as err:
+            raise ModelFileError(f"{files.config_path}: {err}") from None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None or isinstance(self.random_state, np.random.RandomState)
         return tags
+
+
+# ----------------------------------------------------------------------------------------------- config helpers
+def _classes_to_json(classes: np.ndarray) -> tuple[list, str]:
+    """Class labels as a JSON list plus the numpy dtype needed to restore them exactly."""
+    kind = classes.dtype.kind
+    if kind in "iub":
+        return [c.item() for c in classes], classes.dtype.str
+    if kind == "f":
+        return [float(c) for c in classes], classes.dtype.str
+    if kind == "U":
+        return [str(c) for c in classes], classes.dtype.str
+    values = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    if not all(isinstance(c, (str, int, float, bool)) for c in values):
+        raise ModelFileError(f"cannot save class labels of type {type(values[0]).__name__} in JSON: {values[:5]!r}")
+    return values, "object"
+
+
+def _restore_classes(config) -> np.ndarray:
+    classes, dtype = config["classes"], config["classes_dtype"]
+    try:
+        out = np.array(classes, dtype=object if dtype == "object" else np.dtype(dtype))
+    except (TypeError, ValueError) as err:
+        raise ModelFileError(f"bad classes {classes!r} of dtype {dtype!r}: {err}") from None
+    if out.ndim != 1 or len(out) < 2 or len(np.unique(out)) != len(out):
+        raise ModelFileError(f"classes must be at least 2 distinct labels, got {classes!r}")
+    return out
+
+
+def _restore_scaler(raw, n_features: int) -> StandardScaler:
+    try:
+        mean = np.asarray(raw["mean"], dtype=np.float64)
+        scale = np.asarray(raw["scale"], dtype=np.float64)
+        var = np.asarray(raw.get("var", scale ** 2), dtype=np.float64)
+        n_seen = int(raw.get("n_samples_seen", 0))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ModelFileError(f"bad scaler statistics ({err})") from None
+    for name, arr in (("mean", mean), ("scale", scale), ("var", var)):
+        if arr.shape != (n_features,) or not np.all(np.isfinite(arr)):
+            raise ModelFileError(f"scaler {name} must be {n_features} finite numbers, got shape {arr.shape}")
+    if np.any(scale <= 0):
+        raise ModelFileError("scaler scale must be positive")
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_, scaler.var_ = mean, scale, var
+    scaler.n_features_in_ = n_features
+    scaler.n_samples_seen_ = np.int64(n_seen)
+    return scaler
+
+
+def _restore_history(data):
+    from instrumentid.history import History
+
+    if data is None:
+        return None
+    try:
+        return History.from_dict(data)
+    except ParameterError as err:
+        raise ModelFileError(f"bad training history ({err})") from None
+
+
+def _restore_settings(data, kind, name: str):
+    if data is None:
+        return None
+    try:
+        return kind.from_dict(data, what=name)
+    except ParameterError as err:
+        raise ModelFileError(f"bad {name.replace('_', ' ')} ({err})") from None

@@ -1,7 +1,9 @@
 """The ``instrumentid`` command: a thin layer over the Python API.
 
-Nothing heavy (numpy, torch, librosa, matplotlib) is imported before the arguments are parsed, so ``--help`` is fast.
-Every :class:`~instrumentid.errors.InstrumentIdError` becomes one line on stderr and exit code 2.
+:func:`build_parser` describes the commands, :data:`HANDLERS` maps each to the function that runs it, and
+:func:`main` dispatches. Nothing heavy (numpy, torch, librosa, matplotlib) is imported before the arguments are
+parsed, so ``--help`` is fast. Every :class:`~instrumentid.errors.InstrumentIdError` becomes one line on stderr and
+exit code 2. Option defaults come from :data:`~instrumentid.settings.DEFAULT_TRAINING`.
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ from pathlib import Path
 
 from instrumentid import __version__
 from instrumentid.errors import InstrumentIdError
+from instrumentid.settings import DEFAULT_TRAINING
 
-__all__ = ["build_parser", "main"]
-
-DEFAULT_RATES = (0.1, 0.01, 0.001, 0.0001)
+__all__ = ["HANDLERS", "build_parser", "main"]
 
 
 # ----------------------------------------------------------------------------------------------- argparse types
@@ -73,11 +74,23 @@ class _Parser(argparse.ArgumentParser):
 
 # ----------------------------------------------------------------------------------------------- the parser
 def _add_training_options(p, *, epochs: int) -> None:
+    t = DEFAULT_TRAINING
     p.add_argument("--epochs", type=positive_int, default=epochs, help=f"training epochs (default {epochs})")
-    p.add_argument("--batch-size", type=positive_int, default=128, help="mini-batch size (default 128)")
-    p.add_argument("--hidden-units", type=positive_int, default=256, help="hidden layer width (default 256)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--batch-size", type=positive_int, default=t.batch_size,
+                   help=f"mini-batch size (default {t.batch_size})")
+    p.add_argument("--hidden-units", type=positive_int, default=t.hidden_units,
+                   help=f"hidden layer width (default {t.hidden_units})")
+    p.add_argument("--seed", type=int, default=t.seed, help=f"random seed (default {t.seed})")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_lr_option(p) -> None:
+    lr = DEFAULT_TRAINING.lr
+    p.add_argument("--lr", type=positive_float, default=lr, help=f"Adam learning rate (default {lr:g})")
+
+
+def _add_rates_option(p, *, text: str) -> None:
+    p.add_argument("--rates", type=positive_float, nargs="+", default=list(DEFAULT_TRAINING.rates), help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,25 +107,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=existing_dir, help="folder of the four UIowa .npy files (default: built-in data)")
     p.add_argument("--out", type=Path, help="run folder to write (default runs/lab-TIMESTAMP)")
     p.add_argument("--audio", type=existing_file, help="recording for steps 1-2 (default: a rendered example)")
-    _add_training_options(p, epochs=10)
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 0.001)")
-    p.add_argument("--rates", type=positive_float, nargs="+", default=list(DEFAULT_RATES), help="sweep rates")
-    p.add_argument("--sweep-epochs", type=positive_int, default=20, help="epochs per sweep rate (default 20)")
+    _add_training_options(p, epochs=DEFAULT_TRAINING.epochs)
+    _add_lr_option(p)
+    _add_rates_option(p, text="sweep rates")
+    p.add_argument("--sweep-epochs", type=positive_int, default=DEFAULT_TRAINING.sweep_epochs,
+                   help=f"epochs per sweep rate (default {DEFAULT_TRAINING.sweep_epochs})")
     p.add_argument("--no-sweep", action="store_true", help="skip the learning-rate sweep (steps 8-9)")
     p.set_defaults(handler="lab")
 
     p = sub.add_parser("train", help="train the lab's network on a data set and save a run folder")
     p.add_argument("--data", type=existing_dir, help="data set folder (default: built-in data)")
     p.add_argument("--out", type=Path, help="run folder to write (default runs/train-TIMESTAMP)")
-    _add_training_options(p, epochs=10)
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 0.001)")
+    _add_training_options(p, epochs=DEFAULT_TRAINING.epochs)
+    _add_lr_option(p)
     p.set_defaults(handler="train")
 
     p = sub.add_parser("sweep", help="learning-rate sweep: a fresh model per rate")
     p.add_argument("--data", type=existing_dir, help="data set folder (default: built-in data)")
     p.add_argument("--out", type=Path, help="run folder to write (default runs/sweep-TIMESTAMP)")
-    _add_training_options(p, epochs=20)
-    p.add_argument("--rates", type=positive_float, nargs="+", default=list(DEFAULT_RATES), help="learning rates")
+    _add_training_options(p, epochs=DEFAULT_TRAINING.sweep_epochs)
+    _add_rates_option(p, text="learning rates")
     p.set_defaults(handler="sweep")
 
     p = sub.add_parser("plot", help="redraw the figures of a run folder from its saved histories")
@@ -250,14 +264,8 @@ def _cmd_predict(args) -> int:
     from tqdm import tqdm
 
     from instrumentid import plots
-    from instrumentid.audio import load_audio
     from instrumentid.errors import ParameterError
-    from instrumentid.predict import (
-        find_audio_files,
-        format_predictions,
-        load_model,
-        predict,
-    )
+    from instrumentid.prediction import find_audio_files, format_predictions, load_model, predict
     from instrumentid.util import atomic_write_text
 
     files = find_audio_files(args.inputs)
@@ -273,18 +281,20 @@ def _cmd_predict(args) -> int:
             messages = [m.removeprefix(f"{path.name}: ") for m in dict.fromkeys(str(w.message) for w in caught)]
             if not result.notes:
                 reasons = [m for m in messages if not m.startswith("no notes found")]
-                raise ParameterError(f"no notes found in {str(path)!r}" + (f" ({'; '.join(reasons)})" if reasons else ""))
+                why = f" ({'; '.join(reasons)})" if reasons else ""
+                raise ParameterError(f"no notes found in {str(path)!r}{why}")
             for message in messages:
                 tqdm.write(f"instrumentid: warning: {path}: {message}", file=sys.stderr)
             if args.plot is not None:
-                y, sr = load_audio(path)
                 stem = path.stem
                 for i in range(2, len(files) + 2):
                     if stem not in plot_names:
                         break
                     stem = f"{path.stem}-{i}"
                 plot_names.add(stem)
-                fig, _ = plots.plot_notes(y, sr=sr, predictions=result, title=f"Notes and instruments: {path.name}")
+                assert result.analysis is not None  # predict() keeps the analysis of the file: no second decode
+                fig, _ = plots.plot_notes(result.analysis.mel_spectrogram(), predictions=result,
+                                          title=f"Notes and instruments: {path.name}")
                 plots.save_figure(fig, args.plot / f"{stem}.notes.png")
             results.append(result)
         except InstrumentIdError as err:
@@ -303,40 +313,31 @@ def _cmd_predict(args) -> int:
 
 def _cmd_spectrogram(args) -> int:
     from instrumentid import plots
-    from instrumentid.audio import load_audio
+    from instrumentid.analysis import mel_spectrogram
 
-    y, sr = load_audio(args.file)
+    spec = mel_spectrogram(args.file)
     out = args.out if args.out is not None else args.file.with_suffix(".mel.png")
-    fig, _ = plots.plot_mel_spectrogram(y, sr=sr, title=f"Mel spectrogram: {args.file.name}")
+    fig, _ = plots.plot_mel_spectrogram(spec, title=f"Mel spectrogram: {args.file.name}")
     print(f"wrote {plots.save_figure(fig, out)}")
     return 0
 
 
 def _cmd_evaluate(args) -> int:
+    from instrumentid import runfolder
     from instrumentid.classifier import InstrumentClassifier
-    from instrumentid.evaluation import (
-        evaluate_dataset,
-        format_evaluation,
-        write_evaluation,
-    )
+    from instrumentid.evaluation import evaluate_dataset, format_evaluation, write_evaluation
+    from instrumentid.lab import load_data
     from instrumentid.persistence import resolve_model_path
 
     model_json = resolve_model_path(args.model)
     clf = InstrumentClassifier.load(model_json)
-    if args.data is not None:
-        from instrumentid.datasets.uiowa import load_uiowa
-
-        dataset = load_uiowa(args.data)
-    else:
-        from instrumentid.datasets.soundfont import load_default_dataset
-
-        dataset = load_default_dataset(progress=True)
+    dataset = load_data(args.data, progress=True)
     result = evaluate_dataset(clf, dataset)
     print(format_evaluation(result))
     out = args.out
     if out is None:  # beside the model: its run folder when it sits in RUN/model/, else the model folder
         out = model_json.parent
-        if out.name == "model" and (out.parent / "run.json").is_file():
+        if out.name == runfolder.MODEL_DIR and runfolder.is_run_folder(out.parent):
             out = out.parent
     extra = {"model": str(model_json.parent), "data": str(dataset.path) if dataset.path else "default"}
     for path in write_evaluation(result, out, extra=extra):
@@ -363,11 +364,27 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"instrumentid: warning: {message}", file=sys.stderr)
 
 
+#: The handler of every command (the ``handler`` default of its sub-parser): parsed arguments -> exit code.
+HANDLERS = {
+    "lab": _cmd_lab,
+    "train": _cmd_train,
+    "sweep": _cmd_sweep,
+    "plot": _cmd_plot,
+    "dataset_info": _cmd_dataset_info,
+    "dataset_build": _cmd_dataset_build,
+    "predict": _cmd_predict,
+    "spectrogram": _cmd_spectrogram,
+    "evaluate": _cmd_evaluate,
+    "export": _cmd_export,
+    "report": _cmd_report,
+}
+
+
 def main(argv=None) -> int:
     """Run the command line; return the exit code (0 ok, 1 some inputs failed, 2 bad input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = globals()[f"_cmd_{args.handler}"]
+    handler = HANDLERS[args.handler]
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.errors import ParameterError
+from instrumentid.runfolder import CONFUSION_MATRIX_PNG, EVALUATION_JSON
 
 __all__ = ["dataset_labels", "evaluate", "evaluate_dataset", "format_evaluation", "write_evaluation"]
 
@@ -20,7 +21,7 @@ _METRICS = ("precision", "recall", "f1-score", "support")
 
 
 def _metrics_dict(p, r, f, s) -> dict:
-    return {"precision": float(p), "recall": float(r), "f1-score": float(f), "support": int(s)}
+    return dict(zip(_METRICS, (float(p), float(r), float(f), int(s)), strict=True))
 
 
 def evaluate(clf, X, y) -> dict:
@@ -71,7 +72,8 @@ def evaluate(clf, X, y) -> dict:
         "accuracy": float(accuracy_score(y, y_pred)),
         "n_samples": len(y),
         "class_names": names,
-        "per_class": {name: _metrics_dict(*values) for name, values in zip(names, zip(*per_class))},
+        "per_class": {name: _metrics_dict(*values)
+                      for name, values in zip(names, zip(*per_class, strict=True), strict=True)},
     }
     for average in ("macro", "weighted"):
         p, r, f, _ = precision_recall_fscore_support(y, y_pred, average=average, **kwargs)
@@ -148,11 +150,11 @@ def write_evaluation(result: dict, out_dir, *, extra: dict | None = None) -> lis
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = atomic_write_text(out_dir / "evaluation.json",
+    json_path = atomic_write_text(out_dir / EVALUATION_JSON,
                                   json.dumps({**result, **(extra or {})}, indent=1, default=str) + "\n")
     cm = np.asarray(result["confusion_matrix"])
     fig, _ = plots.plot_confusion_matrix(cm, class_names=result["class_names"])
-    png_path = plots.save_figure(fig, out_dir / "confusion_matrix.png")
+    png_path = plots.save_figure(fig, out_dir / CONFUSION_MATRIX_PNG)
     return [json_path, png_path]
 
 

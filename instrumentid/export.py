@@ -2,8 +2,8 @@
 
 The exported graph standardizes with the classifier's scaler statistics, runs the network and applies a softmax,
 so any ONNX runtime can use it on the same 120 raw features that :meth:`InstrumentClassifier.predict_proba`
-takes. The batch axis is dynamic. The class names (and the feature settings, if known) travel in the model's
-``metadata_props`` as JSON strings::
+takes. The batch axis is dynamic. The class names and the note and feature settings (``null`` when unknown) travel
+in the model's ``metadata_props`` as JSON strings::
 
     import json, onnx, onnxruntime
     meta = {p.key: p.value for p in onnx.load("model.onnx").metadata_props}
@@ -90,7 +90,8 @@ def export_onnx(clf, path) -> Path:
         meta = {
             "class_names": json.dumps([str(c) for c in clf.classes_]),
             "n_features": str(int(clf.n_features_in_)),
-            "feature_settings": json.dumps(getattr(clf, "feature_settings_", None), default=str),
+            **{name: json.dumps(None if getattr(clf, name, None) is None else getattr(clf, name).to_dict())
+               for name in ("feature_settings", "note_settings")},
             "producer": f"instrumentid {__version__}",
         }
         onnx.helper.set_model_props(proto, meta)

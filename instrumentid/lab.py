@@ -3,56 +3,39 @@
 The lab's steps and where they live:
 
 1.   load a recording (the lab's soprano-saxophone example by default) and draw its mel spectrogram
-     (:mod:`instrumentid.audio`, :func:`instrumentid.plots.plot_mel_spectrogram`);
-2.   cut it into notes and turn each note into 120 features (:mod:`instrumentid.notes`, :mod:`instrumentid.features`);
+     (:func:`instrumentid.analysis.analyze`, :func:`instrumentid.plots.plot_mel_spectrogram`);
+2.   cut it into notes and turn each note into 120 features (the same :class:`~instrumentid.analysis.Analysis`);
 3.   load the feature set and print its counts (:mod:`instrumentid.datasets`);
 4.   standardize with the training set's statistics (inside :class:`~instrumentid.classifier.InstrumentClassifier`);
 5.   the network and its summary (:mod:`instrumentid.model`);
 6.   train 10 epochs, scoring the test set every epoch (:func:`instrumentid.training.fit` via the classifier);
 7.   plot accuracy and loss per epoch (:func:`instrumentid.plots.plot_history`);
-8.   learning-rate sweep (:func:`instrumentid.training.sweep`);
+8.   learning-rate sweep (:func:`instrumentid.training.sweep`), with the classifier's class order
+     (:func:`instrumentid.classifier.encode_labels`), so that its run at the lab's rate is the lab's fit;
 9.   plot the sweep's training losses (:func:`instrumentid.plots.plot_sweep`).
 
-Everything a run produces lands in one run folder (default ``runs/lab-YYYYmmdd-HHMMSS``)::
-
-    run.json            settings, versions, timings per step, final accuracies, data path, class names
-    example.aiff        step 1's recording when none is given (the lab's soprano saxophone, C6 to Eb6)
-    mel_spectrogram.png step 1
-    notes.csv           step 2: one row per note (start_s, end_s, f0_hz, midi, name)
-    note_features.npy   step 2: float32 (n_notes, 120)
-    history.json/.csv   per-epoch train/test loss and accuracy (step 6)
-    accuracy_loss.png   step 7
-    model/              the trained classifier (model.safetensors + model.json), speaks class names
-    sweep.json/.csv     one history per learning rate (step 8)
-    sweep_loss.png      step 9
-
-The folder is written under a temporary name and renamed when the run is complete, so an interrupted run leaves
-nothing half-written.
+The training settings default to :data:`~instrumentid.settings.DEFAULT_TRAINING`. Everything a run produces lands in
+one run folder (default ``runs/lab-YYYYmmdd-HHMMSS``; its files are listed in :mod:`instrumentid.runfolder`), written
+under a temporary name and renamed when the run is complete, so an interrupted run leaves nothing half-written.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from instrumentid import runfolder as rf
 from instrumentid.errors import ParameterError
-from instrumentid.util import atomic_dir, commit_dir, package_versions
+from instrumentid.settings import DEFAULT_NOTES, DEFAULT_TRAINING, TrainingSettings
+from instrumentid.util import atomic_folder, package_versions
 
-__all__ = ["DEFAULT_RATES", "load_data", "plot_run", "run_lab", "run_sweep", "run_train"]
+__all__ = ["load_data", "model_settings", "plot_run", "run_lab", "run_sweep", "run_train"]
 
-#: The lab's learning-rate sweep.
-DEFAULT_RATES = (0.1, 0.01, 0.001, 0.0001)
-
-#: File names inside a run folder.
-HISTORY_JSON, HISTORY_CSV, HISTORY_PNG = "history.json", "history.csv", "accuracy_loss.png"
-SWEEP_JSON, SWEEP_CSV, SWEEP_PNG = "sweep.json", "sweep.csv", "sweep_loss.png"
-RUN_JSON, MODEL_DIR, REPORT_HTML = "run.json", "model", "report.html"
-EXAMPLE_AUDIO, SPECTROGRAM_PNG = "example.aiff", "mel_spectrogram.png"
-NOTES_CSV, FEATURES_NPY = "notes.csv", "note_features.npy"
+_T = DEFAULT_TRAINING
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -72,48 +55,52 @@ def load_data(data=None, *, progress: bool = True):
     return load_uiowa(data)
 
 
-def _feature_settings(dataset):
-    """How the data set's features were computed, if its ``dataset.json`` says (None for the UIowa files)."""
-    info = dataset.info or {}
-    settings = info.get("settings")
-    found = settings.get("features") if isinstance(settings, dict) else None
-    found = found if found is not None else info.get("feature_settings")
-    return dict(found) if isinstance(found, dict) else None
+def model_settings(dataset) -> tuple:
+    """The note and feature settings a model trained on ``dataset`` carries.
+
+    Parameters
+    ----------
+    dataset : FeatureDataset
+
+    Returns
+    -------
+    note_settings : NoteSettings or None
+        The data set's; :data:`~instrumentid.settings.DEFAULT_NOTES` when it has audio features but cut no notes (a
+        SoundFont set renders one note per clip); None without feature settings.
+    feature_settings : FeatureSettings or None
+        The data set's; None when it does not say (e.g. the UIowa files).
+    """
+    features = dataset.feature_settings
+    if features is None:
+        return None, None
+    notes = dataset.note_settings
+    return (DEFAULT_NOTES if notes is None else notes), features
 
 
 class _Run:
-    """One run folder being written: a temporary folder, the printed log, timings, and ``run.json``."""
+    """One run folder being written (``tmp``, renamed to ``final`` at the end), its timings and ``run.json``."""
 
     def __init__(self, command: str, out, settings: dict):
         self.final = Path(out) if out is not None else Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
         if self.final.exists() and not self.final.is_dir():
             raise ParameterError(f"run folder {str(self.final)!r} exists and is not a folder")
-        if self.final.is_dir() and any(self.final.iterdir()) and not (self.final / RUN_JSON).is_file():
-            raise ParameterError(f"run folder {str(self.final)!r} exists and is not a run folder (no {RUN_JSON}); "
+        if self.final.is_dir() and any(self.final.iterdir()) and not rf.is_run_folder(self.final):
+            raise ParameterError(f"run folder {str(self.final)!r} exists and is not a run folder (no {rf.RUN_JSON}); "
                                  "choose a new or empty --out")
-        self.record = {"command": command, "settings": settings, "timings_s": {}}
+        self.record: dict = {"command": command, "settings": settings, "timings_s": {}}
         self.start = time.perf_counter()
-        self.tmp = None
+        self.tmp = Path()
 
-    def __enter__(self):
-        self.tmp = atomic_dir(self.final)
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
+    def finish(self) -> None:
+        """Write ``run.json`` and, when there is something to show, ``report.html``."""
         self.record["timings_s"]["total"] = round(time.perf_counter() - self.start, 3)
         self.record["versions"] = package_versions({"python": "python", "numpy": "numpy", "torch": "torch",
                                                     "sklearn": "scikit-learn", "instrumentid": "instrumentid"})
-        (self.tmp / RUN_JSON).write_text(json.dumps(self.record, indent=1, default=str) + "\n")
-        if (self.tmp / HISTORY_JSON).is_file() or (self.tmp / SWEEP_JSON).is_file():
+        (self.tmp / rf.RUN_JSON).write_text(json.dumps(self.record, indent=1, default=str) + "\n")
+        if (self.tmp / rf.HISTORY_JSON).is_file() or (self.tmp / rf.SWEEP_JSON).is_file():
             from instrumentid.report import write_report
 
-            write_report(self.tmp, out=self.tmp / REPORT_HTML)
-        commit_dir(self.tmp, self.final)
-        print(f"\nRun folder: {self.final}")
-        return False
+            write_report(self.tmp, out=self.tmp / rf.REPORT_HTML)
 
     def timed(self, step: str, fn, *args, **kwargs):
         t0 = time.perf_counter()
@@ -137,87 +124,100 @@ class _Run:
         return dataset
 
 
+@contextmanager
+def _run_folder(command: str, out, settings: dict):
+    """A :class:`_Run` whose folder becomes ``out`` when the block succeeds (and is deleted when it fails)."""
+    run = _Run(command, out, settings)
+    with atomic_folder(run.final) as tmp:
+        run.tmp = tmp
+        yield run
+        run.finish()
+    print(f"\nRun folder: {run.final}")
+
+
 def _heading(text: str) -> None:
     print(f"\n== {text}")
 
 
 def _audio_steps(run: _Run, audio) -> None:
-    """Steps 1-2: load a recording, draw its mel spectrogram, cut it into notes and featurize every note."""
+    """Steps 1-2: analyze a recording (one decode), draw its mel spectrogram, save its notes and feature rows."""
     import csv
 
     from instrumentid import plots
-    from instrumentid.audio import SR, load_audio
-    from instrumentid.features import segment_features
-    from instrumentid.notes import detect_notes
+    from instrumentid.analysis import analyze
 
     _heading("Audio")
     if audio is None:
         import soundfile as sf
 
-        from instrumentid.datasets.soundfont import lab_example
+        from instrumentid.datasets.render import lab_example
+        from instrumentid.settings import SR
 
-        audio = run.tmp / EXAMPLE_AUDIO
+        audio = run.tmp / rf.EXAMPLE_AUDIO
         sf.write(str(audio), run.timed("render_example", lab_example, sr=SR), SR, format="AIFF", subtype="PCM_16")
-        shown = run.final / EXAMPLE_AUDIO
+        shown = run.final / rf.EXAMPLE_AUDIO
         print("No --audio given: rendered the lab's example, a soprano saxophone with vibrato playing C6, C#6, D6 "
               f"and Eb6 (FluidR3 GM), to {shown}")
     else:
         shown = audio
-    y, sr = run.timed("load_audio", load_audio, audio)
-    print(f"Loaded {shown}: {len(y) / sr:.2f} s at {sr} Hz, mono")
-    fig, _ = plots.plot_mel_spectrogram(y, sr=sr, title=f"Mel spectrogram: {Path(shown).name}")
-    path = run.timed("plot_spectrogram", plots.save_figure, fig, run.tmp / SPECTROGRAM_PNG)
-    print(f"Mel spectrogram (128 mels, up to 8 kHz, dB): {run.final / path.name}")
+    analysis = run.timed("analyze", analyze, audio)
+    print(f"Loaded {shown}: {analysis.duration_s:.2f} s at {analysis.sr} Hz, mono")
+    spec = run.timed("mel_spectrogram", analysis.mel_spectrogram)
+    fig, _ = plots.plot_mel_spectrogram(spec, title=f"Mel spectrogram: {Path(shown).name}")
+    path = run.timed("plot_spectrogram", plots.save_figure, fig, run.tmp / rf.SPECTROGRAM_PNG)
+    print(f"Mel spectrogram ({spec.S_db.shape[0]} mels, up to {spec.fmax / 1000:g} kHz, dB): {run.final / path.name}")
 
     _heading("Notes and features")
-    notes = run.timed("detect_notes", detect_notes, y, sr=sr)
-    X = run.timed("features", segment_features, y, notes, sr=sr)
-    with open(run.tmp / NOTES_CSV, "w", newline="") as fh:
+    notes, X = analysis.notes, analysis.X
+    with open(run.tmp / rf.NOTES_CSV, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["start_s", "end_s", "f0_hz", "midi", "name"])
         writer.writerows([f"{n.start_s:.3f}", f"{n.end_s:.3f}", f"{n.f0_hz:.1f}", n.midi, n.name] for n in notes)
-    np.save(run.tmp / FEATURES_NPY, X)
+    np.save(run.tmp / rf.NOTE_FEATURES_NPY, X)
     print(f"{len(notes)} notes: " + ", ".join(f"{n.name} ({n.start_s:.2f}-{n.end_s:.2f} s)" for n in notes))
     print(f"Features per note: {X.shape[1]} (matrix {X.shape[0]} x {X.shape[1]}, saved to "
-          f"{run.final / FEATURES_NPY})")
-    run.record["audio"] = {"path": str(shown), "duration_s": round(len(y) / sr, 3), "sr": sr,
+          f"{run.final / rf.NOTE_FEATURES_NPY})")
+    run.record["audio"] = {"path": str(shown), "duration_s": round(analysis.duration_s, 3), "sr": analysis.sr,
                            "notes": [n.name for n in notes]}
 
 
-def _train_steps(run: _Run, dataset, *, epochs, batch_size, hidden_units, lr, seed, progress):
+def _train_steps(run: _Run, dataset, training: TrainingSettings, *, progress: bool):
     """Steps 4-7: standardize, summarize, train with the test set scored per epoch, save history, model, figure."""
     from instrumentid import plots
     from instrumentid.classifier import InstrumentClassifier
+    from instrumentid.history import format_epoch
     from instrumentid.model import LabNet, model_summary
-    from instrumentid.training import format_epoch
 
+    t = training
     _heading("Standardization")
     print("Features standardized with the training set's mean and variance only (StandardScaler, kept with the "
           "model).")
     _heading("Model")
-    print(model_summary(LabNet(dataset.n_features, dataset.n_classes, hidden_units=hidden_units)))
-    print(f"Loss: cross-entropy; optimizer: Adam (lr={lr:g}); batch size {batch_size}; {epochs} epochs")
+    print(model_summary(LabNet(dataset.n_features, dataset.n_classes, hidden_units=t.hidden_units,
+                               activation=t.activation)))
+    print(f"Loss: cross-entropy; optimizer: Adam (lr={t.lr:g}); batch size {t.batch_size}; {t.epochs} epochs")
 
-    _heading(f"Training ({epochs} epochs, test set scored after each)")
+    _heading(f"Training ({t.epochs} epochs, test set scored after each)")
     names = np.asarray(dataset.class_names)
-    clf = InstrumentClassifier(hidden_units=hidden_units, activation="sigmoid", lr=lr, epochs=epochs,
-                               batch_size=batch_size, random_state=seed, verbose=progress)
+    note_settings, feature_settings = model_settings(dataset)
+    clf = InstrumentClassifier(hidden_units=t.hidden_units, activation=t.activation, lr=t.lr, epochs=t.epochs,
+                               batch_size=t.batch_size, random_state=t.seed, verbose=progress,
+                               feature_settings=feature_settings, note_settings=note_settings)
     run.timed("train", clf.fit, dataset.X_train, names[dataset.y_train],
               eval_set=(dataset.X_test, names[dataset.y_test]))
     history = clf.history_
     for i in range(history.epochs):
         print(format_epoch(history, i))
     print(f"Test accuracy: {history.test_accuracy[-1]:.4f} (test loss {history.test_loss[-1]:.4f})")
-    clf.feature_settings_ = _feature_settings(dataset)
-    history.to_json(run.tmp / HISTORY_JSON)
-    history.to_csv(run.tmp / HISTORY_CSV)
-    clf.save(run.tmp / MODEL_DIR)
+    history.to_json(run.tmp / rf.HISTORY_JSON)
+    history.to_csv(run.tmp / rf.HISTORY_CSV)
+    clf.save(run.tmp / rf.MODEL_DIR)
     run.record["final"] = {
         "train_loss": history.train_loss[-1], "train_accuracy": history.train_accuracy[-1],
         "test_loss": history.test_loss[-1], "test_accuracy": history.test_accuracy[-1],
     }
     fig, _ = plots.plot_history(history)
-    path = run.timed("plot_history", plots.save_figure, fig, run.tmp / HISTORY_PNG)
+    path = run.timed("plot_history", plots.save_figure, fig, run.tmp / rf.ACCURACY_LOSS_PNG)
     print(f"Accuracy and loss per epoch: {run.final / path.name}")
     _evaluation_steps(run, clf, dataset)
     return clf
@@ -225,11 +225,7 @@ def _train_steps(run: _Run, dataset, *, epochs, batch_size, hidden_units, lr, se
 
 def _evaluation_steps(run: _Run, clf, dataset) -> None:
     """Per-class precision/recall/F1 and the confusion matrix of the trained model on the test set."""
-    from instrumentid.evaluation import (
-        evaluate_dataset,
-        format_evaluation,
-        write_evaluation,
-    )
+    from instrumentid.evaluation import evaluate_dataset, format_evaluation, write_evaluation
 
     _heading("Evaluation on the test set")
     result = run.timed("evaluate", evaluate_dataset, clf, dataset)
@@ -238,44 +234,55 @@ def _evaluation_steps(run: _Run, clf, dataset) -> None:
     run.record["evaluation"] = {"accuracy": result["accuracy"], "macro_f1": result["macro avg"]["f1-score"]}
 
 
-def _sweep_steps(run: _Run, dataset, *, scaler, rates, epochs, batch_size, hidden_units, seed, progress):
-    """Steps 8-9: a fresh network per learning rate (trained together), histories and figure saved."""
-    from instrumentid import plots
-    from instrumentid.training import save_sweep, sweep, sweep_to_csv
+def _sweep_steps(run: _Run, dataset, training: TrainingSettings, *, clf, progress: bool):
+    """Steps 8-9: a fresh network per learning rate (trained together), histories and figure saved.
 
-    _heading(f"Learning-rate sweep ({', '.join(f'{r:g}' for r in rates)}; {epochs} epochs each, fresh model each)")
-    if scaler is None:
+    The labels are encoded as the classifier ``clf`` of step 6 encodes them (its ``classes_``; the same order
+    when there is no classifier), so that the sweep's network at the lab's rate is the lab's network.
+    """
+    from instrumentid import plots
+    from instrumentid import training as train
+    from instrumentid.classifier import encode_labels
+    from instrumentid.history import save_sweep, sweep_to_csv
+
+    t = training
+    _heading(f"Learning-rate sweep ({', '.join(f'{r:g}' for r in t.rates)}; {t.sweep_epochs} epochs each, fresh "
+             "model each)")
+    if clf is None:
         from sklearn.preprocessing import StandardScaler
 
-        scaler = StandardScaler().fit(dataset.X_train)
+        scaler, classes = StandardScaler().fit(dataset.X_train), None
+    else:
+        scaler, classes = clf.scaler_, clf.classes_
+    names = np.asarray(dataset.class_names)
+    classes, y_train = encode_labels(names[dataset.y_train], classes)
+    y_test = encode_labels(names[dataset.y_test], classes)[1]
     histories = run.timed(
-        "sweep", sweep, scaler.transform(dataset.X_train), dataset.y_train, X_test=scaler.transform(dataset.X_test),
-        y_test=dataset.y_test, rates=rates, n_classes=dataset.n_classes, epochs=epochs, batch_size=batch_size,
-        hidden_units=hidden_units, random_state=seed, progress=progress,
+        "sweep", train.sweep, scaler.transform(dataset.X_train), y_train, X_test=scaler.transform(dataset.X_test),
+        y_test=y_test, rates=list(t.rates), n_classes=len(classes), epochs=t.sweep_epochs, batch_size=t.batch_size,
+        hidden_units=t.hidden_units, activation=t.activation, random_state=t.seed, progress=progress,
     )
     for rate, h in histories.items():
         print(f"lr {rate:<8g} final training loss {h.train_loss[-1]:.4f}, training accuracy "
               f"{h.train_accuracy[-1]:.4f}, test accuracy {h.test_accuracy[-1]:.4f}")
-    save_sweep(histories, run.tmp / SWEEP_JSON)
-    sweep_to_csv(histories, run.tmp / SWEEP_CSV)
+    save_sweep(histories, run.tmp / rf.SWEEP_JSON)
+    sweep_to_csv(histories, run.tmp / rf.SWEEP_CSV)
     run.record["sweep_final"] = {repr(r): {"train_loss": h.train_loss[-1], "test_accuracy": h.test_accuracy[-1]}
                                  for r, h in histories.items()}
     fig, _ = plots.plot_sweep(histories)
-    path = run.timed("plot_sweep", plots.save_figure, fig, run.tmp / SWEEP_PNG)
+    path = run.timed("plot_sweep", plots.save_figure, fig, run.tmp / rf.SWEEP_LOSS_PNG)
     print(f"Training loss per learning rate: {run.final / path.name}")
     return histories
 
 
-def _check_rates(rates) -> list:
-    rates = [float(r) for r in rates]
-    if not rates or any(not (r > 0 and np.isfinite(r)) for r in rates) or len(set(rates)) != len(rates):
-        raise ParameterError(f"rates must be distinct positive numbers, got {rates!r}")
-    return rates
+def _data_path(data) -> str | None:
+    return None if data is None else str(data)
 
 
 # ----------------------------------------------------------------------------------------------- public API
-def run_lab(data=None, *, out=None, audio=None, epochs=10, batch_size=128, hidden_units=256, lr=1e-3,
-            rates=DEFAULT_RATES, sweep_epochs=20, sweep=True, seed=0, progress=True) -> Path:
+def run_lab(data=None, *, out=None, audio=None, epochs=_T.epochs, batch_size=_T.batch_size,
+            hidden_units=_T.hidden_units, lr=_T.lr, rates=_T.rates, sweep_epochs=_T.sweep_epochs, sweep=True,
+            seed=_T.seed, progress=True) -> Path:
     """Run the lab's steps in order, print what the lab prints, and save everything in one run folder.
 
     Parameters
@@ -289,7 +296,8 @@ def run_lab(data=None, *, out=None, audio=None, epochs=10, batch_size=128, hidde
         Recording for steps 1-2 (mel spectrogram, notes and per-note features); default: the lab's example, a
         soprano saxophone rendered from a SoundFont and saved as ``example.aiff`` in the run folder.
     epochs, batch_size, hidden_units, lr, seed
-        Training settings of step 6 (the lab's: 10, 128, 256, 0.001).
+        Training settings of step 6 (default :data:`~instrumentid.settings.DEFAULT_TRAINING`'s, the lab's: 10,
+        128, 256, 0.001, 0).
     rates, sweep_epochs, sweep
         The learning-rate sweep of step 8 (the lab's: 0.1, 0.01, 0.001, 0.0001 for 20 epochs); ``sweep=False``
         skips steps 8-9.
@@ -300,47 +308,58 @@ def run_lab(data=None, *, out=None, audio=None, epochs=10, batch_size=128, hidde
     -------
     Path
         The run folder.
+
+    Raises
+    ------
+    ParameterError
+        A bad setting (checked before any work), unreadable audio or data, or an ``out`` that is not a run folder.
     """
-    rates = _check_rates(rates)
-    settings = {"data": None if data is None else str(data), "audio": None if audio is None else str(audio),
-                "epochs": epochs, "batch_size": batch_size, "hidden_units": hidden_units, "lr": lr,
-                "rates": rates if sweep else [], "sweep_epochs": sweep_epochs if sweep else 0, "seed": seed,
-                "activation": "sigmoid", "optimizer": "adam", "loss": "cross-entropy"}
-    with _Run("lab", out, settings) as run:
+    t = TrainingSettings(epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, lr=lr, rates=tuple(rates),
+                         sweep_epochs=sweep_epochs, seed=seed)
+    settings = {"data": _data_path(data), "audio": None if audio is None else str(audio),
+                "epochs": t.epochs, "batch_size": t.batch_size, "hidden_units": t.hidden_units, "lr": t.lr,
+                "rates": list(t.rates) if sweep else [], "sweep_epochs": t.sweep_epochs if sweep else 0,
+                "seed": t.seed, "activation": t.activation, "optimizer": "adam", "loss": "cross-entropy"}
+    with _run_folder("lab", out, settings) as run:
         _audio_steps(run, audio)
         dataset = run.load_data(data, progress=progress)
-        clf = _train_steps(run, dataset, epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, lr=lr,
-                           seed=seed, progress=progress)
+        clf = _train_steps(run, dataset, t, progress=progress)
         if sweep:
-            _sweep_steps(run, dataset, scaler=clf.scaler_, rates=rates, epochs=sweep_epochs, batch_size=batch_size,
-                         hidden_units=hidden_units, seed=seed, progress=progress)
+            _sweep_steps(run, dataset, t, clf=clf, progress=progress)
     return run.final
 
 
-def run_train(data=None, *, out=None, epochs=10, batch_size=128, hidden_units=256, lr=1e-3, seed=0,
-              progress=True) -> Path:
-    """Steps 3-7 alone: load, standardize, train, save history, model and figure to a run folder
-    (default ``runs/train-YYYYmmdd-HHMMSS``). Parameters as in :func:`run_lab`; returns the run folder."""
-    settings = {"data": None if data is None else str(data), "epochs": epochs, "batch_size": batch_size,
-                "hidden_units": hidden_units, "lr": lr, "seed": seed, "activation": "sigmoid"}
-    with _Run("train", out, settings) as run:
+def run_train(data=None, *, out=None, epochs=_T.epochs, batch_size=_T.batch_size, hidden_units=_T.hidden_units,
+              lr=_T.lr, seed=_T.seed, progress=True) -> Path:
+    """Run steps 3-7 alone: load, standardize, train, save history, model and figure to a run folder.
+
+    The run folder defaults to ``runs/train-YYYYmmdd-HHMMSS``. Parameters as in :func:`run_lab`; returns the run
+    folder.
+    """
+    t = TrainingSettings(epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, lr=lr, seed=seed)
+    settings = {"data": _data_path(data), "epochs": t.epochs, "batch_size": t.batch_size,
+                "hidden_units": t.hidden_units, "lr": t.lr, "seed": t.seed, "activation": t.activation}
+    with _run_folder("train", out, settings) as run:
         dataset = run.load_data(data, progress=progress)
-        _train_steps(run, dataset, epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, lr=lr,
-                     seed=seed, progress=progress)
+        _train_steps(run, dataset, t, progress=progress)
     return run.final
 
 
-def run_sweep(data=None, *, out=None, rates=DEFAULT_RATES, epochs=20, batch_size=128, hidden_units=256, seed=0,
-              progress=True) -> Path:
-    """Steps 3, 8 and 9 alone: the learning-rate sweep on standardized data, histories and figure in a run folder
-    (default ``runs/sweep-YYYYmmdd-HHMMSS``). Parameters as in :func:`run_lab`; returns the run folder."""
-    rates = _check_rates(rates)
-    settings = {"data": None if data is None else str(data), "rates": rates, "sweep_epochs": epochs,
-                "batch_size": batch_size, "hidden_units": hidden_units, "seed": seed, "activation": "sigmoid"}
-    with _Run("sweep", out, settings) as run:
+def run_sweep(data=None, *, out=None, rates=_T.rates, epochs=_T.sweep_epochs, batch_size=_T.batch_size,
+              hidden_units=_T.hidden_units, seed=_T.seed, progress=True) -> Path:
+    """Run steps 3, 8 and 9 alone: the learning-rate sweep on standardized data, histories and figure.
+
+    The run folder defaults to ``runs/sweep-YYYYmmdd-HHMMSS``. ``epochs`` are the epochs per rate; the other
+    parameters are those of :func:`run_lab`; returns the run folder.
+    """
+    t = TrainingSettings(rates=tuple(rates), sweep_epochs=epochs, batch_size=batch_size, hidden_units=hidden_units,
+                         seed=seed)
+    settings = {"data": _data_path(data), "rates": list(t.rates), "sweep_epochs": t.sweep_epochs,
+                "batch_size": t.batch_size, "hidden_units": t.hidden_units, "seed": t.seed,
+                "activation": t.activation}
+    with _run_folder("sweep", out, settings) as run:
         dataset = run.load_data(data, progress=progress)
-        _sweep_steps(run, dataset, scaler=None, rates=rates, epochs=epochs, batch_size=batch_size,
-                     hidden_units=hidden_units, seed=seed, progress=progress)
+        _sweep_steps(run, dataset, t, clf=None, progress=progress)
     return run.final
 
 
@@ -353,18 +372,18 @@ def plot_run(run_dir) -> list:
         The figures written.
     """
     from instrumentid import plots
-    from instrumentid.training import History, load_sweep
+    from instrumentid.history import History, load_sweep
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ParameterError(f"run folder {str(run_dir)!r} does not exist or is not a folder")
     written = []
-    if (run_dir / HISTORY_JSON).is_file():
-        fig, _ = plots.plot_history(History.from_json(run_dir / HISTORY_JSON))
-        written.append(plots.save_figure(fig, run_dir / HISTORY_PNG))
-    if (run_dir / SWEEP_JSON).is_file():
-        fig, _ = plots.plot_sweep(load_sweep(run_dir / SWEEP_JSON))
-        written.append(plots.save_figure(fig, run_dir / SWEEP_PNG))
+    if (run_dir / rf.HISTORY_JSON).is_file():
+        fig, _ = plots.plot_history(History.from_json(run_dir / rf.HISTORY_JSON))
+        written.append(plots.save_figure(fig, run_dir / rf.ACCURACY_LOSS_PNG))
+    if (run_dir / rf.SWEEP_JSON).is_file():
+        fig, _ = plots.plot_sweep(load_sweep(run_dir / rf.SWEEP_JSON))
+        written.append(plots.save_figure(fig, run_dir / rf.SWEEP_LOSS_PNG))
     if not written:
-        raise ParameterError(f"{str(run_dir)!r} has no {HISTORY_JSON} or {SWEEP_JSON} to plot")
+        raise ParameterError(f"{str(run_dir)!r} has no {rf.HISTORY_JSON} or {rf.SWEEP_JSON} to plot")
     return written

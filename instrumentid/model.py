@@ -1,20 +1,92 @@
-"""The lab's network: features -> one hidden layer -> class logits, and its Keras-like summary.
+"""The lab's network, defined once: features -> one hidden layer -> class logits, and its Keras-like summary.
 
 The lab builds ``Dense(256, activation="sigmoid")`` then ``Dense(10, activation="softmax")`` in Keras. :class:`LabNet`
 is the same network in PyTorch; its ``forward`` returns logits, and the softmax is applied where probabilities are
 needed (``predict_proba``, the ONNX export), so that training can use the numerically stable cross-entropy on logits.
+
+The fast training loop (:mod:`instrumentid.training`) trains several copies of the network side by side, their
+weights stacked along a leading axis. This module holds that layout too (:func:`stacked_shapes`,
+:func:`stack_parameters`, :func:`unstack_parameters`) with the network's forward and backward passes in it
+(:func:`stacked_forward`, :func:`stacked_backward`), and every activation with its in-place forward and its gradient
+(:data:`ACTIVATIONS`), so that the network's arithmetic is written in this one module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import torch
 
 from instrumentid.errors import ParameterError
+from instrumentid.settings import DEFAULT_TRAINING
 
-__all__ = ["ACTIVATIONS", "LabNet", "model_summary"]
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "LabNet",
+    "model_summary",
+    "relu_backward",
+    "sigmoid_backward",
+    "stack_parameters",
+    "stacked_backward",
+    "stacked_forward",
+    "stacked_shapes",
+    "tanh_backward",
+    "unstack_parameters",
+]
+
+
+# ----------------------------------------------------------------------------------------------- activations
+def sigmoid_backward(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Gradient through a sigmoid from its output ``out``: ``grad * out * (1 - out)`` (one fused kernel)."""
+    return torch.ops.aten.sigmoid_backward(grad, out)
+
+
+def tanh_backward(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Gradient through a tanh from its output ``out``: ``grad * (1 - out ** 2)`` (one fused kernel)."""
+    return torch.ops.aten.tanh_backward(grad, out)
+
+
+def relu_backward(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Gradient through a ReLU from its output ``out``: ``grad * (out > 0)`` (one fused kernel)."""
+    return torch.ops.aten.threshold_backward(grad, out, 0)
+
+
+class Activation(NamedTuple):
+    """A hidden-layer activation, in the three forms the package uses.
+
+    Attributes
+    ----------
+    name : str
+        ``"sigmoid"``, ``"tanh"`` or ``"relu"``.
+    module : type of torch.nn.Module
+        The layer :class:`LabNet` uses (``torch.nn.Sigmoid``...).
+    forward_ : callable
+        ``forward_(x)`` applies the activation to ``x`` in place and returns it.
+    backward : callable
+        ``backward(grad, out)``: the gradient with respect to the activation's input, from the gradient with respect
+        to its output and the output itself.
+    """
+
+    name: str
+    module: type[torch.nn.Module]
+    forward_: Callable[[torch.Tensor], torch.Tensor]
+    backward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
 
 #: Hidden-layer activations, by name.
-ACTIVATIONS = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
+ACTIVATIONS = {
+    "sigmoid": Activation("sigmoid", torch.nn.Sigmoid, torch.Tensor.sigmoid_, sigmoid_backward),
+    "tanh": Activation("tanh", torch.nn.Tanh, torch.Tensor.tanh_, tanh_backward),
+    "relu": Activation("relu", torch.nn.ReLU, torch.Tensor.relu_, relu_backward),
+}
+
+
+def _activation(name) -> Activation:
+    if name not in ACTIVATIONS:
+        raise ParameterError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]
 
 
 def _check_size(value, name: str, *, minimum: int) -> int:
@@ -23,6 +95,7 @@ def _check_size(value, name: str, *, minimum: int) -> int:
     return value
 
 
+# ----------------------------------------------------------------------------------------------- the network
 class LabNet(torch.nn.Module):
     """``n_features -> hidden_units (activation) -> n_classes`` logits, the lab's network.
 
@@ -33,9 +106,9 @@ class LabNet(torch.nn.Module):
     n_classes : int >= 2
         Number of classes (10 in the lab).
     hidden_units : int
-        Width of the hidden layer (256 in the lab).
+        Width of the hidden layer (default :data:`~instrumentid.settings.DEFAULT_TRAINING`'s, the lab's 256).
     activation : {"sigmoid", "tanh", "relu"}
-        Hidden-layer activation ("sigmoid" in the lab).
+        Hidden-layer activation (default :data:`~instrumentid.settings.DEFAULT_TRAINING`'s, the lab's sigmoid).
 
     Notes
     -----
@@ -43,29 +116,31 @@ class LabNet(torch.nn.Module):
     with a seeded ``torch.Generator`` for a reproducible start.
     """
 
-    def __init__(self, n_features: int, n_classes: int, *, hidden_units: int = 256, activation: str = "sigmoid"):
+    def __init__(self, n_features: int, n_classes: int, *, hidden_units: int = DEFAULT_TRAINING.hidden_units,
+                 activation: str = DEFAULT_TRAINING.activation):
         super().__init__()
         _check_size(n_features, "n_features", minimum=1)
         _check_size(n_classes, "n_classes", minimum=2)
         _check_size(hidden_units, "hidden_units", minimum=1)
-        if activation not in ACTIVATIONS:
-            raise ParameterError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        self.activation_name = activation
+        self.activation_name = _activation(activation).name
         self.hidden = torch.nn.Linear(n_features, hidden_units)
-        self.activation = ACTIVATIONS[activation]()
+        self.activation = ACTIVATIONS[activation].module()
         self.output = torch.nn.Linear(hidden_units, n_classes)
         self.reset_parameters()
 
     @property
     def n_features(self) -> int:
+        """Width of the input rows."""
         return self.hidden.in_features
 
     @property
     def hidden_units(self) -> int:
+        """Width of the hidden layer."""
         return self.hidden.out_features
 
     @property
     def n_classes(self) -> int:
+        """Number of outputs (classes)."""
         return self.output.out_features
 
     def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
@@ -90,6 +165,104 @@ class LabNet(torch.nn.Module):
         return self.output(self.activation(self.hidden(x)))
 
 
+# ----------------------------------------------------------------------------------------------- stacked copies
+# R copies of the network side by side, as the training loop runs them: ``W1b (R, D + 1, H)`` is the hidden layer's
+# weights transposed from torch's layout with its bias as the last row (rows that carry a constant 1 as their last
+# feature compute weights and bias in one matrix product, forward and backward), ``W2 (R, C, H)`` and ``b2 (R, C, 1)``
+# the output layer. Logits are computed transposed, ``(R, C, n)``, because softmax over a leading axis is vectorised
+# across rows while softmax over a short last axis (C = 10) is several times slower on a CPU.
+def stacked_shapes(n_nets: int, net: LabNet) -> tuple:
+    """Shapes of the stacked parameters of ``n_nets`` networks like ``net``: ``W1b, W2, b2``.
+
+    Returns
+    -------
+    tuple of tuple of int
+        ``((R, D + 1, H), (R, C, H), (R, C, 1))`` with ``R = n_nets``, ``D, H, C`` the net's features, hidden units
+        and classes.
+    """
+    D, H, C = net.n_features, net.hidden_units, net.n_classes
+    return (n_nets, D + 1, H), (n_nets, C, H), (n_nets, C, 1)
+
+
+def stack_parameters(nets, params) -> None:
+    """Copy the weights of ``nets`` into the stacked tensors ``params = (W1b, W2, b2)`` (see :func:`stacked_shapes`)."""
+    W1b, W2, b2 = params
+    for r, n in enumerate(nets):
+        W1b[r, :-1].copy_(n.hidden.weight.T)
+        W1b[r, -1].copy_(n.hidden.bias)
+        W2[r].copy_(n.output.weight)
+        b2[r, :, 0].copy_(n.output.bias)
+
+
+def unstack_parameters(params, nets) -> None:
+    """Copy stacked weights ``params = (W1b, W2, b2)`` back into the ``nets`` (inverse of :func:`stack_parameters`)."""
+    W1b, W2, b2 = params
+    for r, n in enumerate(nets):
+        n.hidden.weight.copy_(W1b[r, :-1].T)
+        n.hidden.bias.copy_(W1b[r, -1])
+        n.output.weight.copy_(W2[r])
+        n.output.bias.copy_(b2[r, :, 0])
+
+
+def stacked_forward(params, x: torch.Tensor, activation: Activation, *, hidden_out: torch.Tensor | None = None,
+                    logits_out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The forward pass of stacked networks: :meth:`LabNet.forward` in the stacked layout.
+
+    Parameters
+    ----------
+    params : (W1b, W2, b2)
+        Stacked parameters (see :func:`stacked_shapes`).
+    x : torch.Tensor [shape=(R, n, D + 1) or (n, D), dtype=float32]
+        Either one batch per network whose rows end with a constant 1 (the bias is then part of the one matrix
+        product), or the same rows for every network, without the 1.
+    activation : Activation
+        The hidden layer's (an entry of :data:`ACTIVATIONS`).
+    hidden_out, logits_out : torch.Tensor, optional
+        Preallocated outputs ``(R, n, H)`` and ``(R, C, n)`` (only with the first form of ``x``).
+
+    Returns
+    -------
+    h : torch.Tensor [shape=(R, n, H)]
+        The hidden layer's output (after the activation).
+    logits_t : torch.Tensor [shape=(R, C, n)]
+        Transposed logits of each network.
+    """
+    W1b, W2, b2 = params
+    if x.ndim == 3:
+        h = torch.bmm(x, W1b, out=hidden_out)
+    else:
+        h = torch.matmul(x, W1b[:, :-1]).add_(W1b[:, -1:])
+    h = activation.forward_(h)
+    return h, torch.baddbmm(b2, W2, h.transpose(1, 2), out=logits_out)
+
+
+def stacked_backward(params, grads, x_t: torch.Tensor, h: torch.Tensor, dlogits_t: torch.Tensor,
+                     activation: Activation, *, dh_out: torch.Tensor | None = None) -> None:
+    """The backward pass of stacked networks: write the gradients of every parameter into ``grads``.
+
+    Parameters
+    ----------
+    params, grads : (W1b, W2, b2)
+        Stacked parameters and the tensors (same shapes) that receive their gradients.
+    x_t : torch.Tensor [shape=(R, D + 1, n)]
+        The batch of :func:`stacked_forward`'s first form, transposed (a view).
+    h : torch.Tensor [shape=(R, n, H)]
+        :func:`stacked_forward`'s hidden output.
+    dlogits_t : torch.Tensor [shape=(R, C, n)]
+        Gradient of the loss with respect to the transposed logits.
+    activation : Activation
+    dh_out : torch.Tensor [shape=(R, n, H)], optional
+        Preallocated buffer for the hidden layer's gradient.
+    """
+    _, W2, _ = params
+    gW1b, gW2, gb2 = grads
+    torch.bmm(dlogits_t, h, out=gW2)
+    torch.sum(dlogits_t, 2, keepdim=True, out=gb2)
+    dh = activation.backward(torch.bmm(dlogits_t.transpose(1, 2), W2, out=dh_out), h)
+    torch.bmm(x_t, dh, out=gW1b)
+
+
+# ----------------------------------------------------------------------------------------------- summary
 def model_summary(model: LabNet) -> str:
     """The model as a Keras-like table: layer, output shape, parameter count; then total / trainable counts.
 

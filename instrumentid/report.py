@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
 from pathlib import Path
 
+from instrumentid import runfolder as rf
 from instrumentid.errors import ParameterError
-from instrumentid.util import atomic_write_text
+from instrumentid.persistence import CONFIG_FILE
+from instrumentid.util import atomic_write_text, read_json
 
 __all__ = ["render_report", "write_report"]
 
@@ -28,13 +29,6 @@ th { background: #f3f3f3; } td.key, th.key { text-align: left; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 .big { font-size: 1.3em; font-weight: bold; }
 """
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ParameterError(f"{path}: not a readable JSON file ({err})") from None
 
 
 def _fmt(value) -> str:
@@ -114,7 +108,8 @@ def _sweep_section(data) -> str:
         data = data["histories"]
     if not isinstance(data, dict):
         return ""
-    rows, names = [], []
+    rows: list = []
+    names: list = []
     for rate, history in data.items():
         columns = _history_columns(history)
         if not columns:
@@ -140,7 +135,8 @@ def _evaluation_section(ev) -> str:
     cm = ev.get("confusion_matrix")
     if cm and len(cm) == len(names):
         parts.append("<p>Confusion matrix (rows: true class, columns: predicted class)</p>")
-        parts.append(_table(["true \\ predicted"] + list(names), [[n] + list(r) for n, r in zip(names, cm)]))
+        rows = [[n] + list(r) for n, r in zip(names, cm, strict=True)]
+        parts.append(_table(["true \\ predicted"] + list(names), rows))
     return "\n".join(parts)
 
 
@@ -164,31 +160,27 @@ def render_report(run_dir) -> str:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ParameterError(f"run folder {str(run_dir)!r} does not exist or is not a folder")
-    known = ["run.json", "history.json", "sweep.json", "evaluation.json"]
-    found = {name: run_dir / name for name in known if (run_dir / name).is_file()}
+    known = [rf.RUN_JSON, rf.HISTORY_JSON, rf.SWEEP_JSON, rf.EVALUATION_JSON]
+    found = {name: read_json(run_dir / name) for name in known if (run_dir / name).is_file()}
     figures = sorted(run_dir.glob("*.png"))
-    model_json = run_dir / "model" / "model.json"
+    model_json = run_dir / rf.MODEL_DIR / CONFIG_FILE
     if not found and not figures and not model_json.is_file():
         raise ParameterError(
-            f"{str(run_dir)!r} is not a run folder: none of {', '.join(known)}, model/model.json or any .png "
-            "figure in it"
+            f"{str(run_dir)!r} is not a run folder: none of {', '.join(known)}, {rf.MODEL_DIR}/{CONFIG_FILE} or any "
+            ".png figure in it"
         )
     title = f"instrumentid run {run_dir.resolve().name}"
     parts = [f"<h1>{html.escape(title)}</h1>"]
-    if "run.json" in found:
-        run = _read_json(found["run.json"])
-        if isinstance(run, dict):
-            parts.append(_run_section(run))
-    if "history.json" in found:
-        parts.append(_history_section(_read_json(found["history.json"])))
-    if "sweep.json" in found:
-        parts.append(_sweep_section(_read_json(found["sweep.json"])))
-    if "evaluation.json" in found:
-        ev = _read_json(found["evaluation.json"])
-        if isinstance(ev, dict):
-            parts.append(_evaluation_section(ev))
+    if isinstance(found.get(rf.RUN_JSON), dict):
+        parts.append(_run_section(found[rf.RUN_JSON]))
+    if rf.HISTORY_JSON in found:
+        parts.append(_history_section(found[rf.HISTORY_JSON]))
+    if rf.SWEEP_JSON in found:
+        parts.append(_sweep_section(found[rf.SWEEP_JSON]))
+    if isinstance(found.get(rf.EVALUATION_JSON), dict):
+        parts.append(_evaluation_section(found[rf.EVALUATION_JSON]))
     if model_json.is_file():
-        config = _read_json(model_json)
+        config = read_json(model_json, what="a model config")
         if isinstance(config, dict):
             parts.append(_model_section(config))
     if figures:
@@ -219,7 +211,7 @@ def write_report(run_dir, *, out=None) -> Path:
         ``run_dir`` is not a run folder or holds unreadable JSON.
     """
     text = render_report(run_dir)
-    out = Path(run_dir) / "report.html" if out is None else Path(out)
+    out = Path(run_dir) / rf.REPORT_HTML if out is None else Path(out)
     if out.is_dir():
         raise ParameterError(f"report output must be a file path, got the folder {str(out)!r}")
     return atomic_write_text(out, text)

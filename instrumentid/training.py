@@ -1,17 +1,19 @@
-"""Training the lab's network: the fit loop, its per-epoch history, and the learning-rate sweep.
+"""Training the lab's network: the fit loop and the learning-rate sweep (their histories: :mod:`instrumentid.history`).
 
 What is computed is the lab's recipe, unchanged: mini-batches of ``batch_size`` rows drawn from a new shuffle every
 epoch, softmax cross-entropy, Adam (``torch.optim.Adam``'s update, same defaults), float32, and after every epoch the
 test loss and accuracy. Like Keras, the training loss and accuracy of an epoch are the averages over its batches,
-each batch scored with the weights it was trained from.
+each batch scored with the weights it was trained from. The defaults are those of
+:data:`~instrumentid.settings.DEFAULT_TRAINING`.
 
 How it is computed is tuned for small networks on a CPU, where a plain PyTorch loop (DataLoader, autograd,
 ``torch.optim``) spends most of its time in per-operation overhead rather than arithmetic:
 
 - the data are converted to float32 tensors once; each batch is gathered with one ``index_select`` (no DataLoader);
-- forward and backward passes are written out by hand: the hidden bias rides in the weight matrix (the rows carry a
-  constant 1), so the layer is one matrix product forward and one backward; fused activation gradients;
-  preallocated buffers; no autograd graph;
+- the network's forward and backward passes are :mod:`instrumentid.model`'s stacked ones
+  (:func:`~instrumentid.model.stacked_forward`, :func:`~instrumentid.model.stacked_backward`): the hidden bias rides
+  in the weight matrix (the rows carry a constant 1), so the layer is one matrix product forward and one backward;
+  fused activation gradients; preallocated buffers; no autograd graph;
 - parameters live in one flat buffer and Adam is PyTorch's fused kernel, one call per network and step;
 - the logits of every batch are kept, and a helper thread scores them (the epoch's training metrics), scores the
   test set in large chunks with a snapshot of the weights, and draws the next epoch's shuffle, all while the next
@@ -25,30 +27,32 @@ own shuffles from its own generator, so its curves are those of a separate :func
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import sys
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from instrumentid.errors import ParameterError
-from instrumentid.model import ACTIVATIONS, LabNet
+from instrumentid.history import History, format_epoch
+from instrumentid.model import (
+    ACTIVATIONS,
+    LabNet,
+    stack_parameters,
+    stacked_backward,
+    stacked_forward,
+    stacked_shapes,
+    unstack_parameters,
+)
+from instrumentid.settings import DEFAULT_TRAINING
 from instrumentid.util import cpu_count
 
-__all__ = ["History", "fit", "format_epoch", "load_sweep", "save_sweep", "sweep", "sweep_to_csv"]
-
-#: Columns of a history, in order.
-METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+__all__ = ["fit", "sweep"]
 
 #: torch.optim.Adam's defaults.
 ADAM_BETAS = (0.9, 0.999)
@@ -56,135 +60,6 @@ ADAM_EPS = 1e-8
 
 #: Rows per chunk when the test set is scored.
 EVAL_CHUNK = 8192
-
-
-# ----------------------------------------------------------------------------------------------- history
-@dataclass
-class History:
-    """Per-epoch metrics of one training run.
-
-    Attributes
-    ----------
-    train_loss, train_accuracy : list of float
-        Mean cross-entropy (nats) and accuracy (0-1) over the epoch's batches, as Keras reports them.
-    test_loss, test_accuracy : list of float
-        The same on the test set after the epoch; empty when training had no test set.
-    lr : float, optional
-        Adam learning rate of the run.
-    """
-
-    train_loss: list = field(default_factory=list)
-    train_accuracy: list = field(default_factory=list)
-    test_loss: list = field(default_factory=list)
-    test_accuracy: list = field(default_factory=list)
-    lr: float | None = None
-
-    @property
-    def epochs(self) -> int:
-        return len(self.train_loss)
-
-    @property
-    def has_test(self) -> bool:
-        return len(self.test_loss) > 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> History:
-        """Rebuild a history from :meth:`to_dict` output; :class:`ParameterError` if it is not one."""
-        if not isinstance(data, dict) or any(not isinstance(data.get(k), list) for k in METRICS):
-            raise ParameterError(f"a training history needs the lists {', '.join(METRICS)}, got {_brief(data)}")
-        n = len(data["train_loss"])
-        for key in METRICS:
-            if len(data[key]) not in ((0, n) if key.startswith("test") else (n,)):
-                raise ParameterError(f"history column {key!r} has {len(data[key])} epochs, expected {n}")
-        lr = data.get("lr")
-        return cls(*(list(map(float, data[k])) for k in METRICS), lr=None if lr is None else float(lr))
-
-    def to_json(self, path=None) -> str:
-        """The history as JSON text; also written to ``path`` if given."""
-        text = json.dumps(self.to_dict(), indent=1) + "\n"
-        if path is not None:
-            Path(path).write_text(text)
-        return text
-
-    @classmethod
-    def from_json(cls, path) -> History:
-        """Read a history written by :meth:`to_json`."""
-        return cls.from_dict(_read_json(path))
-
-    def to_csv(self, path=None) -> str:
-        """The history as CSV (``epoch`` from 1, then one column per metric); also written to ``path`` if given."""
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(("epoch", *METRICS))
-        for i in range(self.epochs):
-            writer.writerow((i + 1, *(_cell(getattr(self, k), i) for k in METRICS)))
-        if path is not None:
-            Path(path).write_text(buf.getvalue())
-        return buf.getvalue()
-
-
-def _cell(values: list, i: int) -> str:
-    return repr(values[i]) if i < len(values) else ""
-
-
-def _brief(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _read_json(path):
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ParameterError(f"no such file: {str(path)!r}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ParameterError(f"cannot read JSON from {str(path)!r}: {err}") from None
-
-
-def format_epoch(history: History, i: int) -> str:
-    """One Keras-like line for epoch ``i`` (0-based): ``Epoch 3/10 - loss: ... - accuracy: ... - val_loss: ...``."""
-    parts = [f"Epoch {i + 1}/{history.epochs}", f"loss: {history.train_loss[i]:.4f}",
-             f"accuracy: {history.train_accuracy[i]:.4f}"]
-    if history.has_test:
-        parts += [f"val_loss: {history.test_loss[i]:.4f}", f"val_accuracy: {history.test_accuracy[i]:.4f}"]
-    return " - ".join(parts)
-
-
-def save_sweep(histories: dict, path) -> str:
-    """Write a sweep (``{rate: History}``) as JSON: ``{"rates": [...], "histories": {"0.001": {...}, ...}}``."""
-    data = {"rates": [float(r) for r in histories],
-            "histories": {repr(float(r)): h.to_dict() for r, h in histories.items()}}
-    text = json.dumps(data, indent=1) + "\n"
-    Path(path).write_text(text)
-    return text
-
-
-def load_sweep(path) -> dict:
-    """Read a sweep written by :func:`save_sweep` as ``{rate: History}`` in the saved order."""
-    data = _read_json(path)
-    if not isinstance(data, dict) or not isinstance(data.get("histories"), dict):
-        raise ParameterError(f"{str(path)!r} is not a sweep file (no 'histories' table)")
-    try:
-        return {float(rate): History.from_dict(h) for rate, h in data["histories"].items()}
-    except ValueError as err:
-        raise ParameterError(f"{str(path)!r} is not a sweep file: {err}") from None
-
-
-def sweep_to_csv(histories: dict, path=None) -> str:
-    """A sweep as one long CSV table: ``rate, epoch, train_loss, ...``; also written to ``path`` if given."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(("rate", "epoch", *METRICS))
-    for rate, h in histories.items():
-        for i in range(h.epochs):
-            writer.writerow((repr(float(rate)), i + 1, *(_cell(getattr(h, k), i) for k in METRICS)))
-    if path is not None:
-        Path(path).write_text(buf.getvalue())
-    return buf.getvalue()
 
 
 # ----------------------------------------------------------------------------------------------- validation
@@ -257,54 +132,29 @@ def _prepare(X_train, y_train, X_test, y_test, n_classes, batch_size, epochs, hi
 
 
 # ----------------------------------------------------------------------------------------------- the engine
-# Activation gradients from the activation's output h: d * h * (1 - h), d * (1 - h^2), d * (h > 0).
-_ACTIVATION_BACKWARD = {
-    "sigmoid": lambda d, h: torch.ops.aten.sigmoid_backward(d, h),
-    "tanh": lambda d, h: torch.ops.aten.tanh_backward(d, h),
-    "relu": lambda d, h: torch.ops.aten.threshold_backward(d, h, 0),
-}
-_ACTIVATION_FORWARD = {"sigmoid": torch.Tensor.sigmoid_, "tanh": torch.Tensor.tanh_, "relu": torch.Tensor.relu_}
-
-
 class _StackedNets:
-    """``R`` copies of :class:`LabNet` trained side by side on the same data, each with its own Adam state.
+    """``R`` copies of :class:`~instrumentid.model.LabNet` trained side by side, each with its own Adam state.
 
-    Parameters are stacked along a leading axis and stored back to back in one flat buffer (gradients in a second
-    one): ``W1b (R, D + 1, H)``, the hidden layer's weights transposed from torch's layout with its bias as the last
-    row (the training rows carry a constant 1 as their last feature, so one matrix product computes weights and
-    bias, forward and backward), ``W2 (R, C, H)`` and ``b2 (R, C, 1)``. The output layer is computed transposed,
-    logits ``(R, C, n)``, because softmax over a leading axis is vectorised across rows while softmax over a short
-    last axis (C = 10) is several times slower on CPU.
+    All see the same data. Parameters are stacked in :mod:`instrumentid.model`'s layout (``W1b (R, D + 1, H)``,
+    ``W2 (R, C, H)``, ``b2 (R, C, 1)``, see :func:`~instrumentid.model.stacked_shapes`) and stored back to back in
+    one flat buffer (gradients in a second one), so that one fused Adam call updates a network.
     """
 
     def __init__(self, nets, rates, *, batch_size: int, activation: str):
-        self.R = R = len(nets)
+        self.R = len(nets)
         self.batch_size = batch_size
-        D, H, C = nets[0].n_features, nets[0].hidden_units, nets[0].n_classes
-        self.shapes = ((R, D + 1, H), (R, C, H), (R, C, 1))
+        self.shapes = stacked_shapes(self.R, nets[0])
         size = sum(math.prod(s) for s in self.shapes)
         self.params = _views(torch.empty(size), self.shapes)
         self.grads = _views(torch.zeros(size), self.shapes)
-        W1b, W2, b2 = self.params
-        for r, n in enumerate(nets):
-            W1b[r, :D].copy_(n.hidden.weight.T)
-            W1b[r, D].copy_(n.hidden.bias)
-            W2[r].copy_(n.output.weight)
-            b2[r, :, 0].copy_(n.output.bias)
-        self.activation = activation
-        self.forward_act = _ACTIVATION_FORWARD[activation]
-        self.backward_act = _ACTIVATION_BACKWARD[activation]
+        stack_parameters(nets, self.params)
+        self.activation = ACTIVATIONS[activation]
         self.adam = _Adam(self.params, self.grads, [float(r) for r in rates])
-        self._buffers = {}
+        self._buffers: dict = {}
 
     def store(self, nets) -> None:
         """Copy the trained weights back into the ``nets``."""
-        W1b, W2, b2 = self.params
-        for r, n in enumerate(nets):
-            n.hidden.weight.copy_(W1b[r, :-1].T)
-            n.hidden.bias.copy_(W1b[r, -1])
-            n.output.weight.copy_(W2[r])
-            n.output.bias.copy_(b2[r, :, 0])
+        unstack_parameters(self.params, nets)
 
     def snapshot(self) -> list:
         """A copy of the current weights, for scoring while training goes on."""
@@ -318,7 +168,7 @@ class _StackedNets:
         """
         if batches.shape[0]:
             buf = self._buffers_for(batches.shape[2], X1.shape[1], onehot_t.shape[0])
-            for idx, out in zip(batches.view(batches.shape[0], -1).unbind(0), logits.unbind(0)):
+            for idx, out in zip(batches.view(batches.shape[0], -1).unbind(0), logits.unbind(0), strict=True):
                 self._step(X1, onehot_t, idx, out, buf)
         if rest.shape[1]:
             self._step(X1, onehot_t, rest.view(-1), tail,
@@ -330,47 +180,42 @@ class _StackedNets:
             R, H = self.R, self.shapes[0][2]
             x, h, t = torch.empty(R * n, D), torch.empty(R, n, H), torch.empty(C, R * n)
             xv = x.view(R, n, D)
-            self._buffers[n] = SimpleNamespace(x=x, xv=xv, xT=xv.transpose(1, 2), h=h, hT=h.transpose(1, 2),
+            self._buffers[n] = SimpleNamespace(x=x, xv=xv, xT=xv.transpose(1, 2), h=h,
                                                dh=torch.empty(R, n, H), t=t, tv=t.view(C, R, n).transpose(0, 1),
                                                inv_n=1.0 / n, batch_size=n)
         return self._buffers[n]
 
     def _step(self, X1, onehot_t, idx, logits_out, b) -> None:
         """One Adam step of every network on its batch; ``idx`` holds the ``R * n`` row indices, network-major."""
-        W1b, W2, b2 = self.params
-        gW1b, gW2, gb2 = self.grads
         torch.index_select(X1, 0, idx, out=b.x)
-        h = self.forward_act(torch.bmm(b.xv, W1b, out=b.h))  # (R, n, H)
-        zt = torch.baddbmm(b2, W2, b.hT, out=logits_out)  # (R, C, n)
+        h, zt = stacked_forward(self.params, b.xv, self.activation, hidden_out=b.h, logits_out=logits_out)
         # d loss / d logits of the batch-mean cross-entropy: softmax / n - onehot / n
         torch.index_select(onehot_t, 1, idx, out=b.t)
         if b.batch_size != self.batch_size:
             b.t.mul_(self.batch_size * b.inv_n)  # onehot_t is scaled for full batches
         dzt = torch.add(b.tv, torch.softmax(zt, 1), alpha=b.inv_n)
-        torch.bmm(dzt, h, out=gW2)
-        torch.sum(dzt, 2, keepdim=True, out=gb2)
-        dh = self.backward_act(torch.bmm(dzt.transpose(1, 2), W2, out=b.dh), h)
-        torch.bmm(b.xT, dh, out=gW1b)
+        stacked_backward(self.params, self.grads, b.xT, h, dzt, self.activation, dh_out=b.dh)
         self.adam.step()
 
 
 def _evaluate(params, X: torch.Tensor, y: torch.Tensor, *, activation: str):
     """Mean loss and accuracy of stacked networks on ``(X, y)``, scored in chunks; two float64 arrays (R,)."""
-    W1b, W2, b2 = params
-    W1, b1 = W1b[:, :-1], W1b[:, -1:]
-    R = W1b.shape[0]
+    R = params[0].shape[0]
     loss, correct = np.zeros(R), np.zeros(R)
     for start in range(0, X.shape[0], EVAL_CHUNK):
-        h = _ACTIVATION_FORWARD[activation](torch.matmul(X[start: start + EVAL_CHUNK], W1).add_(b1))
-        l, c = _scores(torch.baddbmm(b2, W2, h.transpose(1, 2)), y[start: start + EVAL_CHUNK].expand(R, -1), R)
-        loss += l
-        correct += c
+        _, logits_t = stacked_forward(params, X[start: start + EVAL_CHUNK], ACTIVATIONS[activation])
+        chunk_loss, chunk_correct = _scores(logits_t, y[start: start + EVAL_CHUNK].expand(R, -1), R)
+        loss += chunk_loss
+        correct += chunk_correct
     return loss / X.shape[0], correct / X.shape[0]
 
 
 def _shuffle(generators, N: int, B: int):
-    """A new permutation of the ``N`` rows per network, cut into batches of ``B``: ``(n_full, R, B)`` indices of
-    the full batches (network-major within a batch) and ``(R, N % B)`` of the last, smaller one."""
+    """Draw a new permutation of the ``N`` rows per network and cut it into batches of ``B``.
+
+    Returns ``(n_full, R, B)`` indices of the full batches (network-major within a batch) and ``(R, N % B)`` of the
+    last, smaller one.
+    """
     perms = torch.stack([torch.randperm(N, generator=g) for g in generators])  # (R, N)
     R, n_full = perms.shape[0], N // B
     batches = perms[:, : n_full * B].reshape(R, n_full, B).transpose(0, 1).contiguous()
@@ -398,8 +243,11 @@ def _views(flat: torch.Tensor, shapes) -> list:
 
 
 def _scores(logits_t: torch.Tensor, y: torch.Tensor, R: int):
-    """Summed cross-entropy and correct rows per network, from transposed logits ``(k * R, C, n)`` (network index
-    varying fastest along the first axis) and labels ``(k * R, n)``; returns two float64 arrays of shape (R,)."""
+    """Summed cross-entropy and correct rows per network; two float64 arrays of shape (R,).
+
+    From transposed logits ``(k * R, C, n)`` (network index varying fastest along the first axis) and labels
+    ``(k * R, n)``.
+    """
     loss = torch.nn.functional.cross_entropy(logits_t, y, reduction="none").double()
     correct = (logits_t.argmax(1) == y).double()
     return (loss.view(-1, R, y.shape[-1]).sum((0, 2)).numpy(), correct.view(-1, R, y.shape[-1]).sum((0, 2)).numpy())
@@ -423,7 +271,7 @@ class _Adam:
     def step(self) -> None:
         beta1, beta2 = ADAM_BETAS
         self.t += 1
-        for lr, (p, g, m, v, steps) in zip(self.rates, self.groups):
+        for lr, (p, g, m, v, steps) in zip(self.rates, self.groups, strict=True):
             torch._fused_adam_(p, g, m, v, [], steps, lr=lr, beta1=beta1, beta2=beta2, weight_decay=0.0,
                                eps=ADAM_EPS, amsgrad=False, maximize=False)
 
@@ -441,8 +289,9 @@ _SETTINGS_USERS = [0, None]  # training runs in progress, torch's thread count b
 
 @contextmanager
 def _cpu_settings():
-    """:func:`_thread_settings` for the duration of a training run, restored afterwards (also when runs overlap in
-    several threads: the thread count is restored when the last one ends).
+    """Apply :func:`_thread_settings` for the duration of a training run, and restore them afterwards.
+
+    When runs overlap in several threads, the thread count is restored when the last one ends.
 
     Measured on 2 cores: a second OpenMP thread speeds a lab-sized step up by under 10 % on an idle machine but
     slows it down 10-20x when another process competes for a core (the threads wait for each other at every
@@ -561,8 +410,9 @@ def _train(X, y, test, n_classes, *, rates, seeds, epochs, batch_size, hidden_un
     return nets, histories
 
 
-def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=10, batch_size=128, lr=1e-3,
-        hidden_units=256, activation="sigmoid", random_state=0, progress=True, callback=None):
+def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DEFAULT_TRAINING.epochs,
+        batch_size=DEFAULT_TRAINING.batch_size, lr=DEFAULT_TRAINING.lr, hidden_units=DEFAULT_TRAINING.hidden_units,
+        activation=DEFAULT_TRAINING.activation, random_state=DEFAULT_TRAINING.seed, progress=True, callback=None):
     """Train the lab's network with Adam and softmax cross-entropy; score the test set after every epoch.
 
     Parameters
@@ -606,8 +456,10 @@ def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=10
     return nets[0], histories[0]
 
 
-def sweep(X_train, y_train, *, X_test=None, y_test=None, rates=(0.1, 0.01, 0.001, 0.0001), n_classes=None,
-          epochs=20, batch_size=128, hidden_units=256, activation="sigmoid", random_state=0, progress=True):
+def sweep(X_train, y_train, *, X_test=None, y_test=None, rates=DEFAULT_TRAINING.rates, n_classes=None,
+          epochs=DEFAULT_TRAINING.sweep_epochs, batch_size=DEFAULT_TRAINING.batch_size,
+          hidden_units=DEFAULT_TRAINING.hidden_units, activation=DEFAULT_TRAINING.activation,
+          random_state=DEFAULT_TRAINING.seed, progress=True):
     """Learning-rate sweep: a freshly initialised network per rate, all trained together in one model-batch.
 
     Every rate gets the initial weights and shuffles that :func:`fit` would use with the same seed, its own Adam
@@ -642,7 +494,7 @@ def sweep(X_train, y_train, *, X_test=None, y_test=None, rates=(0.1, 0.01, 0.001
     _, histories = _train(X, y, test, n_classes, rates=rates, seeds=seeds, epochs=epochs, batch_size=batch_size,
                           hidden_units=hidden_units, activation=activation, progress=progress,
                           desc=f"sweep ({len(rates)} rates)")
-    return dict(zip(rates, histories))
+    return dict(zip(rates, histories, strict=True))
 
 
 def _seed(value) -> int:

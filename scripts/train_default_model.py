@@ -4,8 +4,9 @@ The lab's network (120 -> 256 sigmoid -> 10 softmax, Adam, batch 128; 40 epochs 
 split, where the lab's 10 epochs at 0.001 leave it under-trained on this smaller set) trained on the
 training split of the default data set (notes rendered from the General-MIDI SoundFonts, see
 instrumentid.datasets.soundfont) and measured on its test split; the model that ships is then trained the same way
-on every note of the set (train + test), so users get the most data (``--train-only`` ships the measured model). The classes are instrument names, and the
-model records the feature settings it was trained with, so `instrumentid predict` can refuse features computed
+on every note of the set (train + test), so users get the most data (``--train-only`` ships the measured model).
+The classes are instrument names, and the model carries the note and feature settings it was trained with (the data
+set's, see ``instrumentid.lab.model_settings``), so `instrumentid predict` can refuse notes or features computed
 differently.
 
 Usage (from the repository root)::
@@ -40,9 +41,9 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from instrumentid import features
     from instrumentid.classifier import InstrumentClassifier
     from instrumentid.datasets.soundfont import load_default_dataset
+    from instrumentid.lab import model_settings
     from instrumentid.util import atomic_write_text
 
     t0 = time.perf_counter()
@@ -54,17 +55,17 @@ def main(argv=None) -> int:
           f"{ds.n_classes} classes: {', '.join(names)}")
 
     t1 = time.perf_counter()
-    clf = InstrumentClassifier(hidden_units=256, activation="sigmoid", lr=args.lr, epochs=args.epochs, batch_size=128,
-                               random_state=args.seed, verbose=True)
+    note_settings, feature_settings = model_settings(ds)
+    # the lab's network and batch size (the classifier's defaults), with this model's epochs and rate
+    clf = InstrumentClassifier(lr=args.lr, epochs=args.epochs, random_state=args.seed, verbose=True,
+                               feature_settings=feature_settings, note_settings=note_settings)
     clf.fit(ds.X_train, y_train, eval_set=(ds.X_test, y_test))
-    clf.feature_settings_ = dict(features.FEATURE_SETTINGS)
     fit_s = time.perf_counter() - t1
     train_acc, test_acc = clf.score(ds.X_train, y_train), clf.score(ds.X_test, y_test)
     print(f"train accuracy {train_acc:.4f}, test accuracy {test_acc:.4f} (fit {fit_s:.1f} s)")
     if not args.train_only:
         clf = clf.__class__(**clf.get_params()).fit(np.concatenate([ds.X_train, ds.X_test]),
                                                      np.concatenate([y_train, y_test]))
-        clf.feature_settings_ = dict(features.FEATURE_SETTINGS)
         print(f"refit on all {len(y_train) + len(y_test)} notes for the shipped model")
 
     out = clf.save(args.out)

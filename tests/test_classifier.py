@@ -23,7 +23,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.utils.validation import check_is_fitted
 
 from instrumentid import errors
-from instrumentid.classifier import InstrumentClassifier
+from instrumentid.classifier import InstrumentClassifier, encode_labels
+from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, DEFAULT_TRAINING, FeatureSettings
 
 FAST = {"epochs": 20, "lr": 0.05, "batch_size": 32, "hidden_units": 16}
 
@@ -41,15 +42,76 @@ def test_package_exports_classifier():
 
 def test_init_stores_hyperparameters_only():
     clf = InstrumentClassifier(hidden_units=8, activation="relu", lr=0.1, epochs=2, batch_size=4, random_state=3,
-                               verbose=True)
+                               verbose=True, feature_settings=DEFAULT_FEATURES, note_settings=DEFAULT_NOTES)
     assert clf.get_params() == {"hidden_units": 8, "activation": "relu", "lr": 0.1, "epochs": 2, "batch_size": 4,
-                                    "random_state": 3, "verbose": True}
+                                "random_state": 3, "verbose": True, "feature_settings": DEFAULT_FEATURES,
+                                "note_settings": DEFAULT_NOTES}
     assert not [k for k in vars(clf) if k.endswith("_")]
 
 
-def test_defaults_are_the_lab_network():
-    assert InstrumentClassifier().get_params() == {"hidden_units": 256, "activation": "sigmoid", "lr": 1e-3, "epochs": 10,
-                                                       "batch_size": 128, "random_state": 0, "verbose": False}
+def test_defaults_are_the_training_settings():
+    t = DEFAULT_TRAINING
+    assert InstrumentClassifier().get_params() == {
+        "hidden_units": t.hidden_units, "activation": t.activation, "lr": t.lr, "epochs": t.epochs,
+        "batch_size": t.batch_size, "random_state": t.seed, "verbose": False, "feature_settings": None,
+        "note_settings": None}
+    assert (t.hidden_units, t.activation, t.lr, t.epochs, t.batch_size) == (256, "sigmoid", 1e-3, 10, 128)  # the lab's
+
+
+def test_settings_are_hyperparameters(feature_rows):
+    X, names = feature_rows
+    settings = FeatureSettings(n_mfcc=19)
+    clf = InstrumentClassifier(hidden_units=8, epochs=1, batch_size=64, feature_settings=settings,
+                               note_settings=DEFAULT_NOTES).fit(X, names)
+    assert clf.feature_settings is settings and clf.note_settings is DEFAULT_NOTES
+    fresh = clone(clf)
+    assert fresh.feature_settings == settings and not hasattr(fresh, "model_")
+    with pytest.raises(errors.ParameterError, match="feature_settings must be a FeatureSettings or None, got dict"):
+        InstrumentClassifier(epochs=1, feature_settings=settings.to_dict()).fit(X, names)
+    with pytest.raises(errors.ParameterError, match="note_settings must be a NoteSettings or None"):
+        InstrumentClassifier(epochs=1, note_settings=settings).fit(X, names)
+
+
+def test_config_round_trip(small_classifier, feature_rows):
+    X, _ = feature_rows
+    clf = clone(small_classifier).set_params(feature_settings=DEFAULT_FEATURES, note_settings=DEFAULT_NOTES)
+    clf.fit(X, feature_rows[1])
+    config, tensors = clf.to_config()
+    import json
+
+    config = json.loads(json.dumps(config))  # JSON-ready
+    assert config["feature_settings"] == DEFAULT_FEATURES.to_dict()
+    assert config["note_settings"] == DEFAULT_NOTES.to_dict()
+    assert "feature_settings" not in config["params"] and config["params"]["hidden_units"] == 32
+    assert set(tensors) == {"hidden.weight", "hidden.bias", "output.weight", "output.bias"}
+    again = InstrumentClassifier.from_config(config, tensors)
+    assert again.feature_settings == DEFAULT_FEATURES and again.note_settings == DEFAULT_NOTES
+    assert again.get_params() == clf.get_params()
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    assert again.history_ == clf.history_
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda c: c.update(feature_settings={"n_mfcc": 20}), "bad feature settings .*missing"),
+    (lambda c: c.update(note_settings={**DEFAULT_NOTES.to_dict(), "top_db": -1}), "bad note settings .*top_db"),
+    (lambda c: c.pop("classes"), "model config lacks classes"),
+    (lambda c: c.update(history={"train_loss": 1}), "bad training history"),
+])
+def test_from_config_refuses_bad_configs(small_classifier, change, match):
+    config, tensors = small_classifier.to_config()
+    change(config)
+    with pytest.raises(errors.ModelFileError, match=match):
+        InstrumentClassifier.from_config(config, tensors)
+
+
+def test_encode_labels_is_the_class_order(small_classifier, feature_rows):
+    _, names = feature_rows
+    classes, codes = encode_labels(names)
+    np.testing.assert_array_equal(classes, small_classifier.classes_)
+    np.testing.assert_array_equal(classes[codes], names)
+    assert encode_labels(["violin", "cello"], classes)[1].tolist() == [3, 0]
+    with pytest.raises(errors.ParameterError, match="labels outside the classes"):
+        encode_labels(["tuba"], classes)
 
 
 def test_fitted_state(small_classifier, feature_rows):
@@ -61,7 +123,7 @@ def test_fitted_state(small_classifier, feature_rows):
     np.testing.assert_allclose(clf.scaler_.scale_, X.std(axis=0))
     assert clf.model_.n_features == 120 and clf.model_.n_classes == 4 and clf.model_.hidden_units == 32
     assert len(clf.history_.train_loss) == 3
-    assert clf.feature_settings_ is None
+    assert clf.feature_settings is None and clf.note_settings is None
     check_is_fitted(clf)
 
 

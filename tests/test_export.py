@@ -33,14 +33,13 @@ def test_parity_with_predict_proba_on_raw_rows(onnx_path, small_classifier, feat
 
 def test_parity_on_rows_from_the_feature_extractor(small_classifier, tmp_path):
     """Real note features (the shipped extractor on rendered notes), not just synthetic rows."""
-    features = pytest.importorskip("instrumentid.features")
     from synth import render_phrase
 
-    rows = []
-    for program, midi in ((0, 60), (40, 67), (73, 72), (56, 55)):
-        y = render_phrase([(program, midi, 0.0, 0.8, 90)], sr=22050)
-        rows.append(features.note_features(y, sr=22050))
-    X = np.asarray(rows, dtype=np.float32)
+    from instrumentid.analysis import clip_features
+
+    clips = [render_phrase([(program, midi, 0.0, 0.8, 90)], sr=22050)
+             for program, midi in ((0, 60), (40, 67), (73, 72), (56, 55))]
+    X = np.asarray(clip_features(clips, sr=22050), dtype=np.float32)
     assert X.shape == (4, 120)
     path = export_onnx(small_classifier, tmp_path / "m.onnx")
     assert np.abs(_run(path, X) - small_classifier.predict_proba(X)).max() < 1e-5
@@ -61,6 +60,7 @@ def test_metadata_and_signature(onnx_path, small_classifier):
     meta = {p.key: p.value for p in model.metadata_props}
     assert json.loads(meta["class_names"]) == ["cello", "flute", "piano", "violin"]
     assert meta["n_features"] == "120"
+    assert json.loads(meta["feature_settings"]) is None and json.loads(meta["note_settings"]) is None
     assert model.producer_name == "instrumentid"
     (inp,), (out,) = model.graph.input, model.graph.output
     assert inp.name == INPUT_NAME and out.name == OUTPUT_NAME
@@ -76,3 +76,15 @@ def test_cli_export_from_a_run_folder(small_classifier, tmp_path, capsys):
     X = np.tile(small_classifier.scaler_.mean_, (3, 1)).astype(np.float32)
     assert np.abs(_run(out, X) - small_classifier.predict_proba(X)).max() < 1e-5
     assert [p.name for p in out.parent.iterdir()] == ["m.onnx"]
+
+
+def test_metadata_carries_the_settings(small_classifier, tmp_path):
+    from sklearn.base import clone
+
+    from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES
+
+    clf = clone(small_classifier).set_params(feature_settings=DEFAULT_FEATURES, note_settings=DEFAULT_NOTES)
+    clf.fit(np.tile(small_classifier.scaler_.mean_, (8, 1)) + np.arange(8)[:, None], ["a", "b"] * 4)
+    meta = {p.key: p.value for p in onnx.load(export_onnx(clf, tmp_path / "m.onnx")).metadata_props}
+    assert json.loads(meta["feature_settings"]) == DEFAULT_FEATURES.to_dict()
+    assert json.loads(meta["note_settings"]) == DEFAULT_NOTES.to_dict()

@@ -210,7 +210,7 @@ def test_report_of_a_folder_that_is_not_a_run(tmp_path, capsys):
         write_report(tmp_path)
     (tmp_path / "run.json").write_text("{broken")
     assert cli.main(["report", str(tmp_path)]) == 2
-    assert "run.json: not a readable JSON file" in capsys.readouterr().err
+    assert "run.json' as JSON" in capsys.readouterr().err
     assert not (tmp_path / "report.html").exists()
 
 

@@ -9,7 +9,8 @@ import pytest
 from instrumentid import cli, lab
 from instrumentid.classifier import InstrumentClassifier
 from instrumentid.datasets.uiowa import load_uiowa
-from instrumentid.training import History, load_sweep
+from instrumentid.history import History, load_sweep
+from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -78,7 +79,8 @@ def test_lab_run_folder(lab_run, uiowa_dir):
     record = json.loads((run / "run.json").read_text())
     assert record["command"] == "lab"
     assert record["settings"]["epochs"] == 10 and record["settings"]["rates"] == [0.1, 0.01, 0.001, 0.0001]
-    assert record["data"]["path"] == str(uiowa_dir.resolve()) and record["data"]["class_names"] == [str(i) for i in range(10)]
+    assert record["data"]["path"] == str(uiowa_dir.resolve())
+    assert record["data"]["class_names"] == [str(i) for i in range(10)]
     assert set(record["versions"]) == {"python", "numpy", "torch", "sklearn", "instrumentid"}
     assert {"load_data", "train", "sweep", "plot_history", "plot_sweep", "total"} <= set(record["timings_s"])
     assert record["final"]["test_accuracy"] == history.test_accuracy[-1]
@@ -89,6 +91,7 @@ def test_lab_model_speaks_class_names(lab_run, uiowa_dir):
     clf = InstrumentClassifier.load(run)
     ds = load_uiowa(uiowa_dir)
     assert list(clf.classes_) == [str(i) for i in range(10)]
+    assert clf.feature_settings is None and clf.note_settings is None  # the UIowa files do not say
     predicted = clf.predict(ds.X_test)
     names = np.asarray(ds.class_names)[ds.y_test]
     assert np.mean(predicted == names) == pytest.approx(History.from_json(run / "history.json").test_accuracy[-1])
@@ -122,13 +125,49 @@ def test_train_and_sweep_commands(uiowa_dir, tmp_path, capsys):
     assert list(load_sweep(tmp_path / "s" / "sweep.json")) == [0.01, 0.001]
 
 
-def test_sweep_matches_the_lab_fit_at_the_same_rate(uiowa_dir, tmp_path):
-    run = lab.run_lab(uiowa_dir, out=tmp_path / "r", epochs=3, sweep_epochs=3, rates=[0.01, 0.001],
+def _default_class_names():
+    from instrumentid.datasets.programs import DEFAULT_CLASSES
+
+    names = list(DEFAULT_CLASSES)
+    assert names != sorted(names)  # the data set's order is not the classifier's alphabetical one
+    return names
+
+
+@pytest.mark.parametrize("class_names", [None, "default"], ids=["uiowa-digits", "default-instruments"])
+def test_sweep_matches_the_lab_fit_at_the_same_rate(class_names, uiowa_dir, tmp_path):
+    """Fit and sweep see one class order: the sweep's network at the lab's rate is the lab's network.
+
+    With the default data set's names (piano, guitar, violin...: not alphabetical) the data set's class indices and
+    the classifier's sorted classes differ; the sweep must use the classifier's.
+    """
+    data = uiowa_dir
+    if class_names == "default":
+        from instrumentid.datasets.base import save_dataset
+
+        ds = load_uiowa(uiowa_dir)
+        ds.class_names = _default_class_names()
+        data = save_dataset(ds, tmp_path / "named")
+    run = lab.run_lab(data, out=tmp_path / "r", epochs=3, sweep_epochs=3, rates=[0.01, 0.001],
                       hidden_units=16, progress=False)
     fit = History.from_json(run / "history.json")
     swept = load_sweep(run / "sweep.json")[0.001]
     np.testing.assert_allclose(swept.train_loss, fit.train_loss, rtol=1e-4)
+    np.testing.assert_allclose(swept.test_loss, fit.test_loss, rtol=1e-4)
     np.testing.assert_allclose(swept.test_accuracy, fit.test_accuracy, atol=1.01 / 800)
+
+
+def test_run_sweep_uses_the_classifier_class_order(uiowa_dir, tmp_path):
+    """``sweep`` alone encodes like ``train``: its run at the lab's rate is ``train``'s fit."""
+    from instrumentid.datasets.base import save_dataset
+
+    ds = load_uiowa(uiowa_dir)
+    ds.class_names = _default_class_names()
+    data = save_dataset(ds, tmp_path / "named")
+    fit = History.from_json(lab.run_train(data, out=tmp_path / "t", epochs=2, hidden_units=8, progress=False)
+                            / "history.json")
+    swept = load_sweep(lab.run_sweep(data, out=tmp_path / "s", epochs=2, rates=[0.001], hidden_units=8,
+                                     progress=False) / "sweep.json")[0.001]
+    np.testing.assert_allclose(swept.train_loss, fit.train_loss, rtol=1e-4)
 
 
 def test_rerun_replaces_a_run_folder(uiowa_dir, tmp_path):
@@ -159,10 +198,12 @@ def test_default_data_set_and_run_folder(uiowa_dir, tmp_path, monkeypatch):
     calls = []
 
     def fake_default(*, progress=True):
+        """A set with audio features and no note detection, as the SoundFont sets are."""
         calls.append(progress)
         ds = load_uiowa(uiowa_dir)
         ds.class_names = [f"instrument{i}" for i in range(10)]
-        ds.info = {"kind": "soundfont", "settings": {"features": {"sr": 22050, "n_mfcc": 40}}}
+        ds.info = {"kind": "soundfont", "feature_settings": DEFAULT_FEATURES.to_dict()}
+        assert ds.feature_settings == DEFAULT_FEATURES and ds.note_settings is None
         return ds
 
     monkeypatch.setattr(soundfont, "load_default_dataset", fake_default)
@@ -172,14 +213,14 @@ def test_default_data_set_and_run_folder(uiowa_dir, tmp_path, monkeypatch):
     assert run.parent == __import__("pathlib").Path("runs") and re.fullmatch(r"train-\d{8}-\d{6}", run.name)
     clf = InstrumentClassifier.load(run)
     assert clf.classes_[0] == "instrument0"
-    assert clf.feature_settings_ == {"sr": 22050, "n_mfcc": 40}
+    assert clf.feature_settings == DEFAULT_FEATURES and clf.note_settings == DEFAULT_NOTES
     assert json.loads((run / "run.json").read_text())["data"]["kind"] == "soundfont"
 
 
 def test_lab_steps_1_2_use_the_given_recording(uiowa_dir, tmp_path, capsys):
     import soundfile as sf
 
-    from instrumentid.datasets.soundfont import default_soundfonts, render_phrase
+    from instrumentid.datasets.render import default_soundfonts, render_phrase
 
     y = render_phrase([(73, 72, 0.1, 0.6, 90), (73, 76, 0.9, 0.6, 90)], soundfont=default_soundfonts()["TimGM6mb"],
                       sr=44100, stereo=True)

@@ -6,7 +6,16 @@ import pytest
 import torch
 
 from instrumentid.errors import ParameterError
-from instrumentid.model import LabNet, model_summary
+from instrumentid.model import (
+    ACTIVATIONS,
+    LabNet,
+    model_summary,
+    stack_parameters,
+    stacked_backward,
+    stacked_forward,
+    stacked_shapes,
+    unstack_parameters,
+)
 
 
 def test_lab_summary_counts():
@@ -54,7 +63,7 @@ def test_seeded_glorot_initialisation():
     a.reset_parameters(generator=torch.Generator().manual_seed(7))
     b.reset_parameters(generator=torch.Generator().manual_seed(7))
     c.reset_parameters(generator=torch.Generator().manual_seed(8))
-    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters()):
+    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters(), strict=True):
         assert torch.equal(pa, pb)
         if pa.ndim == 2:
             assert not torch.equal(pa, pc)
@@ -75,3 +84,64 @@ def test_seeded_glorot_initialisation():
 def test_bad_arguments(args, kwargs, message):
     with pytest.raises(ParameterError, match=message):
         LabNet(*args, **kwargs)
+
+
+def test_activations_are_the_settings_ones():
+    from instrumentid.settings import DEFAULT_TRAINING, TrainingSettings
+
+    assert sorted(ACTIVATIONS) == sorted(TrainingSettings.ACTIVATIONS)
+    net = LabNet(12, 3)
+    assert net.hidden_units == DEFAULT_TRAINING.hidden_units and net.activation_name == DEFAULT_TRAINING.activation
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_forward_and_backward_match_autograd(name):
+    act = ACTIVATIONS[name]
+    x = torch.randn(7, 5, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    out = act.module()(x)
+    grad = torch.randn(7, 5, generator=torch.Generator().manual_seed(2))
+    out.backward(grad)
+    in_place = act.forward_(x.detach().clone())
+    torch.testing.assert_close(in_place, out.detach())
+    torch.testing.assert_close(act.backward(grad, in_place), x.grad)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_stacked_networks_are_labnets(name):
+    """The stacked layout of the training loop computes what LabNet computes, forward and backward."""
+    gen = torch.Generator().manual_seed(0)
+    nets = [LabNet(6, 3, hidden_units=5, activation=name) for _ in range(2)]
+    for net in nets:
+        net.reset_parameters(generator=gen)
+        torch.nn.init.uniform_(net.hidden.bias, -0.5, 0.5, generator=gen)
+        torch.nn.init.uniform_(net.output.bias, -0.5, 0.5, generator=gen)
+    params = [torch.empty(s) for s in stacked_shapes(2, nets[0])]
+    with torch.no_grad():
+        stack_parameters(nets, params)
+    x = torch.randn(4, 6, generator=gen)
+    act = ACTIVATIONS[name]
+    _, logits_t = stacked_forward(params, x, act)
+    x1 = torch.cat([x, torch.ones(4, 1)], dim=1).expand(2, 4, 7).contiguous()
+    h, logits_t1 = stacked_forward(params, x1, act)
+    for r, net in enumerate(nets):
+        expected = net(x)
+        torch.testing.assert_close(logits_t[r].T, expected)
+        torch.testing.assert_close(logits_t1[r].T, expected)
+    # backward: gradients of sum(logits * g) equal autograd's
+    g = torch.randn(2, 3, 4, generator=gen)
+    grads = [torch.empty(s) for s in stacked_shapes(2, nets[0])]
+    stacked_backward(params, grads, x1.transpose(1, 2), h, g, act)
+    for r, net in enumerate(nets):
+        net.zero_grad()
+        (net(x) * g[r].T).sum().backward()
+        torch.testing.assert_close(grads[0][r, :-1], net.hidden.weight.grad.T)
+        torch.testing.assert_close(grads[0][r, -1], net.hidden.bias.grad)
+        torch.testing.assert_close(grads[1][r], net.output.weight.grad)
+        torch.testing.assert_close(grads[2][r, :, 0], net.output.bias.grad)
+    # and back into the networks
+    copies = [LabNet(6, 3, hidden_units=5, activation=name) for _ in range(2)]
+    with torch.no_grad():
+        unstack_parameters(params, copies)
+    for a, b in zip(nets, copies, strict=True):
+        for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+            assert torch.equal(pa, pb)

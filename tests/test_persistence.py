@@ -3,6 +3,7 @@
 import hashlib
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from safetensors.numpy import load_file
 
 from instrumentid import persistence, util
 from instrumentid.classifier import InstrumentClassifier
+from instrumentid.settings import FeatureSettings, NoteSettings
 
 
 @pytest.fixture
@@ -56,11 +58,42 @@ def test_label_types_survive(labels, feature_rows, tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
 
 
-def test_feature_settings_are_carried(small_classifier, tmp_path):
+def test_note_and_feature_settings_are_carried(small_classifier, tmp_path):
     clf = InstrumentClassifier.load(small_classifier.save(tmp_path / "a"))
-    clf.feature_settings_ = {"sr": 22050, "n_mfcc": 40, "hop_length": 512}
+    assert clf.feature_settings is None and clf.note_settings is None
+    clf.set_params(feature_settings=FeatureSettings(n_mfcc=40), note_settings=NoteSettings(top_db=40.0))
     again = InstrumentClassifier.load(clf.save(tmp_path / "b"))
-    assert again.feature_settings_ == {"sr": 22050, "n_mfcc": 40, "hop_length": 512}
+    assert again.feature_settings == FeatureSettings(n_mfcc=40) and again.note_settings == NoteSettings(top_db=40.0)
+    config = json.loads((tmp_path / "b" / "model.json").read_text())
+    assert config["feature_settings"]["n_mfcc"] == 40 and config["note_settings"]["top_db"] == 40.0
+    assert again.get_params() == clf.get_params()
+
+
+def test_a_config_without_note_settings_reads_as_unknown(saved):
+    """model.json files written before note settings were saved lack the key: the model loads, settings None."""
+    config = json.loads((saved / "model.json").read_text())
+    del config["note_settings"]
+    (saved / "model.json").write_text(json.dumps(config))
+    assert InstrumentClassifier.load(saved).note_settings is None
+
+
+def test_persistence_only_does_files():
+    """persistence.py reads and writes files: it imports neither the classifier nor the network."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(persistence.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    ours = {m for m in imported if m.startswith("instrumentid")}
+    assert ours <= {"instrumentid.errors", "instrumentid.runfolder", "instrumentid.util"}, ours
+
+
+def test_shipped_model_carries_the_default_settings():
+    from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES
+
+    clf = InstrumentClassifier.load(Path(persistence.__file__).parent / "data" / "default_model")
+    assert clf.feature_settings == DEFAULT_FEATURES and clf.note_settings == DEFAULT_NOTES
 
 
 def test_load_accepts_model_folder_run_folder_json_and_weights(small_classifier, tmp_path):

@@ -4,8 +4,8 @@ import matplotlib.pyplot as plt
 import pytest
 
 from instrumentid.errors import ParameterError
+from instrumentid.history import History
 from instrumentid.plots import plot_history, plot_sweep, save_figure
-from instrumentid.training import History
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

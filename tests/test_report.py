@@ -8,8 +8,8 @@ import pytest
 
 from instrumentid import cli
 from instrumentid.evaluation import evaluate, write_evaluation
+from instrumentid.history import History, save_sweep
 from instrumentid.report import render_report, write_report
-from instrumentid.training import History, save_sweep
 
 
 class _Collect(HTMLParser):

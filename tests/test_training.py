@@ -5,18 +5,10 @@ import pytest
 import torch
 
 from instrumentid.errors import ParameterError
+from instrumentid.history import METRICS, format_epoch
 from instrumentid.model import LabNet
-from instrumentid.training import (
-    History,
-    fit,
-    format_epoch,
-    load_sweep,
-    save_sweep,
-    sweep,
-    sweep_to_csv,
-)
-
-METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+from instrumentid.settings import DEFAULT_TRAINING
+from instrumentid.training import fit, sweep
 
 
 def _data(n_train=517, n_test=203, n_features=20, n_classes=6, seed=0):
@@ -60,7 +52,7 @@ def reference_fit(X, y, Xt, yt, *, n_classes, epochs, batch_size, lr, seed, hidd
 
 
 def assert_same_history(a, b, n_train, n_test):
-    for key, n in zip(METRICS, (None, n_train, None, n_test)):
+    for key, n in zip(METRICS, (None, n_train, None, n_test), strict=True):
         va, vb = np.asarray(getattr(a, key, None) or a[key]), np.asarray(getattr(b, key, None) or b[key])
         if n is None:
             np.testing.assert_allclose(va, vb, rtol=1e-4, atol=1e-6, err_msg=key)
@@ -78,7 +70,7 @@ def test_fit_matches_reference_loop(activation, lr, batch_size):
                        hidden_units=32, activation=activation, progress=False)
     assert history.epochs == 4 and history.lr == lr
     assert_same_history(history, ref, len(X), len(Xt))
-    for p, q in zip(net.parameters(), ref_net.parameters()):
+    for p, q in zip(net.parameters(), ref_net.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
 
 
@@ -188,42 +180,16 @@ def test_sweep_rates_order_the_losses():
     assert histories[0.01].train_loss[-1] < histories[0.0001].train_loss[-1]
 
 
-def test_history_files_round_trip(tmp_path):
-    h = History([1.5, 0.5], [0.25, 0.75], [1.25, 0.625], [0.5, 0.875], lr=0.01)
-    h.to_json(tmp_path / "h.json")
-    assert History.from_json(tmp_path / "h.json") == h
-    assert h.to_csv(tmp_path / "h.csv").splitlines() == [
-        "epoch,train_loss,train_accuracy,test_loss,test_accuracy", "1,1.5,0.25,1.25,0.5", "2,0.5,0.75,0.625,0.875"]
-    assert (tmp_path / "h.csv").read_text() == h.to_csv()
-    no_test = History([1.0], [0.5], lr=0.1)
-    assert no_test.to_csv().splitlines()[1] == "1,1.0,0.5,,"
-    histories = {0.1: no_test, 0.001: h}
-    save_sweep(histories, tmp_path / "s.json")
-    assert load_sweep(tmp_path / "s.json") == histories
-    assert sweep_to_csv(histories).splitlines()[1:] == ["0.1,1,1.0,0.5,,", "0.001,1,1.5,0.25,1.25,0.5",
-                                                        "0.001,2,0.5,0.75,0.625,0.875"]
+def test_defaults_are_the_training_settings():
+    import inspect
 
-
-@pytest.mark.parametrize("data, message", [
-    ({"train_loss": [1.0]}, "needs the lists train_loss, train_accuracy"),
-    ({"train_loss": [1.0], "train_accuracy": [], "test_loss": [], "test_accuracy": []},
-     "'train_accuracy' has 0 epochs, expected 1"),
-    ([1, 2], "needs the lists"),
-])
-def test_bad_history(data, message):
-    with pytest.raises(ParameterError, match=message):
-        History.from_dict(data)
-
-
-def test_bad_history_files(tmp_path):
-    with pytest.raises(ParameterError, match="no such file"):
-        History.from_json(tmp_path / "none.json")
-    (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(ParameterError, match="cannot read JSON"):
-        load_sweep(tmp_path / "bad.json")
-    (tmp_path / "h.json").write_text(History([1.0], [0.5]).to_json())
-    with pytest.raises(ParameterError, match="not a sweep file"):
-        load_sweep(tmp_path / "h.json")
+    t = DEFAULT_TRAINING
+    fit_defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items()}
+    sweep_defaults = {k: p.default for k, p in inspect.signature(sweep).parameters.items()}
+    assert (fit_defaults["epochs"], fit_defaults["batch_size"], fit_defaults["lr"], fit_defaults["hidden_units"],
+            fit_defaults["activation"], fit_defaults["random_state"]) == (t.epochs, t.batch_size, t.lr,
+                                                                           t.hidden_units, t.activation, t.seed)
+    assert (sweep_defaults["epochs"], tuple(sweep_defaults["rates"])) == (t.sweep_epochs, t.rates)
 
 
 def _bad(X, y, **kw):
