@@ -6,7 +6,8 @@
 
 1. Builds the default data set from scratch (every installed default SoundFont, all cores) into a temporary cache and
    prints the wall time (the target is under 3 minutes on a 2-core machine).
-2. Times rendering and :func:`instrumentid.features.note_features` alone on ``--sample`` planned notes in one process:
+2. Times rendering and the SoundFont builder's featurization (:func:`instrumentid.analysis.clip_features`) alone on
+   ``--sample`` planned notes in one process:
    notes/s and seconds of audio featurized per second (x real time).
 """
 
@@ -21,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from instrumentid.analysis import clip_features
 from instrumentid.audio import SR
 from instrumentid.datasets import render
 from instrumentid.datasets import soundfont as sfds
 from instrumentid.datasets.programs import DEFAULT_CLASSES, read_programs
-from instrumentid.features import note_features
 
 
 def time_build(*, jobs=None) -> dict:
@@ -52,7 +53,7 @@ def time_build(*, jobs=None) -> dict:
 def time_features(*, sample=300) -> dict:
     """Render ``sample`` planned notes and featurize them in one process.
 
-    Returns ``n_notes``, ``render_notes_per_s``, ``notes_per_s`` and ``x_real_time`` (of :func:`note_features`
+    Returns ``n_notes``, ``render_notes_per_s``, ``notes_per_s`` and ``x_real_time`` (of :func:`clip_features`
     alone) and ``mean_note_s``.
     """
     sources = render.default_sources()
@@ -63,10 +64,10 @@ def time_features(*, sample=300) -> dict:
     t0 = time.perf_counter()
     notes = [y for y in (sfds.render_varied(r) for r in rows) if y is not None]
     render_s = time.perf_counter() - t0
-    note_features(notes[0], sr=SR)
+    clip_features(notes[:1], sr=SR)
     t0 = time.perf_counter()
     for y in notes:
-        note_features(y, sr=SR)
+        clip_features([y], sr=SR)
     feat_s = time.perf_counter() - t0
     audio_s = sum(len(y) for y in notes) / SR
     return {"n_notes": len(notes), "render_notes_per_s": len(notes) / render_s, "notes_per_s": len(notes) / feat_s,
@@ -85,8 +86,8 @@ def main(argv=None) -> int:
           f"{b['n_silent_dropped']} silent renders dropped)")
     f = time_features(sample=args.sample)
     print(f"render + variation, one process: {f['render_notes_per_s']:.0f} notes/s")
-    print(f"note_features, one process: {f['notes_per_s']:.0f} notes/s, {f['x_real_time']:.0f}x real time "
-          f"(mean note {f['mean_note_s']:.2f} s)")
+    print(f"feature extraction (clip_features), one process: {f['notes_per_s']:.0f} notes/s, "
+          f"{f['x_real_time']:.0f}x real time (mean note {f['mean_note_s']:.2f} s)")
     return 0
 
 

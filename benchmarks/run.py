@@ -401,7 +401,7 @@ def format_report(results: dict) -> str:
                      f"notes ({b['n_notes'] / b['seconds']:.0f} notes/s)")
     if "features" in build:
         f = build["features"]
-        lines.append(f"  feature extraction (note_features, one process): {f['notes_per_s']:.0f} notes/s, "
+        lines.append(f"  feature extraction (clip_features, one process): {f['notes_per_s']:.0f} notes/s, "
                      f"{f['x_real_time']:.0f}x real time ({f['n_notes']} notes, mean {f['mean_note_s']:.2f} s)")
     if "predict" in results:
         p = results["predict"]

@@ -27,7 +27,7 @@ from instrumentid.errors import ParameterError
 from instrumentid.notes import Note, detect_notes
 from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, SR, FeatureSettings, NoteSettings
 
-__all__ = ["Analysis", "Note", "analyze", "clip_features", "load", "mel_spectrogram"]
+__all__ = ["Analysis", "Note", "analyze", "clip_features", "find_notes", "load", "mel_spectrogram"]
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,9 @@ class Analysis:
     X : np.ndarray [shape=(n_notes, n_features), dtype=float32]
         Row ``i`` holds the features of ``notes[i]``.
     note_settings : NoteSettings
-    feature_settings : FeatureSettings
-        The settings the notes and features were computed with.
+    feature_settings : FeatureSettings or None
+        The settings the notes and features were computed with (None when no features were computed,
+        :func:`find_notes`).
     """
 
     name: str
@@ -57,13 +58,13 @@ class Analysis:
     notes: tuple
     X: np.ndarray = field(repr=False)
     note_settings: NoteSettings = DEFAULT_NOTES
-    feature_settings: FeatureSettings = DEFAULT_FEATURES
+    feature_settings: FeatureSettings | None = DEFAULT_FEATURES
 
     def __post_init__(self):
         notes = tuple(self.notes)
         if not all(isinstance(n, Note) for n in notes):
             raise ParameterError("Analysis.notes must hold Note records")
-        n_features = self.feature_settings.n_features
+        n_features = 0 if self.feature_settings is None else self.feature_settings.n_features
         if self.X.shape != (len(notes), n_features):
             raise ParameterError(f"Analysis.X must have shape ({len(notes)}, {n_features}), got {self.X.shape}")
         object.__setattr__(self, "notes", notes)
@@ -146,6 +147,24 @@ def analyze(source, *, sr: float | None = None, note_settings: NoteSettings | No
     notes = detect_notes(y, sr=SR, settings=note_settings, name=short)
     X = features.segment_features(y, notes, sr=SR, settings=feature_settings)
     return Analysis(name, y, SR, tuple(notes), X, note_settings, feature_settings)
+
+
+def find_notes(source, *, sr: float | None = None, note_settings: NoteSettings | None = None,
+               name: str | None = None) -> Analysis:
+    """Decode a recording and find its notes, without computing features (to check the segmentation).
+
+    Parameters are those of :func:`analyze` without ``feature_settings``.
+
+    Returns
+    -------
+    Analysis
+        With ``X`` of shape (n_notes, 0).
+    """
+    note_settings = DEFAULT_NOTES if note_settings is None else _check(note_settings, NoteSettings)
+    y, name = load(source, sr=sr, name=name)
+    short = Path(name).name if isinstance(source, (str, os.PathLike)) else name
+    notes = tuple(detect_notes(y, sr=SR, settings=note_settings, name=short))
+    return Analysis(name, y, SR, notes, np.zeros((len(notes), 0), np.float32), note_settings, None)
 
 
 def clip_features(clips, *, sr: int = SR, settings: FeatureSettings | None = None) -> np.ndarray:

@@ -50,7 +50,7 @@ def plot_history(history, *, ax=None):
 
     Parameters
     ----------
-    history : instrumentid.training.History
+    history : instrumentid.history.History
         Per-epoch metrics (test curves drawn when present).
     ax : sequence of two matplotlib Axes, optional
         Where to draw accuracy and loss; a new 1 x 2 figure by default.
@@ -88,7 +88,7 @@ def plot_sweep(histories: dict, *, ax=None):
 
     Parameters
     ----------
-    histories : dict of float -> instrumentid.training.History
+    histories : dict of float -> instrumentid.history.History
         One history per learning rate (as returned by :func:`instrumentid.training.sweep`).
     ax : matplotlib Axes, optional
         Where to draw; a new figure by default.

@@ -5,8 +5,8 @@ so two instruments can follow each other or overlap. Optional expression, both t
 has no modulation-wheel LFO):
 
 * ``vibrato=(rate_hz, depth_semitones)``: a sinusoidal pitch wobble on every channel for the whole phrase;
-* ``bends=[(program, time_s, semitones), ...]``: the pitch of a program's channel jumps by ``semitones`` (relative to the
-  written note) at ``time_s``. A bend changes the pitch without a new attack, which is how a slur or legato
+* ``bends=[(program, time_s, semitones), ...]``: the pitch of a program's channel jumps by ``semitones`` (relative to
+  the written note) at ``time_s``. A bend changes the pitch without a new attack, which is how a slur or legato
   interval sounds.
 
 Synthesizers are cached per (SoundFont, sample rate) because FluidR3 takes about a second to load.
@@ -81,10 +81,11 @@ def expected_notes(phrase: str):
     notes, options = PHRASES[phrase]
     out = []
     for program, midi, start_s, dur_s, _ in notes:
-        bends = [(t, semis) for p, t, semis in options.get("bends", ()) if p == program and start_s < t < start_s + dur_s]
+        bends = [(t, semis) for p, t, semis in options.get("bends", ())
+                 if p == program and start_s < t < start_s + dur_s]
         times = [start_s, *(t for t, _ in bends), start_s + dur_s]
         pitches = [midi, *(midi + semis for _, semis in bends)]
-        out.extend((m, a, b) for m, a, b in zip(pitches, times[:-1], times[1:]))
+        out.extend((m, a, b) for m, a, b in zip(pitches, times[:-1], times[1:], strict=True))
     return out
 
 
