@@ -27,7 +27,7 @@ from instrumentid.errors import ParameterError
 from instrumentid.notes import Note, detect_notes
 from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, SR, FeatureSettings, NoteSettings
 
-__all__ = ["Analysis", "Note", "analyze", "clip_features", "find_notes", "load", "mel_spectrogram"]
+__all__ = ["Analysis", "Note", "analyze", "clip_features", "find_notes", "format_notes", "load", "mel_spectrogram"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,21 @@ class Analysis:
     def duration_s(self) -> float:
         """Length of the recording in seconds."""
         return self.y.shape[-1] / self.sr
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict: source, duration_s and the notes (start_s, end_s, f0_hz, midi, name)."""
+        return {"source": self.name, "duration_s": self.duration_s, "notes": [n.to_dict() for n in self.notes]}
+
+    def to_table(self) -> str:
+        """Human-readable table: a summary line, then one line per note."""
+        if not self.notes:
+            return f"{self.name}: no notes found ({self.duration_s:.1f} s)"
+        total_s = sum(n.duration_s for n in self.notes)
+        lines = [f"{self.name}: {len(self.notes)} notes, {total_s:.1f} s of {self.duration_s:.1f} s",
+                 f"{'#':>3}  {'start_s':>7}  {'end_s':>7}  {'note':<4}  {'f0_hz':>7}"]
+        lines += [f"{i:>3}  {n.start_s:7.3f}  {n.end_s:7.3f}  {n.name:<4}  {n.f0_hz:7.1f}"
+                  for i, n in enumerate(self.notes, start=1)]
+        return "\n".join(lines)
 
     def mel_spectrogram(self) -> features.MelSpectrogram:
         """The lab's mel spectrogram of the recording (see :func:`instrumentid.features.mel_spectrogram`)."""
@@ -196,3 +211,37 @@ def _check(value, kind):
     if not isinstance(value, kind):
         raise ParameterError(f"expected {kind.__name__}, got {type(value).__name__}")
     return value
+
+
+def format_notes(analyses, *, fmt: str = "table") -> str:
+    """Render the notes of several recordings as a table, JSON (a list of recordings) or CSV (a row per note).
+
+    Parameters
+    ----------
+    analyses : iterable of Analysis
+    fmt : {"table", "json", "csv"}
+
+    Returns
+    -------
+    str
+        Ending with a newline.
+    """
+    analyses = list(analyses)
+    if fmt == "table":
+        return "\n\n".join(a.to_table() for a in analyses) + "\n"
+    if fmt == "json":
+        import json
+
+        return json.dumps([a.to_dict() for a in analyses], indent=2) + "\n"
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["source", "index", "start_s", "end_s", "f0_hz", "midi", "name"])
+        for a in analyses:
+            writer.writerows([a.name, i, round(n.start_s, 4), round(n.end_s, 4), round(n.f0_hz, 2), n.midi, n.name]
+                             for i, n in enumerate(a.notes, start=1))
+        return buffer.getvalue()
+    raise ParameterError(f"format must be 'table', 'json' or 'csv', got {fmt!r}")

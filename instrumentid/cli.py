@@ -93,6 +93,15 @@ def _add_rates_option(p, *, text: str) -> None:
     p.add_argument("--rates", type=positive_float, nargs="+", default=list(DEFAULT_TRAINING.rates), help=text)
 
 
+def _add_file_options(p, *, plot_help: str) -> None:
+    """The options of the commands that go through recordings one by one (predict, notes)."""
+    p.add_argument("inputs", nargs="+", type=existing_path, metavar="FILE_OR_DIR", help="audio files or folders")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
+    p.add_argument("--out", type=Path, help="write the output to this file instead of stdout")
+    p.add_argument("--plot", type=Path, metavar="DIR", help=plot_help)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``instrumentid`` argument parser (tests call it with a list of arguments)."""
     parser = _Parser(
@@ -155,13 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(handler="dataset_build")
 
     p = sub.add_parser("predict", help="name the instrument of every note in recordings")
-    p.add_argument("inputs", nargs="+", type=existing_path, metavar="FILE_OR_DIR", help="audio files or folders")
+    _add_file_options(p, plot_help="save a labelled spectrogram per file in DIR")
     p.add_argument("--model", type=existing_path, help="model or run folder (default: the built-in model)")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
-    p.add_argument("--out", type=Path, help="write the output to this file instead of stdout")
-    p.add_argument("--plot", type=Path, metavar="DIR", help="save a labelled spectrogram per file in DIR")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler="predict")
+
+    p = sub.add_parser("notes", help="the notes found in recordings (onset, offset, pitch), without a model")
+    _add_file_options(p, plot_help="save a spectrogram per file with its notes boxed in DIR")
+    p.set_defaults(handler="notes")
 
     p = sub.add_parser("spectrogram", help="draw the mel spectrogram of a recording (the lab's step 1)")
     p.add_argument("file", type=existing_file, help="audio file")
@@ -260,24 +269,30 @@ def _cmd_dataset_build(args) -> int:
     return 0
 
 
-def _cmd_predict(args) -> int:
+def _for_each_file(args, *, desc: str, analyse, draw, render) -> int:
+    """Run ``analyse(path)`` on every input file; report per-file errors; plot; print or write the rendered output.
+
+    ``analyse`` returns a result with ``.notes`` (a file without notes is an error); ``draw(result, path)`` returns
+    a figure for ``--plot`` (saved as ``DIR/<stem>.notes.png``); ``render(results, fmt=...)`` the text of
+    ``--format``. Returns the exit code: 0, 1 when
+    some inputs failed, 2 when the only input did.
+    """
     from tqdm import tqdm
 
     from instrumentid import plots
     from instrumentid.errors import ParameterError
-    from instrumentid.prediction import find_audio_files, format_predictions, load_model, predict
+    from instrumentid.prediction import find_audio_files
     from instrumentid.util import atomic_write_text
 
     files = find_audio_files(args.inputs)
     if args.out is not None and args.out.is_dir():
         raise ParameterError(f"--out must be a file, got a folder: {str(args.out)!r}")
-    clf = load_model(args.model)
     results, failed, plot_names = [], 0, set()
-    for path in tqdm(files, unit="file", desc="predict", disable=True if args.quiet or len(files) < 2 else None):
+    for path in tqdm(files, unit="file", desc=desc, disable=True if args.quiet or len(files) < 2 else None):
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                result = predict(path, model=clf)
+                result = analyse(path)
             messages = [m.removeprefix(f"{path.name}: ") for m in dict.fromkeys(str(w.message) for w in caught)]
             if not result.notes:
                 reasons = [m for m in messages if not m.startswith("no notes found")]
@@ -292,16 +307,13 @@ def _cmd_predict(args) -> int:
                         break
                     stem = f"{path.stem}-{i}"
                 plot_names.add(stem)
-                assert result.analysis is not None  # predict() keeps the analysis of the file: no second decode
-                fig, _ = plots.plot_notes(result.analysis.mel_spectrogram(), predictions=result,
-                                          title=f"Notes and instruments: {path.name}")
-                plots.save_figure(fig, args.plot / f"{stem}.notes.png")
+                plots.save_figure(draw(result, path), args.plot / f"{stem}.notes.png")
             results.append(result)
         except InstrumentIdError as err:
             failed += 1
             tqdm.write(f"instrumentid: error: {err}", file=sys.stderr)
     if results:
-        text = format_predictions(results, fmt=args.format)
+        text = render(results, fmt=args.format)
         if args.out is not None:
             atomic_write_text(args.out, text)
         else:
@@ -309,6 +321,31 @@ def _cmd_predict(args) -> int:
     if failed:
         return 2 if len(files) == 1 else 1
     return 0
+
+
+def _cmd_predict(args) -> int:
+    from instrumentid import plots
+    from instrumentid.prediction import format_predictions, load_model, predict
+
+    clf = load_model(args.model)
+
+    def draw(result, path):
+        assert result.analysis is not None  # predict() keeps the analysis of the file: no second decode
+        return plots.plot_notes(result.analysis.mel_spectrogram(), predictions=result,
+                                title=f"Notes and instruments: {path.name}")[0]
+
+    return _for_each_file(args, desc="predict", analyse=lambda path: predict(path, model=clf), draw=draw,
+                          render=format_predictions)
+
+
+def _cmd_notes(args) -> int:
+    from instrumentid import plots
+    from instrumentid.analysis import find_notes, format_notes
+
+    def draw(result, path):
+        return plots.plot_notes(result.mel_spectrogram(), predictions=result.notes, title=f"Notes: {path.name}")[0]
+
+    return _for_each_file(args, desc="notes", analyse=find_notes, draw=draw, render=format_notes)
 
 
 def _cmd_spectrogram(args) -> int:
@@ -373,6 +410,7 @@ HANDLERS = {
     "dataset_info": _cmd_dataset_info,
     "dataset_build": _cmd_dataset_build,
     "predict": _cmd_predict,
+    "notes": _cmd_notes,
     "spectrogram": _cmd_spectrogram,
     "evaluate": _cmd_evaluate,
     "export": _cmd_export,

@@ -106,7 +106,7 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         Sample rate of ``y`` in Hz.
     settings : NoteSettings
         Every option of the detection (see :class:`~instrumentid.settings.NoteSettings`): pitch range, shortest
-        note, level thresholds (``top_db``, ``floor_margin_db``), the decay that ends a note (``decay_db``), the
+        note, level thresholds (``top_db``, ``floor_db``), how periodic a note must be (``max_aperiodicity``), the
         level rise that confirms an attack (``rise_db``), the vibrato filter (``vibrato_s``) and the pitch move
         that starts a new note (``split_semitones``).
     name : str
@@ -135,19 +135,23 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
     frame_s = hop_length / SR
     min_frames = max(1, round(min_duration_s / frame_s))
 
-    # Level (dB) and which frames sound.
+    # Level (dB), relative to the recording's loudest frame and to an absolute floor (never to a percentile of the
+    # recording's own level: notes that fill the file have no quiet part to measure a floor on).
     rms = librosa.feature.rms(y=y, frame_length=s.level_frame_length, hop_length=hop_length)[0]
     level_db = librosa.amplitude_to_db(rms, ref=1.0, amin=1e-10, top_db=None)
-    threshold_db = max(float(np.percentile(level_db, 5)) + s.floor_margin_db, float(level_db.max()) - s.top_db)
-    active = level_db > threshold_db
+    threshold_db = max(float(level_db.max()) - s.top_db, s.floor_db)
     n_frames = level_db.size
+    # Pitch track (MIDI, fractional) and how periodic each frame is at that pitch: a note sounds where the level is
+    # over the threshold and the sound is pitched, so background noise and a tail sunk into it are not notes.
+    f0 = librosa.yin(y, fmin=fmin, fmax=fmax, sr=SR, frame_length=frame_length, hop_length=hop_length)[:n_frames]
+    aperiodicity = _aperiodicity(y, f0, frame_length=frame_length, hop_length=hop_length)
+    active = _clean_mask((level_db > threshold_db) & (aperiodicity < s.max_aperiodicity), gap=3, island=3)
+    midi_track = librosa.hz_to_midi(f0)
 
     magnitude = np.abs(librosa.stft(y, n_fft=frame_length, hop_length=hop_length))[:, :n_frames]
-    starts = _attacks(magnitude, level_db, active, threshold_db=threshold_db, rise_db=s.rise_db, min_frames=min_frames,
+    starts = _attacks(magnitude, level_db, active, threshold_db=threshold_db, rise_db=s.rise_db,
+                      attack_db=s.attack_db, weak_flux=s.weak_flux, strong_flux=s.strong_flux, min_frames=min_frames,
                       hop_length=hop_length)
-    # Pitch track (MIDI, fractional), median-filtered over about one vibrato period.
-    f0 = librosa.yin(y, fmin=fmin, fmax=fmax, sr=SR, frame_length=frame_length, hop_length=hop_length)[:n_frames]
-    midi_track = librosa.hz_to_midi(f0)
     filter_frames = max(1, round(s.vibrato_s / frame_s)) | 1
 
     notes = []
@@ -155,18 +159,20 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         sounding = np.flatnonzero(active[start:stop])
         if sounding.size == 0:
             continue  # a silent segment
-        # The note ends where the level falls back under the threshold, or decay_db under its loudest frame.
-        first = start + int(sounding[0])
-        quiet = np.flatnonzero(~active[first:stop])
-        end = first + int(quiet[0]) if quiet.size else stop
-        loudest = first + int(np.argmax(level_db[first:end]))
-        faded = np.flatnonzero(level_db[loudest:end] < level_db[loudest] - s.decay_db)
-        end = loudest + int(faded[0]) if faded.size else end
-        for lo, hi, key in _split_by_pitch(magnitude, midi_track, start, end, filter_frames=filter_frames,
+        # The note lasts from the attack to its last sounding frame before the next attack: a decay that dips under
+        # the threshold for a moment, or a tail that sinks into noise, ends it without splitting it.
+        end = start + int(sounding[-1]) + 1
+        # ... and at the start of its release: where the level falls fast and for good (a key-up, a damper, a bow
+        # leaving the string), not where the release has died away; a natural slow fade keeps its whole length.
+        end = _release_start(level_db, start + int(sounding[0]), end, fall_db=s.release_db,
+                             window=max(1, round(s.release_s / frame_s)), longest=round(s.longest_release_s / frame_s))
+        held = midi_track.copy()  # pitch only where the note sounds; held over the frames where it does not
+        held[start:end] = _hold(np.where(active[start:end], midi_track[start:end], np.nan))
+        for lo, hi, key in _split_by_pitch(magnitude, held, start, end, filter_frames=filter_frames,
                                            threshold=s.split_semitones, min_frames=min_frames, settings=s):
             if hi - lo < min_frames:
                 continue
-            raw = midi_track[lo:hi]
+            raw = midi_track[lo:hi][active[lo:hi]]
             raw = raw[np.abs(raw - key) <= 1.0]  # leave out octave errors and the glide into the note
             if raw.size == 0:
                 continue
@@ -178,29 +184,160 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
     return notes
 
 
-def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float, min_frames: int,
-             hop_length: int) -> list[int]:
-    """Frames where notes start: flux onsets confirmed by a level rise, and every rise out of the noise floor.
+def _aperiodicity(y: np.ndarray, f0: np.ndarray, *, frame_length: int, hop_length: int) -> np.ndarray:
+    """How far each frame is from periodic at its YIN period: ~0 for a pitched sound, ~1 for noise.
+
+    The normalized squared difference between the first half of each frame and the same samples one period later
+    (YIN's difference function at the period it chose, divided by the two halves' energies), for the nearer of the
+    two whole-sample periods around ``SR / f0``. Frames are placed as ``librosa.yin`` places them (centred).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        The recording at :data:`~instrumentid.settings.SR`.
+    f0 : np.ndarray [shape=(n_frames,)]
+        YIN's fundamental per frame, in Hz.
+    frame_length, hop_length : int
+        YIN's frame and hop, in samples.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,)]
+        In [0, 2].
+    """
+    import librosa
+
+    half = frame_length // 2
+    frames = librosa.util.frame(np.pad(y, half), frame_length=frame_length, hop_length=hop_length)[:, : f0.size]
+    head = frames[:half]
+    energy = np.einsum("ij,ij->j", head, head)
+    best = np.full(f0.size, np.inf)
+    period = SR / f0
+    for tau in (np.floor(period), np.ceil(period)):
+        lag = np.clip(tau.astype(int), 1, frame_length - half)
+        later = np.take_along_axis(frames, np.arange(half)[:, None] + lag[None, :], axis=0)
+        diff = head - later
+        ratio = np.einsum("ij,ij->j", diff, diff) / (energy + np.einsum("ij,ij->j", later, later) + 1e-12)
+        best = np.minimum(best, ratio)
+    return best
+
+
+def _release_start(level_db: np.ndarray, lo: int, hi: int, *, fall_db: float, window: int, longest: int) -> int:
+    """The frame where a note's final release begins, or ``hi`` when it has none (a slow fade, a cut-off file).
+
+    The release is the first fall, after the note's loudest frame, of ``fall_db`` dB within ``window`` frames that
+    the note never recovers from (its level stays ``fall_db / 2`` dB under the level before the fall); it begins at
+    the last frame before that fall still within 3 dB of that level. The note must end within ``longest`` frames
+    after the fall (a piano's fast early decay is followed by seconds of sound: it is not a release).
+
+    Parameters
+    ----------
+    level_db : np.ndarray [shape=(n_frames,)]
+        Frame levels in dB.
+    lo, hi : int
+        The note's frames ``[lo, hi)``.
+    fall_db : float
+        How far the level must fall, in dB.
+    window : int
+        Within how many frames.
+    longest : int
+        The longest release, in frames.
+
+    Returns
+    -------
+    int
+        A frame in ``(lo, hi]``.
+    """
+    import scipy.ndimage
+
+    seg = level_db[lo:hi]
+    if seg.size < 3:
+        return hi
+    peak = int(np.argmax(seg))
+    # level over the ``window`` frames before each frame, and the highest level from each frame to the note's end
+    before = scipy.ndimage.maximum_filter1d(seg, size=window, origin=(window - 1) // 2, mode="nearest")
+    before = np.concatenate([[seg[0]], before[:-1]])
+    after = np.maximum.accumulate(seg[::-1])[::-1]
+    falls = np.flatnonzero((seg < before - fall_db) & (after < before - fall_db / 2))
+    falls = falls[(falls > peak) & (seg.size - falls <= longest)]  # a release dies away; an early decay goes on
+    if falls.size == 0:
+        return hi
+    t = int(falls[0])
+    held = np.flatnonzero(seg[max(peak, t - window): t] >= before[t] - 3.0)
+    return lo + max(peak, t - window) + (int(held[-1]) + 1 if held.size else 0)
+
+
+def _clean_mask(mask: np.ndarray, *, gap: int, island: int) -> np.ndarray:
+    """Fill runs of False shorter than ``gap`` frames between True frames, then drop shorter True runs than ``island``.
+
+    Returns a new boolean array of the same shape.
+    """
+    out = mask.copy()
+    for lo, hi in _runs(~out):
+        if hi - lo < gap and lo > 0 and hi < out.size:
+            out[lo:hi] = True
+    for lo, hi in _runs(out):
+        if hi - lo < island:
+            out[lo:hi] = False
+    return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The ``[lo, hi)`` frame ranges where ``mask`` is True."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def _hold(track: np.ndarray) -> np.ndarray:
+    """Replace NaN frames by the last pitch before them (the first pitch for leading NaNs); all-NaN stays NaN."""
+    valid = ~np.isnan(track)
+    if not valid.any():
+        return track
+    index = np.where(valid, np.arange(track.size), 0)
+    np.maximum.accumulate(index, out=index)
+    out = track[index]
+    first = int(np.argmax(valid))
+    out[:first] = track[first]
+    return out
+
+
+def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float, attack_db: float,
+             weak_flux: float, strong_flux: float, min_frames: int, hop_length: int) -> list[int]:
+    """Frames where notes start: spectral-flux onsets that are attacks, and sounding stretches that rise.
 
     The onset function is SuperFlux-style (``lag=2``, ``max_size=3``: robust to vibrato); its onsets are backtracked
-    to the minimum before them, and kept only if the level rises by ``rise_db`` from the 45 ms before to the 90 ms
-    after. Attacks closer together than ``min_frames`` count as one.
+    to the minimum before them. Its strength is measured against its median over the frames within ``top_db`` of
+    the loudest (so it means the same in a quiet and a noisy recording). An onset is an attack when its level after
+    it reaches within ``attack_db`` of the recording's loudest frame, and either the level rises by ``rise_db`` from
+    the 45 ms before it to the 45 ms after it with a strength of at least ``weak_flux``, or its strength is at least
+    ``strong_flux`` and the level holds (a re-articulated note: a new attack without a louder level). A sounding
+    stretch after a quiet or unpitched one starts a note when it rises ``rise_db`` over it. Attacks closer together
+    than ``min_frames`` count as one.
     """
     import librosa
 
     mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=magnitude**2, sr=SR))
     envelope = librosa.onset.onset_strength(S=mel_db, sr=SR, hop_length=hop_length, lag=2, max_size=3)
-    onsets = librosa.onset.onset_detect(
-        onset_envelope=envelope, sr=SR, hop_length=hop_length, backtrack=True, units="frames"
-    )
+    peaks = librosa.onset.onset_detect(onset_envelope=envelope, sr=SR, hop_length=hop_length, units="frames")
+    onsets = librosa.onset.onset_backtrack(peaks, envelope)
+    loudest_db = float(level_db.max())
+    typical = float(np.median(envelope[: level_db.size][level_db > threshold_db])) if active.any() else 0.0
+    strength = envelope[peaks] / max(typical, 1e-6)
     rise_frames = max(1, round(0.09 * SR / hop_length))
-    starts = {int(f) for f in np.flatnonzero(active[1:] & ~active[:-1]) + 1}
-    if active[0]:
-        starts.add(0)
-    for frame in onsets:
-        before = level_db[max(0, frame - rise_frames // 2): frame + 1].min()
-        after = level_db[frame: frame + rise_frames + 1].max()
-        if after - before >= rise_db and after > threshold_db:
+    starts = set()
+    previous_end = None
+    for lo, hi in _runs(active):
+        if previous_end is None or (level_db[lo: lo + rise_frames + 1].max()
+                                    - level_db[previous_end:lo].min() >= rise_db):
+            starts.add(lo)
+        previous_end = hi
+    half = rise_frames // 2
+    for frame, flux in zip(onsets.tolist(), strength.tolist(), strict=True):
+        before = level_db[max(0, frame - half): frame + 1]
+        after = level_db[frame: frame + half + 1].max()
+        held = level_db[frame: frame + rise_frames + 1].max() - before.max() >= -1.5
+        attack = (after - before.min() >= rise_db and flux >= weak_flux) or (flux >= strong_flux and held)
+        if attack and after > max(threshold_db, loudest_db - attack_db):
             starts.add(int(frame))
     return _dedupe(sorted(starts), gap=min_frames)
 

@@ -133,39 +133,66 @@ class NoteSettings(_Settings):
     min_duration_s : float
         Notes shorter than this are dropped, in seconds.
     top_db : float
-        A frame is part of a note when its level is at most ``top_db`` dB under the recording's peak level and
-        ``floor_margin_db`` dB over its noise floor.
-    floor_margin_db : float
-        See ``top_db``.
-    decay_db : float
-        A note also ends once its level, after its loudest frame, falls this many dB under that loudest frame.
+        A frame can be part of a note when its level is at most ``top_db`` dB under the recording's loudest frame
+        and over ``floor_db``.
+    floor_db : float
+        Absolute level (dBFS) under which nothing is a note.
+    max_aperiodicity : float
+        A frame can be part of a note when it is periodic at its pitch: its aperiodicity (the normalized squared
+        difference one period apart, ~0 for a tone, ~1 for noise) is under this value.
     rise_db : float
-        A spectral-flux onset inside a sounding note counts as a new attack only if the level rises by this much.
+        A spectral-flux onset inside a sounding note counts as a new attack only if the level rises by this much
+        (and a sounding stretch after a quiet or unpitched one starts a note only if it rises this much over it).
+    attack_db : float
+        A spectral-flux onset counts as an attack only if the level after it reaches within this many dB of the
+        recording's loudest frame (flux in a long decay's tail, e.g. beating piano strings, is not an attack).
+    weak_flux, strong_flux : float
+        Spectral-flux onset strengths, relative to the recording's median: an onset with a level rise of
+        ``rise_db`` must be at least ``weak_flux`` strong to be an attack; one without a rise (a re-articulated
+        note whose level holds) at least ``strong_flux`` (measured on the labelled phrases of
+        :mod:`instrumentid.datasets.phrases`: vibrato, noise and release flux stay under them).
+    release_db, release_s : float
+        A note ends where its release begins: the first fall of ``release_db`` dB within ``release_s`` seconds,
+        after its loudest frame, that it never recovers from and after which it dies away within
+        ``longest_release_s``. A slower fade (a held piano note) keeps the note until it sinks under ``top_db``,
+        ``floor_db`` or into unpitched noise.
+    longest_release_s : float
+        See ``release_db``.
     vibrato_s : float
         Length of the median filter over the pitch track, in seconds; about one vibrato period.
     split_semitones : float
         A pitch move larger than this (after filtering), held for ``min_duration_s``, starts a new note.
     """
 
-    version: int = 1
+    version: int = 2
     hop_length: int = 256
     frame_length: int = 2048
     level_frame_length: int = 1024
     fmin: float = 32.7
     fmax: float = 4186.0
     min_duration_s: float = 0.1
-    top_db: float = 50.0
-    floor_margin_db: float = 10.0
-    decay_db: float = 40.0
+    top_db: float = 60.0
+    floor_db: float = -100.0
+    max_aperiodicity: float = 0.4
     rise_db: float = 6.0
+    attack_db: float = 40.0
+    weak_flux: float = 3.0
+    strong_flux: float = 25.0
+    release_db: float = 10.0
+    release_s: float = 0.15
+    longest_release_s: float = 0.6
     vibrato_s: float = 0.2
-    split_semitones: float = 0.65
+    split_semitones: float = 0.85
 
     _NUMBERS: ClassVar[dict] = {
         "version": ("int", 1, False), "hop_length": ("int", 1, False), "frame_length": ("int", 1, False),
         "level_frame_length": ("int", 1, False), "fmin": ("float", 0.0, True), "fmax": ("float", 0.0, True),
         "min_duration_s": ("float", 0.0, True), "top_db": ("float", 0.0, True),
-        "floor_margin_db": ("float", 0.0, True), "decay_db": ("float", 0.0, True), "rise_db": ("float", 0.0, True),
+        "floor_db": ("float", -math.inf, True), "max_aperiodicity": ("float", 0.0, True),
+        "rise_db": ("float", 0.0, True), "attack_db": ("float", 0.0, True),
+        "weak_flux": ("float", 0.0, False), "strong_flux": ("float", 0.0, True),
+        "release_db": ("float", 0.0, True), "release_s": ("float", 0.0, True),
+        "longest_release_s": ("float", 0.0, True),
         "vibrato_s": ("float", 0.0, True), "split_semitones": ("float", 0.0, True),
     }
 
