@@ -165,7 +165,8 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         # ... and at the start of its release: where the level falls fast and for good (a key-up, a damper, a bow
         # leaving the string), not where the release has died away; a natural slow fade keeps its whole length.
         end = _release_start(level_db, start + int(sounding[0]), end, fall_db=s.release_db,
-                             window=max(1, round(s.release_s / frame_s)), longest=round(s.longest_release_s / frame_s))
+                             window=max(1, round(s.release_s / frame_s)), longest=round(s.longest_release_s / frame_s),
+                             shortest=min_frames)
         held = midi_track.copy()  # pitch only where the note sounds; held over the frames where it does not
         held[start:end] = _hold(np.where(active[start:end], midi_track[start:end], np.nan))
         for lo, hi, key in _split_by_pitch(magnitude, held, start, end, filter_frames=filter_frames,
@@ -222,7 +223,8 @@ def _aperiodicity(y: np.ndarray, f0: np.ndarray, *, frame_length: int, hop_lengt
     return best
 
 
-def _release_start(level_db: np.ndarray, lo: int, hi: int, *, fall_db: float, window: int, longest: int) -> int:
+def _release_start(level_db: np.ndarray, lo: int, hi: int, *, fall_db: float, window: int, longest: int,
+                   shortest: int) -> int:
     """The frame where a note's final release begins, or ``hi`` when it has none (a slow fade, a cut-off file).
 
     The release is the first fall, after the note's loudest frame, of ``fall_db`` dB within ``window`` frames that
@@ -242,6 +244,8 @@ def _release_start(level_db: np.ndarray, lo: int, hi: int, *, fall_db: float, wi
         Within how many frames.
     longest : int
         The longest release, in frames.
+    shortest : int
+        The shortest note, in frames: no release starts earlier.
 
     Returns
     -------
@@ -259,7 +263,8 @@ def _release_start(level_db: np.ndarray, lo: int, hi: int, *, fall_db: float, wi
     before = np.concatenate([[seg[0]], before[:-1]])
     after = np.maximum.accumulate(seg[::-1])[::-1]
     falls = np.flatnonzero((seg < before - fall_db) & (after < before - fall_db / 2))
-    falls = falls[(falls > peak) & (seg.size - falls <= longest)]  # a release dies away; an early decay goes on
+    # a release dies away (an early decay goes on), and comes after the shortest note
+    falls = falls[(falls > max(peak, shortest)) & (seg.size - falls <= longest)]
     if falls.size == 0:
         return hi
     t = int(falls[0])
@@ -327,9 +332,15 @@ def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float
     starts = set()
     previous_end = None
     for lo, hi in _runs(active):
-        if previous_end is None or (level_db[lo: lo + rise_frames + 1].max()
-                                    - level_db[previous_end:lo].min() >= rise_db):
+        peak = level_db[lo: lo + rise_frames + 1].max()
+        if previous_end is None:
             starts.add(lo)
+        else:
+            gap = level_db[previous_end:lo].min()
+            # after a quiet gap, or rising from an unpitched stretch (noise) to a level an attack reaches
+            if (peak - gap >= rise_db and peak >= threshold_db + rise_db
+                    and (gap <= threshold_db or peak > loudest_db - attack_db)):
+                starts.add(lo)
         previous_end = hi
     half = rise_frames // 2
     for frame, flux in zip(onsets.tolist(), strength.tolist(), strict=True):
@@ -418,8 +429,10 @@ def _pitch_runs(smooth: np.ndarray, *, threshold: float, min_frames: int) -> lis
 
     A frame joins the current run while it stays within ``threshold`` semitones of the run's key. Then, shortest
     first, doubtful runs are absorbed by a neighbour: runs shorter than ``min_frames`` (a glide, a scoop at the
-    attack), and runs shorter than ``2 * min_frames`` an octave, a twelfth or two octaves under a neighbour (YIN's
-    sub-octave errors at attacks and where a ringing note overlaps the next).
+    attack), runs shorter than ``2.5 * min_frames`` a semitone from a neighbour they glide into or out of by at
+    least 0.4 semitone (a scoop into a note, a fall off it), and runs shorter than ``2 * min_frames`` 2, 3, 4, 5, 6
+    or 8 times under a neighbour's frequency (YIN's sub-harmonic errors at attacks and where a ringing note
+    overlaps the next).
 
     Returns
     -------
@@ -438,16 +451,20 @@ def _pitch_runs(smooth: np.ndarray, *, threshold: float, min_frames: int) -> lis
     bounds = [0, *(np.flatnonzero(np.diff(keys)) + 1).tolist(), n]
     runs = [[lo, hi, keys[lo]] for lo, hi in itertools.pairwise(bounds)]
 
-    def subharmonic(a, b):  # a is about an octave, a twelfth or two octaves under b
-        return any(abs(b - a - k) <= 1 for k in (12, 19, 24))
+    def subharmonic(a, b):  # b is about 2, 3, 4, 5, 6 or 8 times a (YIN's sub-harmonic errors)
+        return any(abs(b - a - k) <= 1 for k in (12, 19, 24, 28, 31, 36))
 
     while len(runs) > 1:
         doubtful = []
         for i, (lo, hi, key) in enumerate(runs):
             neighbours = [j for j in (i + 1, i - 1) if 0 <= j < len(runs)]  # the next one first
             related = [j for j in neighbours if subharmonic(key, runs[j][2])]
+            glide = [j for j in neighbours if abs(runs[j][2] - key) == 1
+                     and (smooth[hi - 1] - smooth[lo]) * (runs[j][2] - key) * (1 if j > i else -1) >= 0.4]
             if hi - lo < 2 * min_frames and related:
                 doubtful.append((hi - lo, i, related[0]))
+            elif hi - lo < 5 * min_frames // 2 and glide:
+                doubtful.append((hi - lo, i, glide[0]))
             elif hi - lo < min_frames:
                 doubtful.append((hi - lo, i, i + 1 if i == 0 else i - 1))
         if not doubtful:
