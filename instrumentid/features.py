@@ -214,14 +214,15 @@ def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_F
 
 
 def segment_features(y, notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATURES) -> np.ndarray:
-    """Featurize the notes of a recording: one row per note, from its samples between ``start_s`` and ``end_s``.
+    """Featurize the notes of a recording: one row per note, from its onset to the end of its release.
 
     Parameters
     ----------
     y : np.ndarray [shape=(n,)]
         The recording, mono, at ``sr``.
     notes : sequence of :class:`~instrumentid.notes.Note`
-        Where the notes are (e.g. from :func:`instrumentid.notes.detect_notes`).
+        Where the notes are (e.g. from :func:`instrumentid.notes.detect_notes`); each is featurized from
+        ``start_s`` to ``end_s + release_s``.
     sr : int
         Sample rate in Hz.
     settings : FeatureSettings
@@ -231,7 +232,8 @@ def segment_features(y, notes, *, sr: int = SR, settings: FeatureSettings = DEFA
     -------
     np.ndarray [shape=(n_notes, settings.n_features), dtype=float32]
     """
-    return notes_features([y[round(n.start_s * sr): round(n.end_s * sr)] for n in notes], sr=sr, settings=settings)
+    clips = [y[round(n.start_s * sr): round((n.end_s + n.release_s) * sr)] for n in notes]
+    return notes_features(clips, sr=sr, settings=settings)
 
 
 @dataclass(frozen=True)

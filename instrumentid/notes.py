@@ -45,11 +45,17 @@ class Note:
     Attributes
     ----------
     start_s, end_s : float
-        Start and end in seconds from the beginning of the recording (``0 <= start_s < end_s``).
+        Start and end in seconds from the beginning of the recording (``0 <= start_s < end_s``): the onset, and the
+        offset where the note's release begins (a key-up, a damper, the bow leaving the string), or the next note's
+        onset.
     f0_hz : float
         Fundamental frequency in Hz (median over the note).
     midi : int
         Nearest MIDI key to ``f0_hz`` (0-127; 60 is middle C).
+    release_s : float
+        How long the note's release still sounds after ``end_s``, in seconds (>= 0). The sound of a note, which its
+        features describe, lasts from ``start_s`` to ``end_s + release_s``: the notes of the training data keep
+        their release too, and it helps tell the instruments apart.
     name : str
         Note name with octave, sharps for black keys (``"C#6"``); derived from ``midi``.
     """
@@ -58,10 +64,11 @@ class Note:
     end_s: float
     f0_hz: float
     midi: int
+    release_s: float = 0.0
     name: str = field(init=False)
 
     def __post_init__(self):
-        for attr in ("start_s", "end_s", "f0_hz"):
+        for attr in ("start_s", "end_s", "f0_hz", "release_s"):
             value = getattr(self, attr)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise ParameterError(f"Note.{attr} must be a number, got {value!r}")
@@ -74,6 +81,8 @@ class Note:
             )
         if self.f0_hz <= 0:
             raise ParameterError(f"Note.f0_hz must be a positive frequency in Hz, got {self.f0_hz!r}")
+        if self.release_s < 0:
+            raise ParameterError(f"Note.release_s must be a length in seconds >= 0, got {self.release_s!r}")
         if isinstance(self.midi, bool) or not isinstance(self.midi, (int, np.integer)) or not 0 <= self.midi <= 127:
             raise ParameterError(f"Note.midi must be an integer MIDI key in [0, 127], got {self.midi!r}")
         object.__setattr__(self, "midi", int(self.midi))
@@ -86,11 +95,16 @@ class Note:
 
     @property
     def duration_s(self) -> float:
-        """Length in seconds."""
+        """Length in seconds, onset to offset."""
         return self.end_s - self.start_s
 
+    @property
+    def sound_end_s(self) -> float:
+        """Where the note's sound ends: its offset plus its release, in seconds."""
+        return self.end_s + self.release_s
+
     def to_dict(self) -> dict:
-        """Plain dict (JSON-ready): start_s, end_s, f0_hz, midi, name."""
+        """Plain dict (JSON-ready): start_s, end_s, f0_hz, midi, release_s, name."""
         return asdict(self)
 
 
@@ -154,14 +168,14 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
                       hop_length=hop_length)
     filter_frames = max(1, round(s.vibrato_s / frame_s)) | 1
 
-    notes = []
+    notes: list[Note] = []
     for start, stop in itertools.pairwise([*starts, n_frames]):
         sounding = np.flatnonzero(active[start:stop])
         if sounding.size == 0:
             continue  # a silent segment
         # The note lasts from the attack to its last sounding frame before the next attack: a decay that dips under
         # the threshold for a moment, or a tail that sinks into noise, ends it without splitting it.
-        end = start + int(sounding[-1]) + 1
+        sound_end = end = start + int(sounding[-1]) + 1
         # ... and at the start of its release: where the level falls fast and for good (a key-up, a damper, a bow
         # leaving the string), not where the release has died away; a natural slow fade keeps its whole length.
         end = _release_start(level_db, start + int(sounding[0]), end, fall_db=s.release_db,
@@ -169,8 +183,15 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
                              shortest=min_frames)
         held = midi_track.copy()  # pitch only where the note sounds; held over the frames where it does not
         held[start:end] = _hold(np.where(active[start:end], midi_track[start:end], np.nan))
-        for lo, hi, key in _split_by_pitch(magnitude, held, start, end, filter_frames=filter_frames,
-                                           threshold=s.split_semitones, min_frames=min_frames, settings=s):
+        runs = _split_by_pitch(magnitude, held, start, end, filter_frames=filter_frames,
+                               threshold=s.split_semitones, min_frames=min_frames, settings=s)
+        if (len(runs) > 1 and notes and round(notes[-1].end_s / frame_s) == start and runs[0][2] == notes[-1].midi
+                and runs[0][1] - runs[0][0] < 2 * min_frames):
+            # an attack over the previous note's release, whose pitch the track still follows: the attack starts
+            # the next pitch
+            runs = [(runs[0][0], runs[1][1], runs[1][2]), *runs[2:]]
+        for lo, hi, key in runs:
+            release_s = (sound_end - hi) * frame_s if hi == end else 0.0
             if hi - lo < min_frames:
                 continue
             raw = midi_track[lo:hi][active[lo:hi]]
@@ -178,8 +199,17 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
             if raw.size == 0:
                 continue
             f0_hz = float(librosa.midi_to_hz(np.median(raw)))
-            if fmin <= f0_hz <= fmax:
-                notes.append(Note(lo * frame_s, hi * frame_s, f0_hz, round(_hz_to_midi(f0_hz))))
+            if not fmin <= f0_hz <= fmax:
+                continue
+            previous = notes[-1] if notes else None
+            if lo == start and previous is not None and round(previous.end_s / frame_s) == start:
+                # an attack over the previous note's sound: flux peaks only once the new note dominates, so the
+                # onset moves back to where its harmonics rose (as at a slur), and the previous note ends there
+                lo = _harmonic_rise(magnitude, key, start, drop_db=12.0, n_fft=frame_length,
+                                    earliest=max(round(previous.start_s / frame_s) + min_frames // 2,
+                                                 start - round(0.15 * SR / hop_length)))
+                notes[-1] = Note(previous.start_s, lo * frame_s, previous.f0_hz, previous.midi)
+            notes.append(Note(lo * frame_s, hi * frame_s, f0_hz, round(_hz_to_midi(f0_hz)), release_s))
     if not notes:
         warnings.warn(f"{name}: no notes found (silent, too short or too quiet)", UserWarning, stacklevel=2)
     return notes
@@ -324,17 +354,18 @@ def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float
     mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=magnitude**2, sr=SR))
     envelope = librosa.onset.onset_strength(S=mel_db, sr=SR, hop_length=hop_length, lag=2, max_size=3)
     peaks = librosa.onset.onset_detect(onset_envelope=envelope, sr=SR, hop_length=hop_length, units="frames")
-    onsets = librosa.onset.onset_backtrack(peaks, envelope)
+    onsets = librosa.onset.onset_backtrack(peaks, envelope) if peaks.size else peaks
     loudest_db = float(level_db.max())
     typical = float(np.median(envelope[: level_db.size][level_db > threshold_db])) if active.any() else 0.0
     strength = envelope[peaks] / max(typical, 1e-6)
     rise_frames = max(1, round(0.09 * SR / hop_length))
+    half = rise_frames // 2
     starts = set()
     previous_end = None
     for lo, hi in _runs(active):
         peak = level_db[lo: lo + rise_frames + 1].max()
-        if previous_end is None:
-            starts.add(lo)
+        if previous_end is None:  # the first sound; a recording that starts sounding starts with a note
+            starts.add(0 if lo <= 2 and (level_db[:lo] > threshold_db).all() else lo)
         else:
             gap = level_db[previous_end:lo].min()
             # after a quiet gap, or rising from an unpitched stretch (noise) to a level an attack reaches
@@ -342,11 +373,11 @@ def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float
                     and (gap <= threshold_db or peak > loudest_db - attack_db)):
                 starts.add(lo)
         previous_end = hi
-    half = rise_frames // 2
-    for frame, flux in zip(onsets.tolist(), strength.tolist(), strict=True):
+    for frame, peak_frame, flux in zip(onsets.tolist(), peaks.tolist(), strength.tolist(), strict=True):
         before = level_db[max(0, frame - half): frame + 1]
-        after = level_db[frame: frame + half + 1].max()
-        held = level_db[frame: frame + rise_frames + 1].max() - before.max() >= -1.5
+        after = level_db[frame: frame + rise_frames + 1].max()
+        # a new note sounds on after the flux peak (at a release the level falls away from it)
+        held = level_db[peak_frame: peak_frame + rise_frames + 1].min() >= before.max() - rise_db
         attack = (after - before.min() >= rise_db and flux >= weak_flux) or (flux >= strong_flux and held)
         if attack and after > max(threshold_db, loudest_db - attack_db):
             starts.add(int(frame))

@@ -125,7 +125,9 @@ def test_note_fields_and_name():
     assert note.name == "C#6"
     assert isinstance(note.midi, int) and isinstance(note.start_s, float)
     assert note.duration_s == pytest.approx(1.5)
-    assert note.to_dict() == {"start_s": 1.0, "end_s": 2.5, "f0_hz": 1108.7, "midi": 85, "name": "C#6"}
+    assert note.to_dict() == {"start_s": 1.0, "end_s": 2.5, "f0_hz": 1108.7, "midi": 85, "release_s": 0.0,
+                              "name": "C#6"}
+    assert Note(1.0, 2.5, 1108.7, 85, 0.25).sound_end_s == 2.75
     with pytest.raises(AttributeError):
         note.midi = 86
 

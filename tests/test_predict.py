@@ -53,7 +53,7 @@ def _note(start_s=0.0, end_s=1.0):
 def test_note_prediction_to_dict():
     p = NotePrediction(_note(), "flute", 0.7, (("flute", 0.7), ("oboe", 0.2), ("violin", 0.1)))
     assert p.to_dict() == {
-        "start_s": 0.0, "end_s": 1.0, "f0_hz": 440.0, "midi": 69, "name": "A4", "instrument": "flute",
+        "start_s": 0.0, "end_s": 1.0, "f0_hz": 440.0, "midi": 69, "release_s": 0.0, "name": "A4", "instrument": "flute",
         "confidence": 0.7, "top": [{"instrument": "flute", "probability": 0.7},
                                    {"instrument": "oboe", "probability": 0.2},
                                    {"instrument": "violin", "probability": 0.1}],
@@ -107,7 +107,7 @@ def test_predict_pipeline(tiny_model):
     assert result.source == "<array>" and result.duration_s == pytest.approx(y.size / SR)
     # the same features and model, note by note
     clf = load_model(tiny_model)
-    X = features.notes_features([y[round(n.start_s * SR): round(n.end_s * SR)] for n in notes], sr=SR)
+    X = features.notes_features([y[round(n.start_s * SR): round(n.sound_end_s * SR)] for n in notes], sr=SR)
     proba = clf.predict_proba(X)
     for p, row in zip(result.notes, proba, strict=True):
         order = np.argsort(row)[::-1][:3]
@@ -167,18 +167,18 @@ def test_model_note_settings_are_checked(tiny_model, tmp_path, monkeypatch):
     with pytest.raises(ParameterError, match="no note detection settings"):
         load_model(clf)
     clf.set_params(note_settings=NoteSettings(top_db=40.0))
-    with pytest.raises(ParameterError, match=r"note detection settings \(top_db: 40.0 in the model, 50.0 now\)"):
+    with pytest.raises(ParameterError, match=r"note detection settings \(top_db: 40.0 in the model, 60.0 now\)"):
         load_model(clf.save(tmp_path / "other"))
 
 
 def test_changing_a_note_setting_refuses_old_models(tiny_model, gaps_wav, monkeypatch, capsys):
     """A model saved before a default changed is refused once the code's default differs."""
     assert load_model(tiny_model).note_settings == DEFAULT_NOTES
-    monkeypatch.setattr(prediction, "DEFAULT_NOTES", NoteSettings(decay_db=30.0))
-    with pytest.raises(ParameterError, match=r"decay_db: 40.0 in the model, 30.0 now.*retrain"):
+    monkeypatch.setattr(prediction, "DEFAULT_NOTES", NoteSettings(release_db=5.0))
+    with pytest.raises(ParameterError, match=r"release_db: 10.0 in the model, 5.0 now.*retrain"):
         load_model(tiny_model)
     assert cli.main(["predict", "--model", str(tiny_model), str(gaps_wav)]) == 2
-    assert "decay_db" in capsys.readouterr().err
+    assert "release_db" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------------------------- the shipped model

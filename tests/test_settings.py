@@ -47,7 +47,7 @@ def test_layout_follows_the_settings():
         (NoteSettings, {"fmin": 500.0, "fmax": 100.0}, "fmin < fmax"),
         (NoteSettings, {"fmin": 5.0}, "pitch range"),
         (NoteSettings, {"hop_length": 2.5}, "hop_length must be an integer"),
-        (NoteSettings, {"decay_db": float("nan")}, "decay_db"),
+        (NoteSettings, {"release_db": float("nan")}, "release_db"),
         (FeatureSettings, {"sr": 44100}, "analysis rate"),
         (FeatureSettings, {"n_mfcc": 200}, "n_mfcc must be <= n_mels"),
         (FeatureSettings, {"f0_range_hz": (400.0, 100.0)}, "f0_range_hz"),
