@@ -22,15 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from instrumentid.analysis import find_notes
+from instrumentid.cli import positive_int
 from instrumentid.datasets.phrases import CASES, make_phrases, score
 from instrumentid.errors import InstrumentIdError
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

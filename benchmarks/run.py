@@ -54,6 +54,7 @@ import build_speed  # noqa: E402 - benchmarks/ is on the path only now
 import fit_speed  # noqa: E402
 import peers  # noqa: E402
 
+from instrumentid.cli import positive_int  # noqa: E402
 from instrumentid.settings import DEFAULT_TRAINING as T  # noqa: E402
 
 PEERS = ("keras", "pytorch", "sklearn")
@@ -449,13 +450,6 @@ def run(*, data: str = "lab", quick: bool = False, skip_peers: bool = False, rep
             except RuntimeError as exc:
                 results["help_error"] = str(exc)
     return results
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,7 +27,19 @@ from instrumentid.errors import ParameterError
 from instrumentid.notes import Note, detect_notes
 from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, SR, FeatureSettings, NoteSettings
 
-__all__ = ["Analysis", "Note", "analyze", "clip_features", "find_notes", "format_notes", "load", "mel_spectrogram"]
+__all__ = [
+    "NOTE_COLUMNS",
+    "Analysis",
+    "Note",
+    "analyze",
+    "clip_features",
+    "find_notes",
+    "format_notes",
+    "format_records",
+    "load",
+    "mel_spectrogram",
+    "note_row",
+]
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,10 @@ class Analysis:
     def to_dict(self) -> dict:
         """JSON-ready dict: source, duration_s and the notes (start_s, end_s, f0_hz, midi, name)."""
         return {"source": self.name, "duration_s": self.duration_s, "notes": [n.to_dict() for n in self.notes]}
+
+    def to_rows(self) -> list[dict]:
+        """One flat dict per note (for CSV), see :func:`note_row`."""
+        return [note_row(self.name, i, n) for i, n in enumerate(self.notes, start=1)]
 
     def to_table(self) -> str:
         """Human-readable table: a summary line, then one line per note."""
@@ -213,35 +229,54 @@ def _check(value, kind):
     return value
 
 
-def format_notes(analyses, *, fmt: str = "table") -> str:
-    """Render the notes of several recordings as a table, JSON (a list of recordings) or CSV (a row per note).
+def note_row(source: str, index: int, note: Note) -> dict:
+    """One note as a flat CSV row: source, index (from 1), the note's fields with times and f0 rounded."""
+    row = {"source": source, "index": index, **note.to_dict()}
+    row.update(start_s=round(note.start_s, 4), end_s=round(note.end_s, 4), f0_hz=round(note.f0_hz, 2),
+               release_s=round(note.release_s, 4))
+    return row
+
+
+#: The CSV columns of :func:`note_row`.
+NOTE_COLUMNS = ("source", "index", *Note.__dataclass_fields__)
+
+
+def format_records(records, *, fmt: str, columns) -> str:
+    """Render records (with ``to_table()``, ``to_dict()`` and ``to_rows()``) as a table, JSON or CSV.
 
     Parameters
     ----------
-    analyses : iterable of Analysis
+    records : iterable
+        E.g. :class:`Analysis` or :class:`~instrumentid.prediction.RecordingPrediction` objects.
     fmt : {"table", "json", "csv"}
+        Tables one after the other; a JSON list of the records; one CSV row per note.
+    columns : sequence of str
+        The CSV header.
 
     Returns
     -------
     str
         Ending with a newline.
     """
-    analyses = list(analyses)
+    records = list(records)
     if fmt == "table":
-        return "\n\n".join(a.to_table() for a in analyses) + "\n"
+        return "\n\n".join(r.to_table() for r in records) + "\n"
     if fmt == "json":
         import json
 
-        return json.dumps([a.to_dict() for a in analyses], indent=2) + "\n"
+        return json.dumps([r.to_dict() for r in records], indent=2) + "\n"
     if fmt == "csv":
         import csv
         import io
 
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["source", "index", "start_s", "end_s", "f0_hz", "midi", "name"])
-        for a in analyses:
-            writer.writerows([a.name, i, round(n.start_s, 4), round(n.end_s, 4), round(n.f0_hz, 2), n.midi, n.name]
-                             for i, n in enumerate(a.notes, start=1))
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(row for r in records for row in r.to_rows())
         return buffer.getvalue()
     raise ParameterError(f"format must be 'table', 'json' or 'csv', got {fmt!r}")
+
+
+def format_notes(analyses, *, fmt: str = "table") -> str:
+    """Render the notes of several recordings (:class:`Analysis`) as a table, JSON or CSV (:func:`format_records`)."""
+    return format_records(analyses, fmt=fmt, columns=NOTE_COLUMNS)

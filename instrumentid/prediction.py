@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import math
 import os
 import warnings
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from instrumentid.analysis import Analysis, Note, analyze
+from instrumentid.analysis import NOTE_COLUMNS, Analysis, Note, analyze, format_records, note_row
 from instrumentid.errors import ModelFileError, ParameterError
 from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, check_same
 
@@ -189,9 +188,7 @@ class RecordingPrediction:
         """One flat dict per note (for CSV): source, note fields, instrument, confidence, then the runners-up."""
         rows = []
         for i, p in enumerate(self.notes, start=1):
-            row = {"source": self.source, "index": i}
-            row.update(p.note.to_dict())
-            row.update(start_s=round(p.note.start_s, 4), end_s=round(p.note.end_s, 4), f0_hz=round(p.note.f0_hz, 2))
+            row = note_row(self.source, i, p.note)
             row.update(instrument=p.instrument, confidence=round(p.confidence, 4))
             for rank in range(2, TOP_K + 1):
                 name, prob = p.top[rank - 1] if rank <= len(p.top) else ("", None)
@@ -384,21 +381,6 @@ def find_audio_files(inputs) -> list[Path]:
 
 def format_predictions(recordings, *, fmt: str = "table") -> str:
     """Render several recordings' predictions as a table, JSON (a list of recordings) or CSV (a row per note)."""
-    recordings = list(recordings)
-    if fmt == "table":
-        return "\n\n".join(r.to_table() for r in recordings) + "\n"
-    if fmt == "json":
-        return json.dumps([r.to_dict() for r in recordings], indent=2) + "\n"
-    if fmt == "csv":
-        import csv
-        import io
-
-        rows = [row for r in recordings for row in r.to_rows()]
-        buffer = io.StringIO()
-        fields = ["source", "index", *Note.__dataclass_fields__, "instrument", "confidence"]
-        fields += [f"{kind}_{rank}" for rank in range(2, TOP_K + 1) for kind in ("instrument", "confidence")]
-        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buffer.getvalue()
-    raise ParameterError(f"format must be 'table', 'json' or 'csv', got {fmt!r}")
+    columns = [*NOTE_COLUMNS, "instrument", "confidence"]
+    columns += [f"{kind}_{rank}" for rank in range(2, TOP_K + 1) for kind in ("instrument", "confidence")]
+    return format_records(recordings, fmt=fmt, columns=columns)
