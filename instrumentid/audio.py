@@ -18,7 +18,9 @@ from instrumentid.settings import SR
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "MAX_SR",
     "MIN_SAMPLES",
+    "MIN_SR",
     "SR",
     "is_audio_file",
     "load_audio",
@@ -28,6 +30,9 @@ __all__ = [
     "valid_audio",
 ]
 
+#: Sample rates (Hz) accepted: anything outside is refused before decoding or resampling (a header claiming 1 Hz
+#: would be resampled 22,050-fold: a memory bomb).
+MIN_SR, MAX_SR = 1_000, 768_000
 #: Resampler of every rate conversion (soxr's high quality).
 RES_TYPE = "soxr_hq"
 #: Shortest usable signal: one analysis frame (``n_fft`` of the feature code) at :data:`SR`.
@@ -81,15 +86,16 @@ def valid_audio(y, *, sr: float | None = None, name: str = "audio") -> np.ndarra
     Raises
     ------
     ParameterError
-        Not an array of floats, more than 2 dimensions, empty, or containing NaN/Inf; or a non-positive ``sr``.
+        Not an array of floats, more than 2 dimensions, empty, or containing NaN/Inf; or an ``sr`` outside
+        :data:`MIN_SR`-:data:`MAX_SR`.
 
     Warns
     -----
     UserWarning
         Silent (peak under -80 dBFS) or shorter than one analysis frame (:data:`MIN_SAMPLES` at :data:`SR`).
     """
-    if sr is not None and (not np.isfinite(sr) or sr <= 0):
-        raise ParameterError(f"{name}: sample rate must be a positive number of Hz, got {sr!r}")
+    if sr is not None:
+        _check_sr(sr, name)
     if not isinstance(y, np.ndarray):
         raise ParameterError(f"{name}: audio must be a numpy array, got {type(y).__name__}")
     if not np.issubdtype(y.dtype, np.floating):
@@ -115,6 +121,14 @@ def valid_audio(y, *, sr: float | None = None, name: str = "audio") -> np.ndarra
             stacklevel=2,
         )
     return y
+
+
+def _check_sr(sr, name: str) -> None:
+    if (isinstance(sr, bool) or not isinstance(sr, (int, float, np.integer, np.floating)) or not np.isfinite(sr)
+            or sr <= 0):
+        raise ParameterError(f"{name}: sample rate must be a positive number of Hz, got {sr!r}")
+    if not MIN_SR <= sr <= MAX_SR:
+        raise ParameterError(f"{name}: sample rate {sr!r} Hz is outside the supported {MIN_SR:,}-{MAX_SR:,} Hz")
 
 
 def load_audio(path, *, sr: int | None = SR, mono: bool = True) -> tuple[np.ndarray, int]:
@@ -147,6 +161,7 @@ def load_audio(path, *, sr: int | None = SR, mono: bool = True) -> tuple[np.ndar
         raise ParameterError(f"expected an audio file, got a folder: {str(path)!r}")
     if path.stat().st_size == 0:
         raise ParameterError(f"audio file is empty (0 bytes): {str(path)!r}")
+    _check_header(path)
     y, file_sr = _decode(path)
     y = valid_audio(y, sr=file_sr, name=path.name)
     if mono:
@@ -219,6 +234,18 @@ def _quiet_c_stderr():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a file whose header claims an unusable sample rate, before anything is decoded or resampled."""
+    import soundfile as sf
+
+    try:
+        with _quiet_c_stderr():
+            info = sf.info(str(path))
+    except Exception:  # noqa: BLE001 - not readable by libsndfile: the decoders report it
+        return
+    _check_sr(info.samplerate, path.name)
 
 
 def _decode(path: Path) -> tuple[np.ndarray, int]:

@@ -179,7 +179,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
             raise ParameterError(str(err)) from err
 
     # ------------------------------------------------------------------------------------------- fit / predict
-    def fit(self, X, y, *, eval_set=None):
+    def fit(self, X, y, *, eval_set=None, trained_on=None):
         """Standardize on ``X``, train the network, and return ``self``.
 
         Parameters
@@ -190,6 +190,9 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
             Class labels of any type (ints, instrument names...), at least two distinct values.
         eval_set : tuple (X_val, y_val), optional
             Held-out rows scored after every epoch (recorded in ``history_``); ``y_val`` must use labels of ``y``.
+        trained_on : dict, optional
+            Which data ``X`` is: ``{"data": data set key or None, "rows": ["train"] or ["train", "test"]}``
+            (kept as ``trained_on_`` and saved, so that an evaluation on rows the model was trained on is refused).
 
         Returns
         -------
@@ -204,6 +207,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         from instrumentid import training
 
         kwargs = self._training_kwargs()
+        trained_on = _check_trained_on(trained_on)
         X, y = self._validate(X, y, reset=True)
         classes, codes = encode_labels(y)
         if len(classes) < 2:
@@ -232,6 +236,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
                                       n_classes=len(classes), **kwargs)
         # learned state is set only once training succeeded, so a failed re-fit leaves no mixed state behind
         self.classes_, self.scaler_, self.model_, self.history_ = classes, scaler, model.eval(), history
+        self.trained_on_ = trained_on
         return self
 
     def _check_fitted(self):
@@ -334,6 +339,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
             "params": params,
             **{name: None if getattr(self, name) is None else getattr(self, name).to_dict() for name in _SETTINGS},
             "history": None if getattr(self, "history_", None) is None else self.history_.to_dict(),
+            "trained_on": getattr(self, "trained_on_", None),
             "versions": package_versions(["instrumentid", "torch", "numpy", "scikit-learn", "python", "safetensors"]),
         }
         return config, tensors
@@ -408,6 +414,10 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         clf.scaler_ = _restore_scaler(config["scaler"], n_features)
         clf.model_ = model
         clf.history_ = _restore_history(config.get("history"))
+        try:
+            clf.trained_on_ = _check_trained_on(config.get("trained_on"))
+        except ParameterError as err:
+            raise ModelFileError(str(err)) from None
         return clf
 
     # ------------------------------------------------------------------------------------------- files
@@ -452,6 +462,8 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
             return cls.from_config(files.config, files.tensors)
         except ModelFileError as err:
             raise ModelFileError(f"{files.config_path}: {err}") from None
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:  # a field of the wrong type
+            raise ModelFileError(f"{files.config_path}: bad model config ({type(err).__name__}: {err})") from None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -460,6 +472,20 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
 
 
 # ----------------------------------------------------------------------------------------------- config helpers
+def _check_trained_on(value) -> dict | None:
+    """``{"data": str or None, "rows": ["train"] or ["train", "test"]}`` or None; ParameterError otherwise."""
+    if value is None:
+        return None
+    if (not isinstance(value, dict) or set(value) != {"data", "rows"}
+            or not (value["data"] is None or isinstance(value["data"], str))
+            or not isinstance(value["rows"], list) or not value["rows"]
+            or not set(value["rows"]) <= {"train", "test"}):
+        raise ParameterError(f"trained_on must be {{'data': key or None, 'rows': ['train'] or ['train', 'test']}}, "
+                             f"got {value!r}")
+    return {"data": value["data"], "rows": sorted(set(value["rows"]), key=["train", "test"].index)}
+
+
+
 def _classes_to_json(classes: np.ndarray) -> tuple[list, str]:
     """Class labels as a JSON list plus the numpy dtype needed to restore them exactly."""
     kind = classes.dtype.kind

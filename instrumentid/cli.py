@@ -36,6 +36,11 @@ def positive_int(text: str) -> int:
     return _number(text, int, lambda v: v > 0, "a positive integer")
 
 
+def seed(text: str) -> int:
+    """A random seed: an integer in [0, 2**32) (what numpy and torch accept)."""
+    return _number(text, int, lambda v: 0 <= v < 2**32, "an integer seed from 0 to 4294967295")
+
+
 def positive_float(text: str) -> float:
     return _number(text, float, lambda v: 0 < v < float("inf"), "a positive number")
 
@@ -80,7 +85,7 @@ def _add_training_options(p, *, epochs: int) -> None:
                    help=f"mini-batch size (default {t.batch_size})")
     p.add_argument("--hidden-units", type=positive_int, default=t.hidden_units,
                    help=f"hidden layer width (default {t.hidden_units})")
-    p.add_argument("--seed", type=int, default=t.seed, help=f"random seed (default {t.seed})")
+    p.add_argument("--seed", type=seed, default=t.seed, help=f"random seed, 0 to 2**32 - 1 (default {t.seed})")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -109,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tell which musical instrument is playing: from a note, a recording, or a data set of features.",
     )
     parser.add_argument("--version", action="version", version=f"instrumentid {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -157,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--test-size", type=fraction, default=0.2, help="test fraction for --from-folder (default 0.2)")
     d.add_argument("--split-csv", type=existing_file, help="explicit split for --from-folder: CSV path,split")
     d.add_argument("--jobs", type=positive_int, help="worker processes (default: all cores)")
-    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    d.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**32 - 1 (default 0)")
     d.add_argument("--out", type=Path, help="folder to write (default: the cache)")
     d.add_argument("--force", action="store_true", help="rebuild even if a cached copy exists")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -419,7 +425,12 @@ HANDLERS = {
 
 
 def main(argv=None) -> int:
-    """Run the command line; return the exit code (0 ok, 1 some inputs failed, 2 bad input)."""
+    """Run the command line; return the exit code.
+
+    0: done; 1: some inputs failed (the others were processed); 2: bad input (one line on stderr naming it, including
+    any file that cannot be read or written); 3: an internal error (one line naming the exception; ``--debug`` shows
+    the traceback); 130: interrupted. A closed output pipe (``| head``) ends quietly.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = HANDLERS[args.handler]
@@ -433,8 +444,33 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("instrumentid: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _silence_stdout()  # the reader went away (``| head``): nothing more to say, and no error at exit
+        return 0
+    except OSError as err:
+        where = f" {err.filename!r}" if err.filename is not None else ""
+        print(f"instrumentid: error: cannot use{where}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001 - the user sees one line, never a raw traceback (unless --debug)
+        if args.debug:
+            raise
+        print(f"instrumentid: internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 3
     finally:
         warnings.showwarning = previous
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so Python's final flush of a closed pipe raises nothing."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - stdout without a file descriptor
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

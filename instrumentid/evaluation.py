@@ -96,7 +96,8 @@ def evaluate_dataset(clf, dataset, *, split: str = "test") -> dict:
     Raises
     ------
     ParameterError
-        Unknown split, a feature count that differs from the model's, or data classes the model does not know.
+        Unknown split, a feature count that differs from the model's, data classes the model does not know, or
+        rows the model was trained on (its ``trained_on_`` names this data set and split).
     """
     if split not in ("test", "train"):
         raise ParameterError(f"split must be 'test' or 'train', got {split!r}")
@@ -108,6 +109,13 @@ def evaluate_dataset(clf, dataset, *, split: str = "test") -> dict:
         )
     if len(y_idx) == 0:
         raise ParameterError(f"the data{where} has no {split} rows to evaluate")
+    trained_on = getattr(clf, "trained_on_", None)
+    if trained_on and trained_on["data"] is not None and trained_on["data"] == dataset.key \
+            and split in trained_on["rows"]:
+        raise ParameterError(
+            f"the model was trained on the {split} rows of this data set{where} (data set key {dataset.key}), so its "
+            "score on them says nothing about recordings it never heard: evaluate it on other data (--data)"
+        )
     return evaluate(clf, X, dataset_labels(clf, dataset.class_names, y_idx))
 
 

@@ -182,12 +182,18 @@ def note_features(y, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATUR
     Raises
     ------
     ParameterError
-        Unusable audio (see :func:`instrumentid.audio.valid_audio`), a note shorter than :data:`MIN_NOTE_S`, or a
-        sample rate other than the analysis rate.
+        Unusable audio (see :func:`instrumentid.audio.valid_audio`), a note shorter than :data:`MIN_NOTE_S`, a
+        sample rate other than the analysis rate, or features that come out NaN or infinite (never replaced by a
+        number: the message names the first such feature).
     """
     blocks = feature_blocks(y, sr=sr, settings=settings)
-    out = np.concatenate([blocks[name] for name in settings.blocks])
-    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    out = np.concatenate([blocks[name] for name in settings.blocks]).astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        names = settings.feature_names
+        raise ParameterError(f"the note's features are not finite: {bad.size} NaN/Inf value(s), first "
+                             f"{names[bad[0]]} = {out[bad[0]]}")
+    return out
 
 
 def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATURES) -> np.ndarray:
@@ -232,8 +238,13 @@ def segment_features(y, notes, *, sr: int = SR, settings: FeatureSettings = DEFA
     -------
     np.ndarray [shape=(n_notes, settings.n_features), dtype=float32]
     """
-    clips = [y[round(n.start_s * sr): round((n.end_s + n.release_s) * sr)] for n in notes]
-    return notes_features(clips, sr=sr, settings=settings)
+    out = np.empty((len(notes), settings.n_features), dtype=np.float32)
+    for i, n in enumerate(notes):
+        try:
+            out[i] = note_features(y[round(n.start_s * sr): round(n.sound_end_s * sr)], sr=sr, settings=settings)
+        except ParameterError as err:
+            raise ParameterError(f"note {i + 1} ({n.name}, {n.start_s:.3f}-{n.end_s:.3f} s): {err}") from None
+    return out
 
 
 @dataclass(frozen=True)

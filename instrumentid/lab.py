@@ -204,7 +204,7 @@ def _train_steps(run: _Run, dataset, training: TrainingSettings, *, progress: bo
                                batch_size=t.batch_size, random_state=t.seed, verbose=progress,
                                feature_settings=feature_settings, note_settings=note_settings)
     run.timed("train", clf.fit, dataset.X_train, names[dataset.y_train],
-              eval_set=(dataset.X_test, names[dataset.y_test]))
+              eval_set=(dataset.X_test, names[dataset.y_test]), trained_on={"data": dataset.key, "rows": ["train"]})
     history = clf.history_
     for i in range(history.epochs):
         print(format_epoch(history, i))

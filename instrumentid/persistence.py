@@ -7,6 +7,11 @@ A model folder holds two files::
                         mean/scale, hyperparameters, note and feature settings, training history, versions), the
                         names, shapes and dtypes of the tensors, and the sha256 of model.safetensors
 
+The integrity check covers both files: ``model.safetensors`` carries, in its header metadata, a copy of the config
+(everything in ``model.json`` but the hash of the weights), and ``model.json`` carries the sha256 of
+``model.safetensors``. So an edit of the weights changes their hash, and an edit of ``model.json`` makes it differ
+from the copy the hashed weights carry; either is refused, naming the file and the edited fields.
+
 This module only writes and reads these files: what the config holds is the estimator's business
 (:meth:`InstrumentClassifier.to_config <instrumentid.classifier.InstrumentClassifier.to_config>` and
 ``from_config``). The folder is written under a temporary name and renamed when complete, so a crash never leaves
@@ -14,8 +19,8 @@ half a model. Reading checks the format and its version, the hash of the weights
 that they are the tensors the config lists, and refuses anything it cannot trust with a
 :class:`~instrumentid.errors.ModelFileError` naming the file.
 
-``model.json`` is format version 1; ``note_settings`` was added without a new version (older files lack it, which
-reads as "unknown").
+``model.json`` is format version 2 (version 1 had no copy of the config in the weights: such files are refused;
+re-save the model with this version).
 """
 
 from __future__ import annotations
@@ -45,12 +50,22 @@ __all__ = [
 ]
 
 FORMAT = "instrumentid-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model.json"
 
 #: Keys of model.json that this module writes and needs to read the weights.
 _REQUIRED = ("format", "format_version", "tensors", "weights_sha256")
+#: Keys of model.json that are not in the copy of the config inside the weights (they describe the weights file).
+_OUTSIDE = ("weights_sha256", "weights_bytes")
+#: The one key of the safetensors header metadata (one key, so the header's bytes do not depend on key order).
+_METADATA_KEY = "instrumentid"
+
+
+def _canonical(config: dict) -> str:
+    """The config as canonical JSON (sorted keys, no spaces): what the weights carry and what is compared."""
+    return json.dumps({k: v for k, v in config.items() if k not in _OUTSIDE}, sort_keys=True,
+                      separators=(",", ":"), default=_json_default)
 
 
 class ModelFiles(NamedTuple):
@@ -122,7 +137,7 @@ def write_model(path, config: dict, tensors: dict) -> Path:
                     for name, t in tensors.items()},
     }
     with atomic_folder(path) as tmp:
-        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
+        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={_METADATA_KEY: _canonical(config)})
         config["weights_sha256"] = file_sha256(tmp / WEIGHTS_FILE)
         config["weights_bytes"] = (tmp / WEIGHTS_FILE).stat().st_size
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=1, default=_json_default) + "\n")
@@ -180,6 +195,22 @@ def read_config(path) -> dict:
     return config
 
 
+def _check_same_config(config: dict, carried, config_path: Path) -> None:
+    """Refuse a ``model.json`` that differs from the copy of the config its (hashed) weights carry."""
+    if not isinstance(carried, str):
+        raise ModelFileError(f"{config_path}: the weights carry no copy of the config to check it against "
+                             "(written by another version?): re-save the model with this version of instrumentid")
+    try:
+        saved = json.loads(carried)
+        now = json.loads(_canonical(config))
+    except (TypeError, ValueError) as err:
+        raise ModelFileError(f"{config_path}: cannot compare the config with its copy in the weights ({err})") from None
+    if saved != now:
+        fields = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        raise ModelFileError(f"{config_path}: edited after it was saved (fields {', '.join(fields)} differ from the "
+                             f"copy stored with the weights); the model cannot be trusted")
+
+
 def read_model(path) -> ModelFiles:
     """Read a model folder, a run folder or a ``model.json`` (see :func:`write_model`), checking the weights.
 
@@ -196,9 +227,10 @@ def read_model(path) -> ModelFiles:
     ------
     ModelFileError
         Missing or truncated files, weights whose hash differs from the recorded one (changed, truncated or
-        replaced), or whose tensors are not those the config lists; an unknown format version.
+        replaced), a config that differs from the copy the weights carry (edited), tensors that are not those the
+        config lists; an unknown format version.
     """
-    from safetensors import SafetensorError
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     config_path = resolve_model_path(path)
@@ -214,8 +246,11 @@ def read_model(path) -> ModelFiles:
         )
     try:
         tensors = load_file(str(weights_path))
+        with safe_open(str(weights_path), framework="pt") as fh:
+            carried = (fh.metadata() or {}).get(_METADATA_KEY)
     except (SafetensorError, OSError, ValueError) as err:
         raise ModelFileError(f"{weights_path}: not a readable safetensors file ({err})") from None
+    _check_same_config(config, carried, config_path)
     try:
         recorded = {name: tuple(spec["shape"]) for name, spec in config["tensors"].items()}
     except (AttributeError, KeyError, TypeError) as err:

@@ -7,6 +7,7 @@ command never leaves a half-written file or folder. Temporary files get the usua
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ __all__ = [
     "limit_worker_threads",
     "package_versions",
     "read_json",
+    "remove_stale",
 ]
 
 
@@ -77,14 +79,15 @@ def atomic_folder(final):
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    remove_stale(final)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp", dir=final.parent))
     try:
         yield tmp
         mode = 0o777 & ~_umask()
         for folder in (tmp, *(p for p in tmp.rglob("*") if p.is_dir())):
             folder.chmod(mode)
         if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".old", dir=final.parent))
             os.replace(final, old / "x")
             os.replace(tmp, final)
             shutil.rmtree(old, ignore_errors=True)
@@ -93,6 +96,44 @@ def atomic_folder(final):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def remove_stale(final) -> list:
+    """Delete the temporary folders that killed processes left beside ``final`` (see :func:`atomic_folder`).
+
+    A temporary folder is named ``.<final name>.<pid>.<random>.tmp`` (or ``.old``); it is stale when no process
+    with that id runs any more (a run killed with SIGKILL cannot clean up after itself). Folders of live processes
+    are left alone.
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
+    """
+    final = Path(final)
+    removed: list[Path] = []
+    if not final.parent.is_dir():
+        return removed
+    for entry in final.parent.glob(f".{glob.escape(final.name)}.*"):
+        parts = entry.name[len(final.name) + 2:].split(".")
+        if not entry.is_dir() or len(parts) < 3 or parts[-1] not in ("tmp", "old") or not parts[0].isdigit():
+            continue
+        if not _process_alive(int(parts[0])):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or an id we cannot ask about: leave its folder
+    return True
 
 
 def read_json(path, *, what: str = "JSON"):

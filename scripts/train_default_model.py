@@ -59,13 +59,14 @@ def main(argv=None) -> int:
     # the lab's network and batch size (the classifier's defaults), with this model's epochs and rate
     clf = InstrumentClassifier(lr=args.lr, epochs=args.epochs, random_state=args.seed, verbose=True,
                                feature_settings=feature_settings, note_settings=note_settings)
-    clf.fit(ds.X_train, y_train, eval_set=(ds.X_test, y_test))
+    clf.fit(ds.X_train, y_train, eval_set=(ds.X_test, y_test), trained_on={"data": ds.key, "rows": ["train"]})
     fit_s = time.perf_counter() - t1
     train_acc, test_acc = clf.score(ds.X_train, y_train), clf.score(ds.X_test, y_test)
     print(f"train accuracy {train_acc:.4f}, test accuracy {test_acc:.4f} (fit {fit_s:.1f} s)")
     if not args.train_only:
         clf = clf.__class__(**clf.get_params()).fit(np.concatenate([ds.X_train, ds.X_test]),
-                                                     np.concatenate([y_train, y_test]))
+                                                     np.concatenate([y_train, y_test]),
+                                                     trained_on={"data": ds.key, "rows": ["train", "test"]})
         print(f"refit on all {len(y_train) + len(y_test)} notes for the shipped model")
 
     out = clf.save(args.out)

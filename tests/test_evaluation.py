@@ -170,3 +170,42 @@ def test_cli_evaluate_without_data_uses_the_default_set(small_classifier, featur
     saved = json.loads((model / "evaluation.json").read_text())  # default output: beside the model
     assert saved["n_samples"] == 20 and saved["data"] == "default"
     assert "accuracy: " in capsys.readouterr().out
+
+
+def test_rows_the_model_was_trained_on_are_refused(feature_rows, tmp_path, capsys):
+    """Issue 14: evaluating on the rows a model was (re)fit on would print a meaningless accuracy of ~1.0."""
+    from instrumentid import cli
+    from instrumentid.classifier import InstrumentClassifier
+    from instrumentid.datasets.base import FeatureDataset, save_dataset
+    from instrumentid.errors import ParameterError
+
+    X, names = feature_rows
+    classes = sorted(set(names))
+    y = np.array([classes.index(n) for n in names])
+    ds = FeatureDataset(X[::2], y[::2], X[1::2], y[1::2], classes, info={"kind": "folder", "cache_key": "k1"})
+    path = save_dataset(ds, tmp_path / "ds")
+    everything = InstrumentClassifier(hidden_units=8, epochs=2).fit(
+        X, names, trained_on={"data": "k1", "rows": ["train", "test"]})
+    model = everything.save(tmp_path / "model")
+    assert InstrumentClassifier.load(model).trained_on_ == {"data": "k1", "rows": ["train", "test"]}
+    with pytest.raises(ParameterError, match="trained on the test rows of this data set"):
+        evaluate_dataset(everything, ds)
+    assert cli.main(["evaluate", "--model", str(model), "--data", str(path)]) == 2
+    assert "trained on the test rows" in capsys.readouterr().err
+    honest = InstrumentClassifier(hidden_units=8, epochs=2).fit(X[::2], names[::2],
+                                                                trained_on={"data": "k1", "rows": ["train"]})
+    assert 0 <= evaluate_dataset(honest, ds)["accuracy"] <= 1  # its test rows are new to it
+    with pytest.raises(ParameterError, match="trained on the train rows"):
+        evaluate_dataset(honest, ds, split="train")
+    other = FeatureDataset(ds.X_train, ds.y_train, ds.X_test, ds.y_test, classes, info={"cache_key": "k2"})
+    assert evaluate_dataset(everything, other)["accuracy"] >= 0  # another data set: nothing is known
+
+
+@pytest.mark.parametrize("bad", [{"data": "k"}, {"data": 3, "rows": ["train"]}, {"data": "k", "rows": ["all"]}, "k"])
+def test_trained_on_is_validated(feature_rows, bad):
+    from instrumentid.classifier import InstrumentClassifier
+    from instrumentid.errors import ParameterError
+
+    X, names = feature_rows
+    with pytest.raises(ParameterError, match="trained_on must be"):
+        InstrumentClassifier(hidden_units=4, epochs=1).fit(X, names, trained_on=bad)

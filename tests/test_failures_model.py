@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from instrumentid import cli
+from instrumentid import cli, persistence
 from instrumentid.classifier import InstrumentClassifier
 from instrumentid.errors import (
     InstrumentIdError,
@@ -81,6 +81,57 @@ def _edit_config(model_dir, change):
     (model_dir / "model.json").write_text(json.dumps(config))
 
 
+def _resave_with(model_dir, change):
+    """Rewrite the model with an edited config whose copy in the weights matches: files consistent with each
+    other, so what is tested is the check of the config's contents (someone who re-saves a model by hand)."""
+    files = persistence.read_model(model_dir)
+    config = {k: v for k, v in files.config.items()
+              if k not in ("format", "format_version", "tensors", "weights_sha256", "weights_bytes")}
+    change(config)
+    persistence.write_model(model_dir, config, files.tensors)
+
+
+# What issue 14 found trusted or crashing when model.json alone was edited: each is now refused, naming the field.
+HOSTILE_EDITS = {
+    "swapped classes": (lambda c: c.update(classes=[c["classes"][1], c["classes"][0], *c["classes"][2:]]),
+                        "classes"),
+    "classes cut by their dtype": (lambda c: c.update(classes_dtype="<U3"), "classes_dtype"),
+    "shifted scaler mean": (lambda c: c["scaler"].update(mean=[m + 1.0 for m in c["scaler"]["mean"]]), "scaler"),
+    "tensors as a list": (lambda c: c.update(tensors=[]), "tensors"),
+    "history lr as text": (lambda c: c["history"].update(lr="fast"), "history"),
+    "other note settings": (lambda c: c.update(note_settings={"top_db": 1.0}), "note_settings"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_EDITS))
+def test_any_edit_of_the_config_is_refused_naming_the_field(model_dir, name, capsys):
+    change, field = HOSTILE_EDITS[name]
+    _edit_config(model_dir, change)
+    with pytest.raises(ModelFileError, match=rf"model\.json: edited after it was saved \(fields .*{field}"):
+        InstrumentClassifier.load(model_dir)
+    assert cli.main(["export", str(model_dir), "--onnx", str(model_dir / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "edited after it was saved" in err and "Traceback" not in err
+
+
+def test_hash_of_the_weights_as_a_number(model_dir):
+    _edit_config(model_dir, lambda c: c.update(weights_sha256=12345))
+    with pytest.raises(ModelFileError, match=r"model\.safetensors: sha256 .* does not match 12345"):
+        InstrumentClassifier.load(model_dir)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda c: c["history"].update(lr="fast"), "bad"),
+    (lambda c: c.update(classes_dtype=7), "bad"),
+    (lambda c: c.update(scaler=[1, 2]), "bad"),
+])
+def test_fields_of_the_wrong_type_in_consistent_files(model_dir, change, match):
+    """Files re-saved by hand with a field of the wrong type: a ModelFileError, never another exception."""
+    _resave_with(model_dir, change)
+    with pytest.raises(ModelFileError, match=match):
+        InstrumentClassifier.load(model_dir)
+
+
 def test_tampered_weights(model_dir):
     data = bytearray((model_dir / "model.safetensors").read_bytes())
     data[-5] ^= 0x01  # one bit of one weight
@@ -134,19 +185,19 @@ def test_unknown_format_version(model_dir):
 
 
 def test_shapes_that_do_not_match_the_config(model_dir):
-    _edit_config(model_dir, lambda c: c["architecture"].update(hidden_units=64))
+    _resave_with(model_dir, lambda c: c["architecture"].update(hidden_units=64))
     with pytest.raises(ModelFileError, match="tensors do not match a LabNet with 120 features, 64 hidden units"):
         InstrumentClassifier.load(model_dir)
 
 
 def test_weights_of_another_model_with_its_hash(model_dir, feature_rows, tmp_path):
-    """A consistent-looking but foreign weights file (hash updated) is refused by the shape check."""
+    """A foreign weights file with its hash copied into model.json: the config it carries is not this one."""
     X, names = feature_rows
     other = InstrumentClassifier(hidden_units=8, epochs=1, batch_size=64).fit(X, names).save(tmp_path / "other")
     (model_dir / "model.safetensors").write_bytes((other / "model.safetensors").read_bytes())
     sha = json.loads((other / "model.json").read_text())["weights_sha256"]
     _edit_config(model_dir, lambda c: c.update(weights_sha256=sha))
-    with pytest.raises(ModelFileError, match=r"model\.safetensors: tensors do not match"):
+    with pytest.raises(ModelFileError, match=r"model\.json: edited after it was saved \(fields .*architecture"):
         InstrumentClassifier.load(model_dir)
 
 
@@ -158,7 +209,7 @@ def test_weights_of_another_model_with_its_hash(model_dir, feature_rows, tmp_pat
     (lambda c: c["architecture"].update(activation="softmax"), "cannot build the network"),
 ])
 def test_inconsistent_config(model_dir, change, match):
-    _edit_config(model_dir, change)
+    _resave_with(model_dir, change)
     with pytest.raises(ModelFileError, match=match):
         InstrumentClassifier.load(model_dir)
 

@@ -38,7 +38,7 @@ def test_other_settings_give_another_layout():
 
 
 @pytest.mark.parametrize("duration_s", [0.1, 0.5, 2.0])
-def test_shape_dtype_and_finite(duration_s):
+def test_shape_dtype_and_finite(duration_s):  # non-finite values raise (test_non_finite_features_are_an_error)
     x = note_features(_tone(440.0, duration_s=duration_s))
     assert x.shape == (120,)
     assert x.dtype == np.float32
@@ -104,3 +104,26 @@ def test_segment_features_cuts_each_note_from_the_recording():
     notes = [Note(0.1, 0.9, 440.0, 69), Note(1.1, 1.8, 660.0, 76)]
     expected = notes_features([y[round(0.1 * SR):round(0.9 * SR)], y[round(1.1 * SR):round(1.8 * SR)]], sr=SR)
     np.testing.assert_array_equal(segment_features(y, notes, sr=SR), expected)
+
+
+def test_non_finite_features_are_an_error(monkeypatch):
+    """A NaN in any block is an error naming the feature, never a silent zero."""
+    from instrumentid import features
+    from instrumentid.errors import ParameterError
+    from instrumentid.notes import Note
+
+    real = features.feature_blocks
+
+    def broken(y, **kwargs):
+        blocks = real(y, **kwargs)
+        blocks["harmonics"] = blocks["harmonics"].copy()
+        blocks["harmonics"][2] = np.nan
+        return blocks
+
+    monkeypatch.setattr(features, "feature_blocks", broken)
+    with pytest.raises(ParameterError, match="not finite: 1 NaN/Inf value.*harmonic3_db = nan"):
+        note_features(_tone(440.0))
+    y = np.concatenate([_tone(440.0), _tone(660.0)])
+    notes = [Note(0.0, 0.5, 440.0, 69), Note(0.5, 1.0, 660.0, 76)]
+    with pytest.raises(ParameterError, match=r"note 1 \(A4, 0.000-0.500 s\): the note's features are not finite"):
+        features.segment_features(y, notes, sr=SR)

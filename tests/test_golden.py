@@ -23,3 +23,13 @@ def test_outputs_identical_to_golden(produced, part):
     expected = json.loads(golden_outputs.GOLDEN.read_text())[part]
     diffs = golden_outputs.differences(expected, produced[part])
     assert not diffs, "outputs differ from tests/golden/outputs.json:\n" + "\n".join(diffs[:20])
+
+
+def test_shipped_model_is_not_scored_on_the_notes_it_was_refit_on(produced, capsys):
+    """Issue 14: the shipped model was refit on every note of the default data set, so evaluating it there (the
+    default of ``evaluate`` without ``--data``) is refused instead of printing an accuracy of 1.0."""
+    from instrumentid import cli
+    from instrumentid.prediction import DEFAULT_MODEL
+
+    assert cli.main(["evaluate", "--model", str(DEFAULT_MODEL)]) == 2
+    assert "was trained on the test rows of this data set" in capsys.readouterr().err

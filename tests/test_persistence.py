@@ -69,12 +69,20 @@ def test_note_and_feature_settings_are_carried(small_classifier, tmp_path):
     assert again.get_params() == clf.get_params()
 
 
-def test_a_config_without_note_settings_reads_as_unknown(saved):
-    """model.json files written before note settings were saved lack the key: the model loads, settings None."""
-    config = json.loads((saved / "model.json").read_text())
-    del config["note_settings"]
-    (saved / "model.json").write_text(json.dumps(config))
-    assert InstrumentClassifier.load(saved).note_settings is None
+def test_a_config_without_note_settings_reads_as_unknown(saved, tmp_path):
+    """A model saved without note settings (trained on feature files) loads with settings None."""
+    files = persistence.read_model(saved)
+    config = {k: v for k, v in files.config.items()
+              if k not in ("format", "format_version", "tensors", "weights_sha256", "weights_bytes", "note_settings")}
+    persistence.write_model(tmp_path / "m", config, files.tensors)
+    assert InstrumentClassifier.load(tmp_path / "m").note_settings is None
+
+
+def test_config_is_carried_by_the_weights_deterministically(saved, tmp_path):
+    """The weights file carries the config; two saves of one model give the same bytes."""
+    again = InstrumentClassifier.load(saved).save(tmp_path / "again")
+    assert (again / "model.safetensors").read_bytes() == (saved / "model.safetensors").read_bytes()
+    assert (again / "model.json").read_text() == (saved / "model.json").read_text()
 
 
 def test_persistence_only_does_files():

@@ -97,6 +97,13 @@ class FeatureDataset:
         return int(self.X_train.shape[1])
 
     @property
+    def key(self) -> str | None:
+        """What identifies the data set's rows: its build's cache key (None when unknown, e.g. UIowa files)."""
+        info = self.info or {}
+        key = info.get("cache_key") or info.get("key")
+        return str(key) if key else None
+
+    @property
     def n_classes(self) -> int:
         """Number of classes (of :attr:`class_names`)."""
         return len(self.class_names)
