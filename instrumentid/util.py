@@ -86,16 +86,35 @@ def atomic_folder(final):
         mode = 0o777 & ~_umask()
         for folder in (tmp, *(p for p in tmp.rglob("*") if p.is_dir())):
             folder.chmod(mode)
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".old", dir=final.parent))
-            os.replace(final, old / "x")
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        _publish(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _publish(tmp: Path, final: Path, *, attempts: int = 20) -> None:
+    """Rename the finished folder ``tmp`` to ``final``, moving an existing ``final`` aside first.
+
+    Another process may publish the same folder at the same time (two builds of one cached data set): whoever
+    renames last wins, each rename is atomic, and neither fails.
+    """
+    import errno
+
+    for _ in range(attempts):
+        try:
+            os.rename(tmp, final)  # fails if final exists (and is not empty)
+            return
+        except OSError as err:
+            if err.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR, errno.ENOTDIR):
+                raise
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".old", dir=final.parent))
+        try:
+            os.replace(final, old / "x")
+        except FileNotFoundError:
+            pass  # someone else moved it away first: try again
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    raise OSError(errno.EBUSY, "another process keeps replacing the folder", str(final))
 
 
 def remove_stale(final) -> list:

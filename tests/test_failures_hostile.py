@@ -106,3 +106,22 @@ def test_killed_lab_leaves_no_run_folder_and_the_next_run_succeeds(uiowa_dir, tm
                            "--sweep-epochs", "1"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (run / "run.json").is_file() and not list(tmp_path.glob(".run.*"))
+
+
+def test_two_processes_building_one_data_set_end_with_one_valid_copy(tmp_path):
+    from instrumentid.datasets.uiowa import load_uiowa
+
+    audio = tmp_path / "audio"
+    for name, program, pitches in (("flute", 73, (72, 76)), ("trumpet", 56, (60, 64))):
+        (audio / name).mkdir(parents=True)
+        for i, midi in enumerate(pitches):
+            synth.write(audio / name / f"{i}.wav", synth.render_phrase([(program, midi, 0.1, 0.5, 90)]), sr=22050)
+    out = tmp_path / "ds"
+    command = [EXE, "dataset", "build", "--from-folder", str(audio), "--out", str(out), "--jobs", "1", "--force",
+               "--quiet"]
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [r[1] for r in results]
+    ds = load_uiowa(out)
+    assert len(ds.y_train) + len(ds.y_test) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audio", "ds"]  # no temporary folder left
