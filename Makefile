@@ -17,9 +17,10 @@ lab: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-# Every test whatever its markers (-m "" lifts any marker filter), with the ten slowest listed at the end.
+# Every test whatever its markers (-m "" lifts any marker filter), the fuzz targets with thousands of examples each
+# (tests/test_fuzz.py), and the ten slowest listed at the end.
 test-long: setup
-	$(BIN)/python -m pytest -q -m "" --durations=10
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q -m "" --durations=10
 
 # Guard rails (configured in pyproject.toml): lint and docstring rules, types, the layers of the package.
 # All three always run; the target fails if any of them does.

@@ -386,11 +386,8 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
             raise ModelFileError(f"bad architecture {arch!r} ({err})") from None
         if n_classes != len(classes):
             raise ModelFileError(f"architecture has {n_classes} outputs but {len(classes)} classes")
-        try:
-            model = LabNet(n_features, n_classes, hidden_units=hidden_units, activation=activation)
-        except (ValueError, TypeError) as err:
-            raise ModelFileError(f"cannot build the network from {arch!r} ({err})") from None
-        expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+        # the shapes are checked before the network is built: an architecture of absurd size allocates nothing
+        expected = LabNet.parameter_shapes(n_features, n_classes, hidden_units=hidden_units)
         found = {name: tuple(t.shape) for name, t in tensors.items()}
         if found != expected:
             diff = sorted(set(found.items()) ^ set(expected.items()))
@@ -398,6 +395,10 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
                 f"tensors do not match a {arch.get('name', 'LabNet')} with {n_features} features, "
                 f"{hidden_units} hidden units and {n_classes} classes (differences: {diff[:4]})"
             )
+        try:
+            model = LabNet(n_features, n_classes, hidden_units=hidden_units, activation=activation)
+        except (ValueError, TypeError) as err:
+            raise ModelFileError(f"cannot build the network from {arch!r} ({err})") from None
         model.load_state_dict({name: t.float() for name, t in tensors.items()}, strict=True)
         model.eval()
 

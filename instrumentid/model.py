@@ -143,6 +143,19 @@ class LabNet(torch.nn.Module):
         """Number of outputs (classes)."""
         return self.output.out_features
 
+    @staticmethod
+    def parameter_shapes(n_features: int, n_classes: int, *, hidden_units: int) -> dict:
+        """The names and shapes of the network's tensors, without building it (nothing is allocated).
+
+        Returns
+        -------
+        dict of str -> tuple of int
+            ``hidden.weight (hidden_units, n_features)``, ``hidden.bias (hidden_units,)``,
+            ``output.weight (n_classes, hidden_units)``, ``output.bias (n_classes,)`` (``state_dict`` names).
+        """
+        return {"hidden.weight": (hidden_units, n_features), "hidden.bias": (hidden_units,),
+                "output.weight": (n_classes, hidden_units), "output.bias": (n_classes,)}
+
     def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
         """Glorot-uniform weights and zero biases (the Keras defaults of the lab), drawn from ``generator``."""
         with torch.no_grad():

@@ -291,3 +291,11 @@ def test_save_refuses_to_replace_a_folder_that_is_not_a_model(small_classifier, 
     (tmp_path / "file").write_text("x")
     with pytest.raises(ParameterError, match="will not replace"):
         small_classifier.save(tmp_path / "file")
+
+
+def test_an_absurd_architecture_allocates_nothing(model_dir):
+    """Found by the fuzz suite: a re-saved config claiming a huge hidden layer was built before its shapes were
+    checked, and took all the memory of the machine. The shapes are now checked first."""
+    _resave_with(model_dir, lambda c: c["architecture"].update(hidden_units=10**9))
+    with pytest.raises(ModelFileError, match="tensors do not match a LabNet with 120 features, 1000000000 hidden"):
+        InstrumentClassifier.load(model_dir)

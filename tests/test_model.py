@@ -145,3 +145,10 @@ def test_stacked_networks_are_labnets(name):
     for a, b in zip(nets, copies, strict=True):
         for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
             assert torch.equal(pa, pb)
+
+
+def test_parameter_shapes_are_those_of_the_network():
+    from instrumentid.model import LabNet
+
+    net = LabNet(120, 10, hidden_units=256)
+    assert LabNet.parameter_shapes(120, 10, hidden_units=256) == {k: tuple(v.shape) for k, v in net.state_dict().items()}
