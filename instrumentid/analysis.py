@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid import features
-from instrumentid.audio import load_audio, prepare
+from instrumentid.audio import MAX_DURATION_S, load_audio, prepare
 from instrumentid.errors import ParameterError
 from instrumentid.notes import Note, detect_notes
 from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, SR, FeatureSettings, NoteSettings
@@ -110,7 +110,8 @@ class Analysis:
         return features.mel_spectrogram(self.y, sr=self.sr)
 
 
-def load(source, *, sr: float | None = None, name: str | None = None) -> tuple[np.ndarray, str]:
+def load(source, *, sr: float | None = None, name: str | None = None,
+         max_duration_s: float | None = MAX_DURATION_S) -> tuple[np.ndarray, str]:
     """Decode a file, or validate an array, into mono float32 samples at the analysis rate.
 
     Parameters
@@ -121,6 +122,8 @@ def load(source, *, sr: float | None = None, name: str | None = None) -> tuple[n
         Sample rate of an array in Hz (required for arrays; files carry their own).
     name : str, optional
         What to call the recording (default: the path, or ``"<array>"``).
+    max_duration_s : float or None
+        Longest file accepted, in seconds (see :func:`~instrumentid.audio.load_audio`).
 
     Returns
     -------
@@ -136,7 +139,7 @@ def load(source, *, sr: float | None = None, name: str | None = None) -> tuple[n
     if isinstance(source, (str, os.PathLike)):
         if sr is not None:
             raise ParameterError(f"sr applies to arrays only; a file is read at its own rate (got sr={sr!r})")
-        y, _ = load_audio(source, sr=SR)
+        y, _ = load_audio(source, sr=SR, max_duration_s=max_duration_s)
         return y, str(source) if name is None else name
     if sr is None:
         raise ParameterError("an array needs sr=, its sample rate in Hz")
@@ -145,7 +148,8 @@ def load(source, *, sr: float | None = None, name: str | None = None) -> tuple[n
 
 
 def analyze(source, *, sr: float | None = None, note_settings: NoteSettings | None = None,
-            feature_settings: FeatureSettings | None = None, name: str | None = None) -> Analysis:
+            feature_settings: FeatureSettings | None = None, name: str | None = None,
+            max_duration_s: float | None = MAX_DURATION_S) -> Analysis:
     """Decode a recording, find its notes and compute one feature row per note.
 
     Parameters
@@ -160,6 +164,8 @@ def analyze(source, *, sr: float | None = None, note_settings: NoteSettings | No
         How features are computed (default :data:`~instrumentid.settings.DEFAULT_FEATURES`).
     name : str, optional
         What to call the recording.
+    max_duration_s : float or None
+        Longest file accepted, in seconds (see :func:`~instrumentid.audio.load_audio`).
 
     Returns
     -------
@@ -173,7 +179,7 @@ def analyze(source, *, sr: float | None = None, note_settings: NoteSettings | No
     """
     note_settings = DEFAULT_NOTES if note_settings is None else _check(note_settings, NoteSettings)
     feature_settings = DEFAULT_FEATURES if feature_settings is None else _check(feature_settings, FeatureSettings)
-    y, name = load(source, sr=sr, name=name)
+    y, name = load(source, sr=sr, name=name, max_duration_s=max_duration_s)
     short = Path(name).name if isinstance(source, (str, os.PathLike)) else name
     notes = detect_notes(y, sr=SR, settings=note_settings, name=short)
     X = features.segment_features(y, notes, sr=SR, settings=feature_settings)
@@ -181,7 +187,7 @@ def analyze(source, *, sr: float | None = None, note_settings: NoteSettings | No
 
 
 def find_notes(source, *, sr: float | None = None, note_settings: NoteSettings | None = None,
-               name: str | None = None) -> Analysis:
+               name: str | None = None, max_duration_s: float | None = MAX_DURATION_S) -> Analysis:
     """Decode a recording and find its notes, without computing features (to check the segmentation).
 
     Parameters are those of :func:`analyze` without ``feature_settings``.
@@ -192,7 +198,7 @@ def find_notes(source, *, sr: float | None = None, note_settings: NoteSettings |
         With ``X`` of shape (n_notes, 0).
     """
     note_settings = DEFAULT_NOTES if note_settings is None else _check(note_settings, NoteSettings)
-    y, name = load(source, sr=sr, name=name)
+    y, name = load(source, sr=sr, name=name, max_duration_s=max_duration_s)
     short = Path(name).name if isinstance(source, (str, os.PathLike)) else name
     notes = tuple(detect_notes(y, sr=SR, settings=note_settings, name=short))
     return Analysis(name, y, SR, notes, np.zeros((len(notes), 0), np.float32), note_settings, None)

@@ -18,6 +18,7 @@ from instrumentid.settings import SR
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "MAX_DURATION_S",
     "MAX_SR",
     "MIN_SAMPLES",
     "MIN_SR",
@@ -33,6 +34,9 @@ __all__ = [
 #: Sample rates (Hz) accepted: anything outside is refused before decoding or resampling (a header claiming 1 Hz
 #: would be resampled 22,050-fold: a memory bomb).
 MIN_SR, MAX_SR = 1_000, 768_000
+#: Longest recording accepted by default, in seconds (30 minutes). A file is decoded and analysed whole (about
+#: 1 GB of memory for 30 minutes); pass ``max_duration_s`` (``--max-minutes``) to accept longer ones.
+MAX_DURATION_S = 1800.0
 #: Resampler of every rate conversion (soxr's high quality).
 RES_TYPE = "soxr_hq"
 #: Shortest usable signal: one analysis frame (``n_fft`` of the feature code) at :data:`SR`.
@@ -131,7 +135,8 @@ def _check_sr(sr, name: str) -> None:
         raise ParameterError(f"{name}: sample rate {sr!r} Hz is outside the supported {MIN_SR:,}-{MAX_SR:,} Hz")
 
 
-def load_audio(path, *, sr: int | None = SR, mono: bool = True) -> tuple[np.ndarray, int]:
+def load_audio(path, *, sr: int | None = SR, mono: bool = True,
+               max_duration_s: float | None = MAX_DURATION_S) -> tuple[np.ndarray, int]:
     """Load an audio file (WAV, AIFF, FLAC, OGG, MP3, ...) as float32, mono, resampled to ``sr``.
 
     Parameters
@@ -142,6 +147,9 @@ def load_audio(path, *, sr: int | None = SR, mono: bool = True) -> tuple[np.ndar
         Target sample rate in Hz (default :data:`SR`); None keeps the file's rate.
     mono : bool
         Mix channels down to one.
+    max_duration_s : float or None
+        Longest recording accepted, in seconds (default :data:`MAX_DURATION_S`; None for no limit). Checked from
+        the header before decoding where the format tells its length.
 
     Returns
     -------
@@ -161,9 +169,10 @@ def load_audio(path, *, sr: int | None = SR, mono: bool = True) -> tuple[np.ndar
         raise ParameterError(f"expected an audio file, got a folder: {str(path)!r}")
     if path.stat().st_size == 0:
         raise ParameterError(f"audio file is empty (0 bytes): {str(path)!r}")
-    _check_header(path)
+    _check_header(path, max_duration_s=max_duration_s)
     y, file_sr = _decode(path)
     y = valid_audio(y, sr=file_sr, name=path.name)
+    _check_duration(y.shape[-1] / file_sr, max_duration_s, path.name)
     if mono:
         y = to_mono(y)
     if sr is not None and file_sr != sr:
@@ -236,8 +245,15 @@ def _quiet_c_stderr():
         os.close(saved)
 
 
-def _check_header(path: Path) -> None:
-    """Refuse a file whose header claims an unusable sample rate, before anything is decoded or resampled."""
+def _check_duration(duration_s: float, max_duration_s: float | None, name: str) -> None:
+    if max_duration_s is not None and duration_s > max_duration_s:
+        raise ParameterError(f"{name}: {duration_s / 60:.1f} minutes is longer than the {max_duration_s / 60:g} "
+                             "minutes accepted (--max-minutes / max_duration_s raises the limit; memory grows with "
+                             "the length)")
+
+
+def _check_header(path: Path, *, max_duration_s: float | None) -> None:
+    """Refuse a file whose header claims an unusable sample rate or too long a recording, before decoding it."""
     import soundfile as sf
 
     try:
@@ -246,6 +262,7 @@ def _check_header(path: Path) -> None:
     except Exception:  # noqa: BLE001 - not readable by libsndfile: the decoders report it
         return
     _check_sr(info.samplerate, path.name)
+    _check_duration(info.frames / info.samplerate, max_duration_s, path.name)
 
 
 def _decode(path: Path) -> tuple[np.ndarray, int]:

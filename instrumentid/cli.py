@@ -104,6 +104,8 @@ def _add_file_options(p, *, plot_help: str) -> None:
     p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
     p.add_argument("--out", type=Path, help="write the output to this file instead of stdout")
     p.add_argument("--plot", type=Path, metavar="DIR", help=plot_help)
+    p.add_argument("--max-minutes", type=positive_float, default=30.0,
+                   help="longest recording accepted, in minutes (default 30; memory grows with the length)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -340,7 +342,9 @@ def _cmd_predict(args) -> int:
         return plots.plot_notes(result.analysis.mel_spectrogram(), predictions=result,
                                 title=f"Notes and instruments: {path.name}")[0]
 
-    return _for_each_file(args, desc="predict", analyse=lambda path: predict(path, model=clf), draw=draw,
+    limit_s = args.max_minutes * 60.0
+    return _for_each_file(args, desc="predict", analyse=lambda path: predict(path, model=clf, max_duration_s=limit_s),
+                          draw=draw,
                           render=format_predictions)
 
 
@@ -351,7 +355,9 @@ def _cmd_notes(args) -> int:
     def draw(result, path):
         return plots.plot_notes(result.mel_spectrogram(), predictions=result.notes, title=f"Notes: {path.name}")[0]
 
-    return _for_each_file(args, desc="notes", analyse=find_notes, draw=draw, render=format_notes)
+    limit_s = args.max_minutes * 60.0
+    return _for_each_file(args, desc="notes", analyse=lambda path: find_notes(path, max_duration_s=limit_s), draw=draw,
+                          render=format_notes)
 
 
 def _cmd_spectrogram(args) -> int:

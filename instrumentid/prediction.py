@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.analysis import NOTE_COLUMNS, Analysis, Note, analyze, format_records, note_row
+from instrumentid.audio import MAX_DURATION_S
 from instrumentid.errors import ModelFileError, ParameterError
 from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, check_same
 
@@ -289,7 +290,8 @@ def load_model(model=None):
 
 
 # ----------------------------------------------------------------------------------------------- prediction
-def predict(path_or_array, *, sr: float | None = None, model=None, name: str | None = None) -> RecordingPrediction:
+def predict(path_or_array, *, sr: float | None = None, model=None, name: str | None = None,
+            max_duration_s: float | None = MAX_DURATION_S) -> RecordingPrediction:
     """Find the notes of a recording and name the instrument of each.
 
     Parameters
@@ -302,6 +304,8 @@ def predict(path_or_array, *, sr: float | None = None, model=None, name: str | N
         See :func:`load_model`; load it once and pass the classifier when predicting many files.
     name : str, optional
         What to call the recording in the result (default: the path, or ``"<array>"``).
+    max_duration_s : float or None
+        Longest file accepted, in seconds (see :func:`~instrumentid.audio.load_audio`).
 
     Returns
     -------
@@ -320,7 +324,7 @@ def predict(path_or_array, *, sr: float | None = None, model=None, name: str | N
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         analysis = analyze(path_or_array, sr=sr, name=name, note_settings=clf.note_settings,
-                           feature_settings=clf.feature_settings)
+                           feature_settings=clf.feature_settings, max_duration_s=max_duration_s)
     for message in dict.fromkeys(str(w.message) for w in caught):
         warnings.warn(message, UserWarning, stacklevel=2)
     return classify(analysis, clf)

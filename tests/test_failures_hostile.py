@@ -125,3 +125,12 @@ def test_two_processes_building_one_data_set_end_with_one_valid_copy(tmp_path):
     ds = load_uiowa(out)
     assert len(ds.y_train) + len(ds.y_test) == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audio", "ds"]  # no temporary folder left
+
+
+def test_recordings_longer_than_the_limit_are_refused_before_decoding(tmp_path, capsys):
+    path = _wav_claiming(tmp_path / "long.wav", 22050, n_samples=22050 * 90)  # 90 s
+    with pytest.raises(ParameterError, match=r"1.5 minutes is longer than the 1 minutes accepted"):
+        load_audio(path, max_duration_s=60)
+    assert load_audio(path, max_duration_s=None)[0].size == 22050 * 90
+    assert cli.main(["notes", str(path), "--max-minutes", "1"]) == 2
+    _one_line(capsys.readouterr().err, "longer than the 1 minutes accepted (--max-minutes")

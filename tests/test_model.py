@@ -151,4 +151,5 @@ def test_parameter_shapes_are_those_of_the_network():
     from instrumentid.model import LabNet
 
     net = LabNet(120, 10, hidden_units=256)
-    assert LabNet.parameter_shapes(120, 10, hidden_units=256) == {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    assert LabNet.parameter_shapes(120, 10, hidden_units=256) == shapes
