@@ -34,9 +34,10 @@ __all__ = [
 #: Sample rates (Hz) accepted: anything outside is refused before decoding or resampling (a header claiming 1 Hz
 #: would be resampled 22,050-fold: a memory bomb).
 MIN_SR, MAX_SR = 1_000, 768_000
-#: Longest recording accepted by default, in seconds (30 minutes). A file is decoded and analysed whole (about
-#: 1 GB of memory for 30 minutes); pass ``max_duration_s`` (``--max-minutes``) to accept longer ones.
-MAX_DURATION_S = 1800.0
+#: Longest recording accepted by default, in seconds (20 minutes). A file is decoded and analysed whole: measured
+#: peak memory of ``instrumentid notes`` 1.3 GB for 20 minutes, 1.8 GB for 30 (``predict``: 1.5 GB for 20); pass
+#: ``max_duration_s`` (``--max-minutes``) to accept longer ones.
+MAX_DURATION_S = 1200.0
 #: Resampler of every rate conversion (soxr's high quality).
 RES_TYPE = "soxr_hq"
 #: Shortest usable signal: one analysis frame (``n_fft`` of the feature code) at :data:`SR`.

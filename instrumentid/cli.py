@@ -104,8 +104,8 @@ def _add_file_options(p, *, plot_help: str) -> None:
     p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
     p.add_argument("--out", type=Path, help="write the output to this file instead of stdout")
     p.add_argument("--plot", type=Path, metavar="DIR", help=plot_help)
-    p.add_argument("--max-minutes", type=positive_float, default=30.0,
-                   help="longest recording accepted, in minutes (default 30; memory grows with the length)")
+    p.add_argument("--max-minutes", type=positive_float, default=20.0,
+                   help="longest recording accepted, in minutes (default 20; memory grows with the length)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
