@@ -34,6 +34,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from instrumentid.errors import ModelFileError, NotFittedError, ParameterError
+from instrumentid.inference import restore_classes, restore_scaler, restore_settings
 from instrumentid.settings import DEFAULT_TRAINING, FeatureSettings, NoteSettings
 
 __all__ = ["ClassifierNotFittedError", "InstrumentClassifier", "encode_labels"]
@@ -375,7 +376,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         missing = [key for key in _REQUIRED if key not in config]
         if missing:
             raise ModelFileError(f"model config lacks {', '.join(missing)}")
-        classes = _restore_classes(config)
+        classes = restore_classes(config)
         arch = config["architecture"]
         try:
             n_features = int(arch["n_features"])
@@ -405,7 +406,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         params = dict(config.get("params") or {})
         valid = cls().get_params()
         kwargs = {k: v for k, v in params.items() if k in valid and k not in _SETTINGS}
-        kwargs.update({name: _restore_settings(config.get(name), kind, name) for name, kind in _SETTINGS.items()})
+        kwargs.update({name: restore_settings(config.get(name), kind, name) for name, kind in _SETTINGS.items()})
         clf = cls(**kwargs)
         clf.hidden_units, clf.activation = hidden_units, activation
         clf.classes_ = classes
@@ -502,34 +503,12 @@ def _classes_to_json(classes: np.ndarray) -> tuple[list, str]:
     return values, "object"
 
 
-def _restore_classes(config) -> np.ndarray:
-    classes, dtype = config["classes"], config["classes_dtype"]
-    try:
-        out = np.array(classes, dtype=object if dtype == "object" else np.dtype(dtype))
-    except (TypeError, ValueError) as err:
-        raise ModelFileError(f"bad classes {classes!r} of dtype {dtype!r}: {err}") from None
-    if out.ndim != 1 or len(out) < 2 or len(np.unique(out)) != len(out):
-        raise ModelFileError(f"classes must be at least 2 distinct labels, got {classes!r}")
-    return out
-
-
 def _restore_scaler(raw, n_features: int) -> StandardScaler:
-    try:
-        mean = np.asarray(raw["mean"], dtype=np.float64)
-        scale = np.asarray(raw["scale"], dtype=np.float64)
-        var = np.asarray(raw.get("var", scale ** 2), dtype=np.float64)
-        n_seen = int(raw.get("n_samples_seen", 0))
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise ModelFileError(f"bad scaler statistics ({err})") from None
-    for name, arr in (("mean", mean), ("scale", scale), ("var", var)):
-        if arr.shape != (n_features,) or not np.all(np.isfinite(arr)):
-            raise ModelFileError(f"scaler {name} must be {n_features} finite numbers, got shape {arr.shape}")
-    if np.any(scale <= 0):
-        raise ModelFileError("scaler scale must be positive")
+    stats = restore_scaler(raw, n_features)
     scaler = StandardScaler()
-    scaler.mean_, scaler.scale_, scaler.var_ = mean, scale, var
+    scaler.mean_, scaler.scale_, scaler.var_ = stats["mean"], stats["scale"], stats["var"]
     scaler.n_features_in_ = n_features
-    scaler.n_samples_seen_ = np.int64(n_seen)
+    scaler.n_samples_seen_ = np.int64(stats["n_samples_seen"])
     return scaler
 
 
@@ -542,12 +521,3 @@ def _restore_history(data):
         return History.from_dict(data)
     except ParameterError as err:
         raise ModelFileError(f"bad training history ({err})") from None
-
-
-def _restore_settings(data, kind, name: str):
-    if data is None:
-        return None
-    try:
-        return kind.from_dict(data, what=name)
-    except ParameterError as err:
-        raise ModelFileError(f"bad {name.replace('_', ' ')} ({err})") from None

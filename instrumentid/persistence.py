@@ -195,6 +195,17 @@ def read_config(path) -> dict:
     return config
 
 
+def _load_tensors(path: Path, framework: str) -> dict:
+    """The tensors of a safetensors file, as torch tensors (``"pt"``) or numpy arrays (``"numpy"``)."""
+    if framework == "numpy":
+        from safetensors.numpy import load_file as load_numpy
+
+        return dict(load_numpy(str(path)))
+    from safetensors.torch import load_file as load_torch
+
+    return dict(load_torch(str(path)))
+
+
 def _check_same_config(config: dict, carried, config_path: Path) -> None:
     """Refuse a ``model.json`` that differs from the copy of the config its (hashed) weights carry."""
     if not isinstance(carried, str):
@@ -211,17 +222,20 @@ def _check_same_config(config: dict, carried, config_path: Path) -> None:
                              f"copy stored with the weights); the model cannot be trusted")
 
 
-def read_model(path) -> ModelFiles:
+def read_model(path, *, framework: str = "pt") -> ModelFiles:
     """Read a model folder, a run folder or a ``model.json`` (see :func:`write_model`), checking the weights.
 
     Parameters
     ----------
     path : str or Path
+    framework : {"pt", "numpy"}
+        Read the tensors as torch tensors, or as numpy arrays (torch is then not imported).
 
     Returns
     -------
     ModelFiles
-        ``config`` (the dict of ``model.json``), ``tensors`` (name -> torch.Tensor) and ``config_path``.
+        ``config`` (the dict of ``model.json``), ``tensors`` (name -> torch.Tensor or np.ndarray) and
+        ``config_path``.
 
     Raises
     ------
@@ -231,7 +245,9 @@ def read_model(path) -> ModelFiles:
         config lists; an unknown format version.
     """
     from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
+
+    if framework not in ("pt", "numpy"):
+        raise ParameterError(f"framework must be 'pt' or 'numpy', got {framework!r}")
 
     config_path = resolve_model_path(path)
     config = read_config(config_path)
@@ -245,8 +261,8 @@ def read_model(path) -> ModelFiles:
             f"recorded in {config_path.name}; the weights were changed, truncated or replaced"
         )
     try:
-        tensors = load_file(str(weights_path))
-        with safe_open(str(weights_path), framework="pt") as fh:
+        tensors = _load_tensors(weights_path, framework)
+        with safe_open(str(weights_path), framework="np") as fh:
             carried = (fh.metadata() or {}).get(_METADATA_KEY)
     except (SafetensorError, OSError, ValueError) as err:
         raise ModelFileError(f"{weights_path}: not a readable safetensors file ({err})") from None

@@ -30,6 +30,7 @@ import numpy as np
 from instrumentid.analysis import NOTE_COLUMNS, Analysis, Note, analyze, format_records, note_row
 from instrumentid.audio import MAX_DURATION_S
 from instrumentid.errors import ModelFileError, ParameterError
+from instrumentid.inference import LightClassifier
 from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, check_same
 
 __all__ = [
@@ -250,14 +251,12 @@ def check_model_settings(clf, *, name: str = "model") -> None:
 
 @functools.lru_cache(maxsize=1)
 def _default_model():
-    from instrumentid.classifier import InstrumentClassifier
-
     if not (DEFAULT_MODEL / "model.json").is_file():
         raise ModelFileError(
             f"the built-in model is missing from {str(DEFAULT_MODEL)!r}: rebuild it with "
             "scripts/train_default_model.py, or pass a model folder (--model)"
         )
-    clf = InstrumentClassifier.load(DEFAULT_MODEL)
+    clf = LightClassifier.load(DEFAULT_MODEL)
     check_model_settings(clf, name="the built-in model")
     return clf
 
@@ -267,26 +266,27 @@ def load_model(model=None):
 
     Parameters
     ----------
-    model : None, str, Path or InstrumentClassifier
-        None for the built-in model (loaded once per process), a model or run folder, or a fitted classifier.
+    model : None, str, Path or a fitted classifier
+        None for the built-in model (loaded once per process), a model or run folder (read as a
+        :class:`~instrumentid.inference.LightClassifier`: numpy only, no torch or scikit-learn), or a fitted
+        classifier (an :class:`~instrumentid.classifier.InstrumentClassifier` or anything with ``classes_``,
+        ``predict_proba`` and the note and feature settings).
 
     Returns
     -------
-    InstrumentClassifier
+    LightClassifier or the classifier given
         Checked with :func:`check_model_settings`.
     """
-    from instrumentid.classifier import InstrumentClassifier
-
     if model is None:
         return _default_model()
     if isinstance(model, (str, os.PathLike)):
-        clf = InstrumentClassifier.load(model)
+        clf = LightClassifier.load(model)
         check_model_settings(clf, name=f"model {str(model)!r}")
         return clf
-    if isinstance(model, InstrumentClassifier):
+    if hasattr(model, "predict_proba") and hasattr(model, "classes_"):
         check_model_settings(model)
         return model
-    raise ParameterError(f"model must be None, a model folder or an InstrumentClassifier, got {type(model).__name__}")
+    raise ParameterError(f"model must be None, a model folder or a fitted classifier, got {type(model).__name__}")
 
 
 # ----------------------------------------------------------------------------------------------- prediction

@@ -124,21 +124,26 @@ def produce(workdir) -> dict:
     }
 
 
-def differences(expected, actual, where: str = "") -> list:
-    """Paths at which two digests differ (at most a few per branch)."""
+def differences(expected, actual, where: str = "", *, rel: float = 0.0) -> list:
+    """Paths at which two digests differ (at most a few per branch); floats within ``rel`` (relative) are equal."""
     if isinstance(expected, dict) and isinstance(actual, dict):
         out = [f"{where}/{k}: only in {'golden' if k in expected else 'new'}"
                for k in sorted(set(expected) ^ set(actual))]
         for k in sorted(set(expected) & set(actual)):
-            out += differences(expected[k], actual[k], f"{where}/{k}")
+            out += differences(expected[k], actual[k], f"{where}/{k}", rel=rel)
         return out
     if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
         out = []
         for i, (a, b) in enumerate(zip(expected, actual, strict=True)):
-            out += differences(a, b, f"{where}[{i}]")
+            out += differences(a, b, f"{where}[{i}]", rel=rel)
             if len(out) > 5:
                 break
         return out
+    if rel and isinstance(expected, float) and isinstance(actual, float):
+        import math
+
+        return [] if math.isclose(expected, actual, rel_tol=rel, abs_tol=rel / 10) else [
+            f"{where}: {expected} != {actual} (relative tolerance {rel})"]
     return [] if expected == actual else [f"{where}: {str(expected)[:120]} != {str(actual)[:120]}"]
 
 
