@@ -150,6 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", type=existing_dir, help="run folder from lab, train or sweep")
     p.set_defaults(handler="plot")
 
+    p = sub.add_parser("model", help="describe a saved model")
+    msub = p.add_subparsers(dest="model_command", metavar="ACTION", parser_class=_Parser)
+    msub.required = True
+    m = msub.add_parser("info", help="what a model predicts, how and on what it was trained, versions and hashes")
+    m.add_argument("model", nargs="?", type=existing_path,
+                   help="model or run folder, model.json or exported .onnx (default: the built-in model)")
+    m.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    m.set_defaults(handler="model_info")
+
     p = sub.add_parser("dataset", help="build or describe a feature data set")
     dsub = p.add_subparsers(dest="dataset_command", metavar="ACTION", parser_class=_Parser)
     dsub.required = True
@@ -250,6 +259,25 @@ def _cmd_dataset_info(args) -> int:
     from instrumentid.datasets.uiowa import describe, load_uiowa
 
     print(describe(load_uiowa(args.path)))
+    return 0
+
+
+def _cmd_model_info(args) -> int:
+    import json
+
+    from instrumentid.inference import read_model_facts
+    from instrumentid.prediction import DEFAULT_MODEL
+
+    facts = read_model_facts(DEFAULT_MODEL if args.model is None else args.model)
+    if args.format == "json":
+        print(json.dumps(facts, indent=2))
+        return 0
+    for key, value in facts.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        print(f"{key + ':':<18}{value}")
     return 0
 
 
@@ -420,6 +448,7 @@ HANDLERS = {
     "sweep": _cmd_sweep,
     "plot": _cmd_plot,
     "dataset_info": _cmd_dataset_info,
+    "model_info": _cmd_model_info,
     "dataset_build": _cmd_dataset_build,
     "predict": _cmd_predict,
     "notes": _cmd_notes,

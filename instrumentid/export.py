@@ -93,6 +93,8 @@ def export_onnx(clf, path) -> Path:
             **{name: json.dumps(None if getattr(clf, name, None) is None else getattr(clf, name).to_dict())
                for name in ("feature_settings", "note_settings")},
             "producer": f"instrumentid {__version__}",
+            # the config the model was saved with (no tensors), read back by `instrumentid model info`
+            "instrumentid_model": json.dumps(clf.to_config()[0], default=str),
         }
         onnx.helper.set_model_props(proto, meta)
         proto.producer_name = "instrumentid"

@@ -20,7 +20,8 @@ from instrumentid.errors import ModelFileError, ParameterError
 from instrumentid.persistence import read_model
 from instrumentid.settings import FeatureSettings, NoteSettings
 
-__all__ = ["ACTIVATIONS", "LightClassifier", "restore_classes", "restore_scaler", "restore_settings"]
+__all__ = ["ACTIVATIONS", "LightClassifier", "model_facts", "read_model_facts", "restore_classes", "restore_scaler",
+           "restore_settings"]
 
 #: The hidden-layer activations of :data:`instrumentid.model.ACTIVATIONS`, in numpy (a test checks they agree).
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -175,3 +176,80 @@ class LightClassifier:
     def __repr__(self) -> str:
         return f"LightClassifier({len(self.classes_)} classes, {self.n_features_in_} features, {self.activation})"
 
+
+
+def model_facts(config: dict) -> dict:
+    """The key facts of a saved model's config: what it predicts, how it was trained and on what, with which code.
+
+    Parameters
+    ----------
+    config : dict
+        A model config (``model.json``, or the copy an ONNX export carries).
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``classes``, ``n_features``, ``network`` (hidden units and activation), ``training`` (learning
+        rate, epochs, batch size, seed), ``trained_on`` (the data set key and rows, when recorded), ``final_epoch``
+        (train and test loss and accuracy of the last epoch, when recorded), ``note_settings`` and
+        ``feature_settings`` (version and key, or None), ``versions`` and ``weights_sha256``.
+    """
+    def settings_summary(name, kind):
+        value = restore_settings(config.get(name), kind, name)
+        return None if value is None else {"version": value.version, "key": value.key()}
+
+    history = config.get("history") or {}
+    final = {k: v[-1] for k, v in history.items() if isinstance(v, list) and v} if isinstance(history, dict) else {}
+    params = config.get("params") or {}
+    arch = config.get("architecture") or {}
+    return {
+        "classes": [str(c) for c in config.get("classes", [])],
+        "n_features": arch.get("n_features", config.get("n_features")),
+        "network": {"hidden_units": arch.get("hidden_units"), "activation": arch.get("activation")},
+        "training": {k: params.get(k) for k in ("lr", "epochs", "batch_size", "random_state")},
+        "trained_on": config.get("trained_on"),
+        "final_epoch": final or None,
+        "note_settings": settings_summary("note_settings", NoteSettings),
+        "feature_settings": settings_summary("feature_settings", FeatureSettings),
+        "versions": config.get("versions"),
+        "weights_sha256": config.get("weights_sha256"),
+    }
+
+
+def read_model_facts(path) -> dict:
+    """Read :func:`model_facts` from a model folder, a run folder, a ``model.json`` or an exported ONNX file.
+
+    ONNX files are those :func:`instrumentid.export.export_onnx` writes (they carry the model's config).
+
+    Raises
+    ------
+    ModelFileError
+        Files that cannot be read or trusted (see :func:`~instrumentid.persistence.read_model`), or an ONNX file
+        without instrumentid's metadata.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if path.suffix == ".onnx" and path.is_file():
+        import json
+
+        try:
+            import onnx
+
+            meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+            config = json.loads(meta["instrumentid_model"])
+        except ImportError:
+            raise ModelFileError(f"{path}: reading ONNX files needs the onnx package (pip install onnx)") from None
+        except Exception as err:  # noqa: BLE001 - any damaged or foreign ONNX file is one clear message
+            raise ModelFileError(f"{path}: not an ONNX model exported by instrumentid ({type(err).__name__}: "
+                                 f"{err})") from None
+        where = path
+    else:
+        files = read_model(path, framework="numpy")
+        config, where = files.config, files.config_path
+    try:
+        return {"path": str(where), **model_facts(config)}
+    except ModelFileError as err:
+        raise ModelFileError(f"{where}: {err}") from None
+    except (AttributeError, TypeError, ValueError) as err:
+        raise ModelFileError(f"{where}: bad model config ({type(err).__name__}: {err})") from None

@@ -49,3 +49,37 @@ def test_predict_imports_neither_torch_nor_sklearn(tmp_path):
             "print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_model_info_on_a_folder_a_run_and_an_onnx_file(feature_rows, tmp_path, capsys):
+    import json
+
+    from instrumentid import cli
+    from instrumentid.export import export_onnx
+
+    X, names = feature_rows
+    clf = InstrumentClassifier(hidden_units=8, epochs=2).fit(X, names, trained_on={"data": "k", "rows": ["train"]})
+    folder = clf.save(tmp_path / "run" / "model")
+    (tmp_path / "run" / "run.json").write_text("{}")
+    onnx_file = export_onnx(clf, tmp_path / "m.onnx")
+    facts = []
+    for where in (folder, tmp_path / "run", onnx_file):
+        assert cli.main(["model", "info", str(where), "--format", "json"]) == 0
+        facts.append(json.loads(capsys.readouterr().out))
+    for f in facts:
+        assert f["classes"] == sorted(set(names)) and f["network"] == {"hidden_units": 8, "activation": "sigmoid"}
+        assert f["trained_on"] == {"data": "k", "rows": ["train"]} and f["training"]["epochs"] == 2
+    assert facts[0]["weights_sha256"] == facts[1]["weights_sha256"] and facts[2]["weights_sha256"] is None
+    assert cli.main(["model", "info", str(folder)]) == 0
+    assert "classes:" in capsys.readouterr().out
+
+
+def test_model_info_of_the_shipped_model_and_of_a_foreign_file(tmp_path, capsys):
+    from instrumentid import cli
+
+    assert cli.main(["model", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "trained_on:" in out and "rows ['train', 'test']" in out
+    (tmp_path / "x.onnx").write_bytes(b"not onnx")
+    assert cli.main(["model", "info", str(tmp_path / "x.onnx")]) == 2
+    assert "not an ONNX model exported by instrumentid" in capsys.readouterr().err
