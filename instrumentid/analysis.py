@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,13 +178,10 @@ def analyze(source, *, sr: float | None = None, note_settings: NoteSettings | No
     ParameterError
         Unreadable or invalid audio, or bad settings.
     """
-    note_settings = DEFAULT_NOTES if note_settings is None else _check(note_settings, NoteSettings)
     feature_settings = DEFAULT_FEATURES if feature_settings is None else _check(feature_settings, FeatureSettings)
-    y, name = load(source, sr=sr, name=name, max_duration_s=max_duration_s)
-    short = Path(name).name if isinstance(source, (str, os.PathLike)) else name
-    notes = detect_notes(y, sr=SR, settings=note_settings, name=short)
-    X = features.segment_features(y, notes, sr=SR, settings=feature_settings)
-    return Analysis(name, y, SR, tuple(notes), X, note_settings, feature_settings)
+    found = find_notes(source, sr=sr, note_settings=note_settings, name=name, max_duration_s=max_duration_s)
+    X = features.segment_features(found.y, found.notes, sr=SR, settings=feature_settings)
+    return dataclasses.replace(found, X=X, feature_settings=feature_settings)
 
 
 def find_notes(source, *, sr: float | None = None, note_settings: NoteSettings | None = None,

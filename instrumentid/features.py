@@ -196,7 +196,8 @@ def note_features(y, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATUR
     return out
 
 
-def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATURES) -> np.ndarray:
+def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATURES,
+                   labels=None) -> np.ndarray:
     """Featurize several notes.
 
     Parameters
@@ -207,6 +208,8 @@ def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_F
         Sample rate in Hz.
     settings : FeatureSettings
         How the features are computed.
+    labels : sequence of str, optional
+        What to call each note in an error message (e.g. where it is in its recording).
 
     Returns
     -------
@@ -215,7 +218,12 @@ def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_F
     notes = list(notes)
     out = np.empty((len(notes), settings.n_features), dtype=np.float32)
     for i, y in enumerate(notes):
-        out[i] = note_features(y, sr=sr, settings=settings)
+        try:
+            out[i] = note_features(y, sr=sr, settings=settings)
+        except ParameterError as err:
+            if labels is None:
+                raise
+            raise ParameterError(f"{labels[i]}: {err}") from None
     return out
 
 
@@ -238,13 +246,9 @@ def segment_features(y, notes, *, sr: int = SR, settings: FeatureSettings = DEFA
     -------
     np.ndarray [shape=(n_notes, settings.n_features), dtype=float32]
     """
-    out = np.empty((len(notes), settings.n_features), dtype=np.float32)
-    for i, n in enumerate(notes):
-        try:
-            out[i] = note_features(y[round(n.start_s * sr): round(n.sound_end_s * sr)], sr=sr, settings=settings)
-        except ParameterError as err:
-            raise ParameterError(f"note {i + 1} ({n.name}, {n.start_s:.3f}-{n.end_s:.3f} s): {err}") from None
-    return out
+    clips = [y[round(n.start_s * sr): round(n.sound_end_s * sr)] for n in notes]
+    labels = [f"note {i} ({n.name}, {n.start_s:.3f}-{n.end_s:.3f} s)" for i, n in enumerate(notes, start=1)]
+    return notes_features(clips, sr=sr, settings=settings, labels=labels)
 
 
 @dataclass(frozen=True)

@@ -157,14 +157,14 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
     n_frames = level_db.size
     # Pitch track (MIDI, fractional) and how periodic each frame is at that pitch: a note sounds where the level is
     # over the threshold and the sound is pitched, so background noise and a tail sunk into it are not notes.
-    f0 = _in_blocks(lambda part: librosa.yin(part, fmin=fmin, fmax=fmax, sr=SR, frame_length=frame_length,
+    f0 = _in_blocks(lambda part, _: librosa.yin(part, fmin=fmin, fmax=fmax, sr=SR, frame_length=frame_length,
                                              hop_length=hop_length, center=False), y, frame_length, hop_length)
     f0 = f0[:n_frames]
     aperiodicity = _aperiodicity(y, f0, frame_length=frame_length, hop_length=hop_length)
     active = _clean_mask((level_db > threshold_db) & (aperiodicity < s.max_aperiodicity), gap=3, island=3)
     midi_track = librosa.hz_to_midi(f0)
 
-    magnitude = _in_blocks(lambda part: np.abs(librosa.stft(part, n_fft=frame_length, hop_length=hop_length,
+    magnitude = _in_blocks(lambda part, _: np.abs(librosa.stft(part, n_fft=frame_length, hop_length=hop_length,
                                                             center=False)), y, frame_length, hop_length)
     magnitude = magnitude[:, :n_frames]
     starts = _attacks(magnitude, level_db, active, threshold_db=threshold_db, rise_db=s.rise_db,
@@ -173,6 +173,7 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
     filter_frames = max(1, round(s.vibrato_s / frame_s)) | 1
 
     notes: list[Note] = []
+    held = midi_track.copy()  # per note: pitch only where it sounds, held over the frames where it does not
     for start, stop in itertools.pairwise([*starts, n_frames]):
         sounding = np.flatnonzero(active[start:stop])
         if sounding.size == 0:
@@ -185,7 +186,6 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         end = _release_start(level_db, start + int(sounding[0]), end, fall_db=s.release_db,
                              window=max(1, round(s.release_s / frame_s)), longest=round(s.longest_release_s / frame_s),
                              shortest=min_frames)
-        held = midi_track.copy()  # pitch only where the note sounds; held over the frames where it does not
         held[start:end] = _hold(np.where(active[start:end], midi_track[start:end], np.nan))
         runs = _split_by_pitch(magnitude, held, start, end, filter_frames=filter_frames,
                                threshold=s.split_semitones, min_frames=min_frames, settings=s)
@@ -222,16 +222,17 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
 def _in_blocks(fn, y: np.ndarray, frame_length: int, hop_length: int, *, block: int = 4096) -> np.ndarray:
     """``fn`` over centred frames of ``y``, computed a block of frames at a time and joined along the last axis.
 
-    ``fn(part)`` must frame ``part`` without centring (``center=False``); ``y`` is padded with ``frame_length // 2``
-    zeros at each end as librosa's ``center=True`` does, so the frames, and so the result, are those of one call on
-    the whole signal, while the intermediate arrays (librosa's frame matrices) stay the size of one block.
+    ``fn(part, frames)`` gets the samples of the frames ``frames`` (a slice of frame indices) and must frame
+    ``part`` without centring (``center=False``); ``y`` is padded with ``frame_length // 2`` zeros at each end as
+    librosa's ``center=True`` does, so the frames, and so the result, are those of one call on the whole signal,
+    while the intermediate arrays (librosa's frame matrices) stay the size of one block.
     """
     padded = np.pad(y, frame_length // 2)
     n_frames = 1 + (padded.size - frame_length) // hop_length
     parts = []
     for b0 in range(0, n_frames, block):
         b1 = min(n_frames, b0 + block)
-        parts.append(fn(padded[b0 * hop_length: (b1 - 1) * hop_length + frame_length]))
+        parts.append(fn(padded[b0 * hop_length: (b1 - 1) * hop_length + frame_length], slice(b0, b1)))
     return np.concatenate(parts, axis=-1)
 
 
@@ -259,25 +260,23 @@ def _aperiodicity(y: np.ndarray, f0: np.ndarray, *, frame_length: int, hop_lengt
     import librosa
 
     half = frame_length // 2
-    padded = np.pad(y, half)
-    out = np.empty(f0.size)
     period = SR / f0
-    block = 2048  # frames at a time: memory stays flat however long the recording
-    for b0 in range(0, f0.size, block):
-        b1 = min(f0.size, b0 + block)
-        segment = padded[b0 * hop_length: (b1 - 1) * hop_length + frame_length]
-        frames = librosa.util.frame(segment, frame_length=frame_length, hop_length=hop_length)[:, : b1 - b0]
+
+    def block(part, frames_at):
+        p = period[frames_at]
+        frames = librosa.util.frame(part, frame_length=frame_length, hop_length=hop_length)[:, : p.size]
         head = frames[:half]
         energy = np.einsum("ij,ij->j", head, head)
-        best = np.full(b1 - b0, np.inf)
-        for tau in (np.floor(period[b0:b1]), np.ceil(period[b0:b1])):
+        best = np.full(p.size, np.inf)
+        for tau in (np.floor(p), np.ceil(p)):
             lag = np.clip(tau.astype(int), 1, frame_length - half)
             later = np.take_along_axis(frames, np.arange(half)[:, None] + lag[None, :], axis=0)
             diff = head - later
             ratio = np.einsum("ij,ij->j", diff, diff) / (energy + np.einsum("ij,ij->j", later, later) + 1e-12)
             best = np.minimum(best, ratio)
-        out[b0:b1] = best
-    return out
+        return best
+
+    return _in_blocks(block, y, frame_length, hop_length)[: f0.size]
 
 
 def _release_start(level_db: np.ndarray, lo: int, hi: int, *, fall_db: float, window: int, longest: int,
