@@ -186,6 +186,8 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         end = _release_start(level_db, start + int(sounding[0]), end, fall_db=s.release_db,
                              window=max(1, round(s.release_s / frame_s)), longest=round(s.longest_release_s / frame_s),
                              shortest=min_frames)
+        if end - start < min_frames:  # a fall this early is the attack's fast decay (a piano), not a release
+            end = sound_end
         held[start:end] = _hold(np.where(active[start:end], midi_track[start:end], np.nan))
         runs = _split_by_pitch(magnitude, held, start, end, filter_frames=filter_frames,
                                threshold=s.split_semitones, min_frames=min_frames, settings=s)

@@ -164,7 +164,7 @@ class NoteSettings(_Settings):
         A pitch move larger than this (after filtering), held for ``min_duration_s``, starts a new note.
     """
 
-    version: int = 2
+    version: int = 3
     hop_length: int = 256
     frame_length: int = 2048
     level_frame_length: int = 1024
@@ -243,7 +243,7 @@ class FeatureSettings(_Settings):
         The note is peak-normalized first, so the vector does not depend on the recording level.
     """
 
-    version: int = 2
+    version: int = 3
     sr: int = SR
     n_fft: int = 2048
     hop_length: int = 512
