@@ -4,7 +4,8 @@ A note starts at an attack (a spectral-flux onset backtracked to the minimum bef
 level, or the level rising out of the noise floor) and ends where the next note starts, where the level falls back to
 the noise floor, or where it has decayed far under its loudest point. A pitch change without a new attack (legato, a
 slur, a glide) also starts a new note: pitch comes from YIN, median-filtered over about one vibrato period so that
-vibrato never splits a note, and each pitch change is moved back to where the new note's harmonics rose.
+vibrato never splits a note, and each pitch change is moved back to where the new note's harmonics rose; an upper
+partial taking over the pitch track of a decaying note is not a pitch change.
 
 All analysis runs at :data:`instrumentid.settings.SR`; every setting (hop, frame lengths, thresholds) is a field of
 :class:`~instrumentid.settings.NoteSettings`. Call it through :func:`instrumentid.analysis.analyze`, the one path
@@ -121,8 +122,9 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
     settings : NoteSettings
         Every option of the detection (see :class:`~instrumentid.settings.NoteSettings`): pitch range, shortest
         note, level thresholds (``top_db``, ``floor_db``), how periodic a note must be (``max_aperiodicity``), the
-        level rise that confirms an attack (``rise_db``), the vibrato filter (``vibrato_s``) and the pitch move
-        that starts a new note (``split_semitones``).
+        level rise that confirms an attack (``rise_db``), the vibrato filter (``vibrato_s``), the pitch move
+        that starts a new note (``split_semitones``) and the decay after which an upper partial does not
+        (``partial_decay_db``).
     name : str
         What to call the recording in messages (e.g. its file name).
 
@@ -168,8 +170,8 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
                                                             center=False)), y, frame_length, hop_length)
     magnitude = magnitude[:, :n_frames]
     starts = _attacks(magnitude, level_db, active, threshold_db=threshold_db, rise_db=s.rise_db,
-                      attack_db=s.attack_db, weak_flux=s.weak_flux, strong_flux=s.strong_flux, min_frames=min_frames,
-                      hop_length=hop_length)
+                      attack_db=s.attack_db, held_attack_db=s.held_attack_db, weak_flux=s.weak_flux,
+                      strong_flux=s.strong_flux, min_frames=min_frames, hop_length=hop_length)
     filter_frames = max(1, round(s.vibrato_s / frame_s)) | 1
 
     notes: list[Note] = []
@@ -191,6 +193,7 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         held[start:end] = _hold(np.where(active[start:end], midi_track[start:end], np.nan))
         runs = _split_by_pitch(magnitude, held, start, end, filter_frames=filter_frames,
                                threshold=s.split_semitones, min_frames=min_frames, settings=s)
+        runs = _merge_partials(runs, level_db, start, decay_db=s.partial_decay_db)
         if (len(runs) > 1 and notes and round(notes[-1].end_s / frame_s) == start and runs[0][2] == notes[-1].midi
                 and runs[0][1] - runs[0][0] < 2 * min_frames):
             # an attack over the previous note's release, whose pitch the track still follows: the attack starts
@@ -365,7 +368,8 @@ def _hold(track: np.ndarray) -> np.ndarray:
 
 
 def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float, attack_db: float,
-             weak_flux: float, strong_flux: float, min_frames: int, hop_length: int) -> list[int]:
+             held_attack_db: float, weak_flux: float, strong_flux: float, min_frames: int,
+             hop_length: int) -> list[int]:
     """Frames where notes start: spectral-flux onsets that are attacks, and sounding stretches that rise.
 
     The onset function is SuperFlux-style (``lag=2``, ``max_size=3``: robust to vibrato); its onsets are backtracked
@@ -373,7 +377,9 @@ def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float
     the loudest (so it means the same in a quiet and a noisy recording). An onset is an attack when its level after
     it reaches within ``attack_db`` of the recording's loudest frame, and either the level rises by ``rise_db`` from
     the 45 ms before it to the 45 ms after it with a strength of at least ``weak_flux``, or its strength is at least
-    ``strong_flux`` and the level holds (a re-articulated note: a new attack without a louder level). A sounding
+    ``strong_flux``, the level holds, and the sounding note is within ``held_attack_db`` of its peak since the last
+    attack (a re-articulated note: a new attack without a louder level; deep in a decay, flux without a rise is a
+    sample's loop point or beating strings). A sounding
     stretch after a quiet or unpitched one starts a note when it rises ``rise_db`` over it. Attacks closer together
     than ``min_frames`` count as one.
     """
@@ -406,7 +412,12 @@ def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float
         after = level_db[frame: frame + rise_frames + 1].max()
         # a new note sounds on after the flux peak (at a release the level falls away from it)
         held = level_db[peak_frame: peak_frame + rise_frames + 1].min() >= before.max() - rise_db
-        attack = (after - before.min() >= rise_db and flux >= weak_flux) or (flux >= strong_flux and held)
+        # without a rise, the sounding note must not have decayed far from its peak (deep in a piano's decay, flux
+        # without a rise is a sample's loop point or beating strings)
+        last = max((f for f in starts if f < frame), default=0)
+        decayed = level_db[frame] < level_db[last: frame + 1].max() - held_attack_db
+        attack = (after - before.min() >= rise_db and flux >= weak_flux) or (flux >= strong_flux and held
+                                                                              and not decayed)
         if attack and after > max(threshold_db, loudest_db - attack_db):
             starts.add(int(frame))
     return _dedupe(sorted(starts), gap=min_frames)
@@ -434,6 +445,61 @@ def _split_by_pitch(magnitude, midi_track, start: int, end: int, *, filter_frame
         previous[1] = run[0] = _harmonic_rise(magnitude, run[2], run[0], earliest=earliest, drop_db=12.0,
                                               n_fft=settings.frame_length)
     return [(lo, hi, key) for lo, hi, key in runs]
+
+
+def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: float) -> list:
+    """Join the pitch runs of one attack that are a decaying note's partials taking over its pitch track.
+
+    A struck or plucked note is not slurred a twelfth or more, but as it decays its fundamental can fall under an
+    upper partial, and YIN then follows the partial (a twelfth, two octaves, ... higher), or the other way round.
+    Two neighbouring runs whose keys are 19, 24, 28, 31, 34 or 36 semitones apart (+-1; not 12: a decaying guitar
+    note can be bent or slurred an octave) are one note when the level where they meet is more than ``decay_db`` dB
+    under the attack's loudest frame so far (a slurred leap keeps its level); so is a run within a semitone of such a
+    partial run (a stretched partial drifts). Each group of joined runs takes the key that covers most of its frames.
+
+    Parameters
+    ----------
+    runs : list of (lo, hi, key)
+        The attack's pitch runs, in absolute frames, in time order and touching.
+    level_db : np.ndarray [shape=(n_frames,)]
+        Frame levels in dB.
+    start : int
+        The attack's first frame.
+    decay_db : float
+        How far the level must have decayed, in dB.
+
+    Returns
+    -------
+    list of (lo, hi, key)
+    """
+    if len(runs) < 2:
+        return runs
+    def partial(a: int, b: int) -> bool:
+        return any(abs(abs(a - b) - k) <= 1 for k in (19, 24, 28, 31, 34, 36))
+
+    groups = [[runs[0]]]
+    for run in runs[1:]:
+        group = groups[-1]
+        boundary = run[0]
+        decayed = level_db[max(boundary - 2, 0): boundary + 3].max() < level_db[start: boundary + 1].max() - decay_db
+        # related to a key of the group, or within a semitone of one of its partials (a stretched partial drifts)
+        related = any(partial(run[2], other[2]) for other in group) or any(
+            abs(run[2] - other[2]) <= 1 and partial(other[2], group[0][2]) for other in group)
+        if decayed and related:
+            group.append(run)
+        else:
+            groups.append([run])
+    out: list = []
+    for group in groups:
+        frames: dict = {}
+        for lo, hi, key in group:
+            frames[key] = frames.get(key, 0) + hi - lo
+        key = max(frames, key=lambda k: frames[k])
+        if out and out[-1][2] == key:
+            out[-1] = (out[-1][0], group[-1][1], key)
+        else:
+            out.append((group[0][0], group[-1][1], key))
+    return out
 
 
 def _harmonic_rise(magnitude: np.ndarray, key: int, change: int, *, earliest: int, drop_db: float,

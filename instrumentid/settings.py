@@ -151,17 +151,26 @@ class NoteSettings(_Settings):
         ``rise_db`` must be at least ``weak_flux`` strong to be an attack; one without a rise (a re-articulated
         note whose level holds) at least ``strong_flux`` (measured on the labelled phrases of
         :mod:`instrumentid.datasets.phrases`: vibrato, noise and release flux stay under them).
+    held_attack_db : float
+        An onset without a level rise (``strong_flux``) counts as an attack only while the sounding note is within
+        this many dB of its peak since the previous attack: deep in a decay, flux without a rise is a sample's loop
+        point or beating strings, not a new note.
     release_db, release_s : float
         A note ends where its release begins: the first fall of ``release_db`` dB within ``release_s`` seconds,
         after its loudest frame, that it never recovers from and after which it dies away within
         ``longest_release_s``. A slower fade (a held piano note) keeps the note until it sinks under ``top_db``,
-        ``floor_db`` or into unpitched noise.
+        ``floor_db`` or into unpitched noise. A fall that would leave the note shorter than ``min_duration_s`` is
+        the attack's fast decay (a short high piano note), not a release.
     longest_release_s : float
         See ``release_db``.
     vibrato_s : float
         Length of the median filter over the pitch track, in seconds; about one vibrato period.
     split_semitones : float
         A pitch move larger than this (after filtering), held for ``min_duration_s``, starts a new note.
+    partial_decay_db : float
+        Within one attack, a pitch run 19, 24, 28, 31, 34 or 36 semitones (+-1) from its neighbour is an upper
+        partial taking over the pitch track of a decaying note (not a new note) where the level has fallen more than
+        this many dB under the attack's peak.
     """
 
     version: int = 3
@@ -178,11 +187,13 @@ class NoteSettings(_Settings):
     attack_db: float = 40.0
     weak_flux: float = 3.0
     strong_flux: float = 25.0
+    held_attack_db: float = 20.0
     release_db: float = 10.0
     release_s: float = 0.15
     longest_release_s: float = 0.6
     vibrato_s: float = 0.2
     split_semitones: float = 0.85
+    partial_decay_db: float = 10.0
 
     _NUMBERS: ClassVar[dict] = {
         "version": ("int", 1, False), "hop_length": ("int", 1, False), "frame_length": ("int", 1, False),
@@ -191,9 +202,11 @@ class NoteSettings(_Settings):
         "floor_db": ("float", -math.inf, True), "max_aperiodicity": ("float", 0.0, True),
         "rise_db": ("float", 0.0, True), "attack_db": ("float", 0.0, True),
         "weak_flux": ("float", 0.0, False), "strong_flux": ("float", 0.0, True),
+        "held_attack_db": ("float", 0.0, True),
         "release_db": ("float", 0.0, True), "release_s": ("float", 0.0, True),
         "longest_release_s": ("float", 0.0, True),
         "vibrato_s": ("float", 0.0, True), "split_semitones": ("float", 0.0, True),
+        "partial_decay_db": ("float", 0.0, False),
     }
 
     def _check(self) -> None:
