@@ -28,7 +28,7 @@ def scores():
 def test_overall_figures(scores):
     overall = scores["overall"]
     assert overall["onset_f"] >= 0.88
-    assert overall["onset_offset_f"] >= 0.80
+    assert overall["onset_offset_f"] >= 0.82  # 0.84 with NoteSettings version 3
     assert overall["pitch_share"] >= 0.93
     assert overall["exactly_one"] == 1.0  # every single-note file comes back as one note
     assert overall["no_notes"] == 0
@@ -58,6 +58,24 @@ def test_long_decaying_piano_note_is_one_note(midi):
                            release_s=1.0)
     (note,) = find_notes(y, sr=SR).notes
     assert note.midi == midi and note.start_s < 0.05 and note.end_s > 3.0
+
+
+def test_decaying_piano_note_with_loop_points_is_one_note():
+    """The TimGM6mb piano's sample clicks at its loop points deep in the decay: strong flux, no rise, no new note."""
+    y = render.render_note(render.default_soundfonts()["TimGM6mb"], 0, 53, velocity=100, duration_s=16.0,
+                           release_s=1.0)
+    (note,) = find_notes(y, sr=SR).notes
+    assert note.midi == 53 and note.start_s < 0.05 and note.end_s > 10.0
+
+
+def test_short_high_piano_notes_are_found():
+    """Staccato piano notes whose fast early decay looks like a release still come back, one each (not "no notes")."""
+    notes = [(0, 81, 0.1, 0.19, 100), (0, 83, 0.65, 0.12, 100), (0, 87, 0.89, 0.17, 100), (0, 90, 1.33, 0.18, 100)]
+    found = find_notes(render.render_phrase(notes, soundfont=render.default_soundfonts()["FluidR3"], sr=SR),
+                       sr=SR).notes
+    assert [n.midi for n in found] == [81, 83, 87, 90]
+    np.testing.assert_allclose([n.start_s for n in found], [0.1, 0.65, 0.89, 1.33], atol=0.05)
+    assert all(n.duration_s >= 0.1 for n in found)
 
 
 def test_trimmed_legato_scale():
