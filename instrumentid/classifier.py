@@ -33,8 +33,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from instrumentid.calibration import check_temperature
 from instrumentid.errors import ModelFileError, NotFittedError, ParameterError
-from instrumentid.inference import restore_classes, restore_scaler, restore_settings
+from instrumentid.inference import (
+    NO_CALIBRATION,
+    restore_calibration,
+    restore_classes,
+    restore_scaler,
+    restore_settings,
+)
 from instrumentid.settings import DEFAULT_TRAINING, FeatureSettings, NoteSettings
 
 __all__ = ["ClassifierNotFittedError", "InstrumentClassifier", "encode_labels"]
@@ -128,6 +135,12 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         The trained network (in eval mode); returns logits.
     history_ : instrumentid.history.History
         Per-epoch training (and ``eval_set``) loss and accuracy.
+    calibration_ : dict
+        ``{"temperature": T, "method": str or None, "fitted_on": str or None}``: ``predict_proba`` is the softmax
+        of ``decision_function(X) / T``. ``fit`` resets it to ``T = 1`` (no calibration);
+        :meth:`set_temperature` or :func:`instrumentid.calibration.calibrate` set it; it is saved with the model.
+    temperature_ : float
+        ``calibration_["temperature"]``.
     """
 
     def __init__(self, hidden_units=DEFAULT_TRAINING.hidden_units, activation=DEFAULT_TRAINING.activation,
@@ -238,6 +251,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         # learned state is set only once training succeeded, so a failed re-fit leaves no mixed state behind
         self.classes_, self.scaler_, self.model_, self.history_ = classes, scaler, model.eval(), history
         self.trained_on_ = trained_on
+        self.calibration_ = dict(NO_CALIBRATION)
         return self
 
     def _check_fitted(self):
@@ -249,8 +263,49 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
                 "first"
             ) from err
 
+    @property
+    def temperature_(self) -> float:
+        """The softmax temperature of :meth:`predict_proba` (1 unless calibrated)."""
+        return float(getattr(self, "calibration_", NO_CALIBRATION)["temperature"])
+
+    def _logits(self, X):
+        """The network's logits of raw rows, as a float64 torch tensor [shape=(n_samples, n_classes)]."""
+        import torch
+
+        self._check_fitted()
+        X = self._validate(X, reset=False)
+        Xs = self.scaler_.transform(X).astype(np.float32)
+        out = torch.empty((len(Xs), len(self.classes_)), dtype=torch.float64)
+        self.model_.eval()
+        with torch.no_grad():
+            for start in range(0, len(Xs), _PREDICT_BATCH):
+                out[start:start + _PREDICT_BATCH] = self.model_(torch.from_numpy(Xs[start:start + _PREDICT_BATCH]))
+        return out
+
+    def decision_function(self, X) -> np.ndarray:
+        """The network's logits, before the temperature and the softmax (scikit-learn's ``decision_function``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw feature rows, standardized here with ``scaler_``.
+
+        Returns
+        -------
+        np.ndarray [shape=(n_samples, n_classes), dtype=float64], or [shape=(n_samples,)] for two classes
+            Column ``j`` scores ``classes_[j]``; ``predict_proba(X)`` is the softmax of ``decision_function(X) /
+            temperature_`` and the argmax of each row is ``predict(X)``. With two classes, scikit-learn's convention:
+            one score per row, the logit of ``classes_[1]`` minus that of ``classes_[0]`` (> 0 predicts
+            ``classes_[1]``). These are the uncalibrated logits that :func:`instrumentid.calibration.calibrate` fits
+            a temperature on.
+        """
+        logits = self._logits(X).numpy()
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities (softmax of the network's logits).
+        """Class probabilities: softmax of the network's logits divided by ``temperature_``.
 
         Parameters
         ----------
@@ -260,20 +315,49 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         np.ndarray [shape=(n_samples, n_classes), dtype=float64]
-            Column ``j`` is the probability of ``classes_[j]``; rows sum to 1.
+            Column ``j`` is the probability of ``classes_[j]``; rows sum to 1. With ``temperature_ == 1`` these are
+            the network's softmax outputs, bit for bit.
         """
         import torch
 
+        logits = self._logits(X)
+        return torch.softmax(logits / self.temperature_, dim=1).numpy()
+
+    def set_temperature(self, temperature, *, method: str | None = "manual", fitted_on: str | None = None):
+        """Set the softmax temperature of :meth:`predict_proba` (saved with the model, used by ``predict``).
+
+        Parameters
+        ----------
+        temperature : float > 0
+            Divides the logits before the softmax: > 1 softens the probabilities, < 1 sharpens them; 1 removes any
+            calibration. The most probable class never changes.
+        method : str or None
+            How it was chosen: ``"manual"`` by default, ``"temperature scaling"`` when fitted by
+            :func:`~instrumentid.calibration.calibrate`; None (no calibration) for a temperature of 1 set without
+            ``fitted_on``.
+        fitted_on : str or None
+            What it was fitted on, in words (e.g. the held-out sources and their number of notes).
+
+        Returns
+        -------
+        self : InstrumentClassifier
+
+        Raises
+        ------
+        NotFittedError
+            The classifier is not fitted.
+        ParameterError
+            A temperature that is not a finite number > 0, or ``method`` / ``fitted_on`` that are not strings.
+        """
         self._check_fitted()
-        X = self._validate(X, reset=False)
-        Xs = self.scaler_.transform(X).astype(np.float32)
-        out = np.empty((len(Xs), len(self.classes_)), dtype=np.float64)
-        self.model_.eval()
-        with torch.no_grad():
-            for start in range(0, len(Xs), _PREDICT_BATCH):
-                logits = self.model_(torch.from_numpy(Xs[start:start + _PREDICT_BATCH]))
-                out[start:start + _PREDICT_BATCH] = torch.softmax(logits.double(), dim=1).numpy()
-        return out
+        temperature = check_temperature(temperature)
+        for name, value in (("method", method), ("fitted_on", fitted_on)):
+            if value is not None and not isinstance(value, str):
+                raise ParameterError(f"{name} must be a string or None, got {type(value).__name__}")
+        if temperature == 1.0 and method == "manual" and fitted_on is None:
+            method = None
+        self.calibration_ = {"temperature": temperature, "method": method, "fitted_on": fitted_on}
+        return self
 
     def predict(self, X) -> np.ndarray:
         """Most probable class label per row.
@@ -301,7 +385,8 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
             ``classes`` and ``classes_dtype`` (to restore the labels exactly), ``n_features``, ``feature_names``,
             ``architecture`` (the network: name, features, classes, hidden units, activation), ``scaler`` (mean,
             scale, var, n_samples_seen), ``params`` (the training hyperparameters), ``feature_settings`` and
-            ``note_settings`` (``to_dict()`` of the settings, or None), ``history`` and ``versions``.
+            ``note_settings`` (``to_dict()`` of the settings, or None), ``history``, ``trained_on``,
+            ``calibration`` (``calibration_``: temperature, method, fitted_on) and ``versions``.
         tensors : dict of str -> torch.Tensor
             The network's ``state_dict``, contiguous, on the CPU.
 
@@ -341,6 +426,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
             **{name: None if getattr(self, name) is None else getattr(self, name).to_dict() for name in _SETTINGS},
             "history": None if getattr(self, "history_", None) is None else self.history_.to_dict(),
             "trained_on": getattr(self, "trained_on_", None),
+            "calibration": dict(getattr(self, "calibration_", NO_CALIBRATION)),
             "versions": package_versions(["instrumentid", "torch", "numpy", "scikit-learn", "python", "safetensors"]),
         }
         return config, tensors
@@ -360,14 +446,15 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         InstrumentClassifier
-            Fitted: ``classes_``, ``n_features_in_``, ``scaler_``, ``model_``, ``history_`` (and
-            ``feature_names_in_`` when the config has names).
+            Fitted: ``classes_``, ``n_features_in_``, ``scaler_``, ``model_``, ``history_``, ``calibration_``
+            (temperature 1 when the config has none: files saved before calibration existed), and
+            ``feature_names_in_`` when the config has names.
 
         Raises
         ------
         ModelFileError
             Missing keys, bad classes, an architecture that cannot be built, tensors that do not fit it, bad scaler
-            statistics, history or settings; the message says which.
+            statistics, history, settings or calibration; the message says which.
         """
         from instrumentid.model import LabNet
 
@@ -416,6 +503,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         clf.scaler_ = _restore_scaler(config["scaler"], n_features)
         clf.model_ = model
         clf.history_ = _restore_history(config.get("history"))
+        clf.calibration_ = restore_calibration(config)
         try:
             clf.trained_on_ = _check_trained_on(config.get("trained_on"))
         except ParameterError as err:

@@ -1,8 +1,9 @@
 """Export a fitted classifier to ONNX: raw features in, class probabilities out.
 
-The exported graph standardizes with the classifier's scaler statistics, runs the network and applies a softmax,
-so any ONNX runtime can use it on the same 120 raw features that :meth:`InstrumentClassifier.predict_proba`
-takes. The batch axis is dynamic. The class names and the note and feature settings (``null`` when unknown) travel
+The exported graph standardizes with the classifier's scaler statistics, runs the network, divides the logits by
+the classifier's calibrated temperature (``temperature_``, 1 when uncalibrated) and applies a softmax, so any ONNX
+runtime gives the probabilities of :meth:`InstrumentClassifier.predict_proba` on the same 120 raw features. The
+batch axis is dynamic. The class names and the note and feature settings (``null`` when unknown) travel
 in the model's ``metadata_props`` as JSON strings::
 
     import json, onnx, onnxruntime
@@ -29,20 +30,21 @@ OPSET = 17
 
 
 def _probability_module(clf):
-    """A torch module: raw features -> standardize -> network -> softmax."""
+    """A torch module: raw features -> standardize -> network -> logits / temperature -> softmax."""
     import torch
 
     class _Probabilities(torch.nn.Module):
-        def __init__(self, net, mean, scale):
+        def __init__(self, net, mean, scale, temperature):
             super().__init__()
             self.net = net
             self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
             self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+            self.register_buffer("temperature", torch.tensor(temperature, dtype=torch.float32))
 
         def forward(self, features):
-            return torch.softmax(self.net((features - self.mean) / self.scale), dim=1)
+            return torch.softmax(self.net((features - self.mean) / self.scale) / self.temperature, dim=1)
 
-    return _Probabilities(clf.model_, clf.scaler_.mean_, clf.scaler_.scale_).eval()
+    return _Probabilities(clf.model_, clf.scaler_.mean_, clf.scaler_.scale_, clf.temperature_).eval()
 
 
 def export_onnx(clf, path) -> Path:
@@ -99,7 +101,8 @@ def export_onnx(clf, path) -> Path:
         onnx.helper.set_model_props(proto, meta)
         proto.producer_name = "instrumentid"
         proto.producer_version = __version__
-        proto.doc_string = "raw note features -> class probabilities (standardization and softmax inside)"
+        proto.doc_string = ("raw note features -> class probabilities (standardization, calibrated temperature "
+                            "and softmax inside)")
         onnx.checker.check_model(proto)
         onnx.save(proto, tmp)
     return path

@@ -16,12 +16,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from instrumentid.calibration import check_temperature, softmax
 from instrumentid.errors import ModelFileError, ParameterError
 from instrumentid.persistence import read_model
 from instrumentid.settings import FeatureSettings, NoteSettings
 
-__all__ = ["ACTIVATIONS", "LightClassifier", "model_facts", "read_model_facts", "restore_classes", "restore_scaler",
-           "restore_settings"]
+__all__ = ["ACTIVATIONS", "NO_CALIBRATION", "LightClassifier", "model_facts", "read_model_facts", "restore_calibration",
+           "restore_classes", "restore_scaler", "restore_settings"]
 
 #: The hidden-layer activations of :data:`instrumentid.model.ACTIVATIONS`, in numpy (a test checks they agree).
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -32,6 +33,8 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 #: Rows per forward pass (bounds memory on large inputs; the result does not depend on it).
 _BATCH = 8192
+#: The calibration of a model that has none (a temperature of 1: the network's own softmax).
+NO_CALIBRATION: dict[str, float | str | None] = {"temperature": 1.0, "method": None, "fitted_on": None}
 
 
 def restore_classes(config: dict) -> np.ndarray:
@@ -79,6 +82,36 @@ def restore_settings(data, kind, name: str):
         raise ModelFileError(f"bad {name.replace('_', ' ')} ({err})") from None
 
 
+def restore_calibration(config: dict) -> dict:
+    """The ``calibration`` of a model config: ``{"temperature": T, "method": ..., "fitted_on": ...}``.
+
+    A config without the field (saved before calibration existed), or with ``null``, gets :data:`NO_CALIBRATION`.
+
+    Raises
+    ------
+    ModelFileError
+        Not an object, other keys, a temperature that is not a finite number > 0, or a method / fitted_on that is
+        not a string or null; the message names the field.
+    """
+    raw = config.get("calibration")
+    if raw is None:
+        return dict(NO_CALIBRATION)
+    if not isinstance(raw, dict) or "temperature" not in raw or not set(raw) <= set(NO_CALIBRATION):
+        raise ModelFileError(f"bad calibration {raw!r}: expected {{\"temperature\": T > 0, \"method\": str or null, "
+                             "\"fitted_on\": str or null}")
+    try:
+        temperature = check_temperature(raw["temperature"], what="calibration.temperature")
+    except ParameterError as err:
+        raise ModelFileError(str(err)) from None
+    out: dict[str, float | str | None] = {"temperature": temperature}
+    for name in ("method", "fitted_on"):
+        value = raw.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ModelFileError(f"calibration.{name} must be a string or null, got {value!r}")
+        out[name] = value
+    return out
+
+
 class LightClassifier:
     """A saved :class:`~instrumentid.classifier.InstrumentClassifier`, run with numpy (predicting only).
 
@@ -91,11 +124,16 @@ class LightClassifier:
         As saved with the model.
     activation : str
         The hidden layer's activation.
+    calibration_ : dict
+        ``{"temperature": T, "method": ..., "fitted_on": ...}`` as saved (temperature 1 when the file has none).
+    temperature_ : float
+        Divides the logits before the softmax.
     """
 
     def __init__(self, *, classes, scaler: dict, weights: dict, activation: str, note_settings=None,
-                 feature_settings=None):
+                 feature_settings=None, calibration: dict | None = None):
         self.classes_ = classes
+        self.calibration_ = restore_calibration({"calibration": calibration})
         self.n_features_in_ = int(scaler["mean"].shape[0])
         self.note_settings, self.feature_settings = note_settings, feature_settings
         self.activation = activation
@@ -135,14 +173,45 @@ class LightClassifier:
                        activation=activation,
                        note_settings=restore_settings(config.get("note_settings"), NoteSettings, "note_settings"),
                        feature_settings=restore_settings(config.get("feature_settings"), FeatureSettings,
-                                                         "feature_settings"))
+                                                         "feature_settings"),
+                       calibration=restore_calibration(config))
         except ModelFileError as err:
             raise ModelFileError(f"{where}: {err}") from None
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise ModelFileError(f"{where}: bad model config ({type(err).__name__}: {err})") from None
 
+    @property
+    def temperature_(self) -> float:
+        """The softmax temperature (1 unless the model was calibrated)."""
+        return float(self.calibration_["temperature"])
+
+    def decision_function(self, X) -> np.ndarray:
+        """The network's logits of raw feature rows, before the temperature and the softmax.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            Finite feature rows, not standardized.
+
+        Returns
+        -------
+        np.ndarray [shape=(n_samples, n_classes), dtype=float64]
+            Column ``j`` scores ``classes_[j]``.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ParameterError(f"X must have shape (n, {self.n_features_in_}), got {X.shape}")
+        if not np.isfinite(X).all():
+            raise ParameterError("X contains NaN or infinite values")
+        out = np.empty((len(X), len(self.classes_)), dtype=np.float64)
+        act = ACTIVATIONS[self.activation]
+        for start in range(0, len(X), _BATCH):
+            Xs = ((X[start:start + _BATCH] - self._mean) / self._scale).astype(np.float32)
+            out[start:start + _BATCH] = act(Xs @ self._w1.T + self._b1) @ self._w2.T + self._b2
+        return out
+
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities of raw feature rows.
+        """Class probabilities of raw feature rows: softmax of the logits divided by ``temperature_``.
 
         Parameters
         ----------
@@ -154,27 +223,15 @@ class LightClassifier:
         np.ndarray [shape=(n_samples, n_classes), dtype=float64]
             Column ``j`` is the probability of ``classes_[j]``; rows sum to 1.
         """
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ParameterError(f"X must have shape (n, {self.n_features_in_}), got {X.shape}")
-        if not np.isfinite(X).all():
-            raise ParameterError("X contains NaN or infinite values")
-        out = np.empty((len(X), len(self.classes_)), dtype=np.float64)
-        act = ACTIVATIONS[self.activation]
-        for start in range(0, len(X), _BATCH):
-            Xs = ((X[start:start + _BATCH] - self._mean) / self._scale).astype(np.float32)
-            logits = (act(Xs @ self._w1.T + self._b1) @ self._w2.T + self._b2).astype(np.float64)
-            logits -= logits.max(axis=1, keepdims=True)
-            e = np.exp(logits)
-            out[start:start + _BATCH] = e / e.sum(axis=1, keepdims=True)
-        return out
+        return softmax(self.decision_function(X), temperature=self.temperature_)
 
     def predict(self, X) -> np.ndarray:
         """Most probable class label per row."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def __repr__(self) -> str:
-        return f"LightClassifier({len(self.classes_)} classes, {self.n_features_in_} features, {self.activation})"
+        return (f"LightClassifier({len(self.classes_)} classes, {self.n_features_in_} features, {self.activation}, "
+                f"temperature {self.temperature_:g})")
 
 
 
@@ -190,7 +247,8 @@ def model_facts(config: dict) -> dict:
     -------
     dict
         JSON-ready: ``classes``, ``n_features``, ``network`` (hidden units and activation), ``training`` (learning
-        rate, epochs, batch size, seed), ``trained_on`` (the data set key and rows, when recorded), ``final_epoch``
+        rate, epochs, batch size, seed), ``trained_on`` (the data set key and rows, when recorded), ``calibration``
+        (temperature, method, fitted_on; temperature 1 when the model has none), ``final_epoch``
         (train and test loss and accuracy of the last epoch, when recorded), ``note_settings`` and
         ``feature_settings`` (version and key, or None), ``versions`` and ``weights_sha256``.
     """
@@ -208,6 +266,7 @@ def model_facts(config: dict) -> dict:
         "network": {"hidden_units": arch.get("hidden_units"), "activation": arch.get("activation")},
         "training": {k: params.get(k) for k in ("lr", "epochs", "batch_size", "random_state")},
         "trained_on": config.get("trained_on"),
+        "calibration": restore_calibration(config),
         "final_epoch": final or None,
         "note_settings": settings_summary("note_settings", NoteSettings),
         "feature_settings": settings_summary("feature_settings", FeatureSettings),
