@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from instrumentid import __version__
+from instrumentid.calibration import DEFAULT_MIN_CONFIDENCE, UNKNOWN
 from instrumentid.errors import InstrumentIdError
 from instrumentid.settings import DEFAULT_TRAINING
 
@@ -47,6 +48,10 @@ def positive_float(text: str) -> float:
 
 def fraction(text: str) -> float:
     return _number(text, float, lambda v: 0 < v < 1, "a number in (0, 1)")
+
+
+def probability(text: str) -> float:
+    return _number(text, float, lambda v: 0 <= v <= 1, "a probability from 0 to 1")
 
 
 def existing_path(text: str) -> Path:
@@ -183,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="name the instrument of every note in recordings")
     _add_file_options(p, plot_help="save a labelled spectrogram per file in DIR")
     p.add_argument("--model", type=existing_path, help="model or run folder (default: the built-in model)")
+    p.add_argument("--min-confidence", type=probability, default=DEFAULT_MIN_CONFIDENCE, metavar="P",
+                   help=f"a note whose most probable instrument has a (calibrated) probability below P is shown as "
+                        f"instrument {UNKNOWN!r}, with its guesses still listed; so is a recording whose mean "
+                        f"probability is below P. 0 never says {UNKNOWN!r} (default {DEFAULT_MIN_CONFIDENCE:g})")
     p.set_defaults(handler="predict")
 
     p = sub.add_parser("notes", help="the notes found in recordings (onset, offset, pitch), without a model")
@@ -198,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=existing_path, required=True, help="model or run folder")
     p.add_argument("--data", type=existing_dir, help="data set folder (default: built-in data)")
     p.add_argument("--out", type=Path, help="folder for evaluation.json and confusion_matrix.png")
+    p.add_argument("--by-source", action="store_true",
+                   help="also the accuracy, per-class figures, confusion matrix and calibration error of each source "
+                        "(the 'source' column of the data set's metadata.csv)")
     p.set_defaults(handler="evaluate")
 
     p = sub.add_parser("export", help="export a model to ONNX (standardization inside, class names in metadata)")
@@ -371,9 +383,11 @@ def _cmd_predict(args) -> int:
                                 title=f"Notes and instruments: {path.name}")[0]
 
     limit_s = args.max_minutes * 60.0
-    return _for_each_file(args, desc="predict", analyse=lambda path: predict(path, model=clf, max_duration_s=limit_s),
-                          draw=draw,
-                          render=format_predictions)
+
+    def analyse(path):
+        return predict(path, model=clf, max_duration_s=limit_s, min_confidence=args.min_confidence)
+
+    return _for_each_file(args, desc="predict", analyse=analyse, draw=draw, render=format_predictions)
 
 
 def _cmd_notes(args) -> int:
@@ -402,21 +416,37 @@ def _cmd_spectrogram(args) -> int:
 def _cmd_evaluate(args) -> int:
     from instrumentid import runfolder
     from instrumentid.classifier import InstrumentClassifier
-    from instrumentid.evaluation import evaluate_dataset, format_evaluation, write_evaluation
+    from instrumentid.evaluation import (
+        evaluate_by_source,
+        evaluate_dataset,
+        format_by_source,
+        format_evaluation,
+        write_evaluation,
+    )
     from instrumentid.lab import load_data
     from instrumentid.persistence import resolve_model_path
 
     model_json = resolve_model_path(args.model)
     clf = InstrumentClassifier.load(model_json)
     dataset = load_data(args.data, progress=True)
-    result = evaluate_dataset(clf, dataset)
+    by_source = None
+    if args.by_source:
+        by_source = evaluate_by_source(clf, dataset)
+        result = by_source.pop("overall")
+    else:
+        result = evaluate_dataset(clf, dataset)
     print(format_evaluation(result))
+    if by_source is not None:
+        print()
+        print(format_by_source({**by_source, "overall": result}))
     out = args.out
     if out is None:  # beside the model: its run folder when it sits in RUN/model/, else the model folder
         out = model_json.parent
         if out.name == runfolder.MODEL_DIR and runfolder.is_run_folder(out.parent):
             out = out.parent
-    extra = {"model": str(model_json.parent), "data": str(dataset.path) if dataset.path else "default"}
+    extra: dict = {"model": str(model_json.parent), "data": str(dataset.path) if dataset.path else "default"}
+    if by_source is not None:
+        extra["by_source"] = by_source
     for path in write_evaluation(result, out, extra=extra):
         print(f"wrote {path}")
     return 0

@@ -1,8 +1,13 @@
-"""How good is a classifier on labelled rows: accuracy, per-class precision / recall / F1, confusion matrix.
+"""How good is a classifier on labelled rows: accuracy, per-class figures, confusion matrix, calibration error.
+
+Besides accuracy, per-class precision / recall / F1 and the confusion matrix, :func:`evaluate` measures how far the
+classifier's confidence can be trusted (expected calibration error, reliability table).
 
 The numbers come from scikit-learn's metrics (``precision_recall_fscore_support``, ``confusion_matrix``) and use
 the same keys as ``classification_report(output_dict=True)`` ("precision", "recall", "f1-score", "support"), so
-they can be compared one to one.
+they can be compared one to one. The calibration measures are :mod:`instrumentid.calibration`'s.
+:func:`evaluate_by_source` gives the same figures per source of a data set (its ``source`` metadata column), so a
+model can be judged on the recordings it never heard one by one.
 """
 
 from __future__ import annotations
@@ -12,10 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
+from instrumentid.calibration import DEFAULT_N_BINS, expected_calibration_error, label_indices, reliability_table
 from instrumentid.errors import ParameterError
 from instrumentid.runfolder import CONFUSION_MATRIX_PNG, EVALUATION_JSON
 
-__all__ = ["dataset_labels", "evaluate", "evaluate_dataset", "format_evaluation", "write_evaluation"]
+__all__ = ["SOURCE_COLUMN", "dataset_labels", "evaluate", "evaluate_by_source", "evaluate_dataset",
+           "format_by_source", "format_confusion_matrix", "format_evaluation", "write_evaluation"]
+
+#: The metadata column of a data set that names the recording (SoundFont, sample set...) each row comes from.
+SOURCE_COLUMN = "source"
 
 _METRICS = ("precision", "recall", "f1-score", "support")
 
@@ -30,7 +40,7 @@ def evaluate(clf, X, y) -> dict:
     Parameters
     ----------
     clf : InstrumentClassifier
-        Fitted (or loaded) classifier.
+        Fitted (or loaded) classifier: anything with ``classes_`` and ``predict_proba``.
     X : np.ndarray [shape=(n_samples, n_features)]
         Raw feature rows.
     y : array-like [shape=(n_samples,)]
@@ -41,7 +51,10 @@ def evaluate(clf, X, y) -> dict:
     dict
         ``accuracy`` (float), ``n_samples``, ``class_names`` (str of ``clf.classes_``, the order of every table),
         ``per_class`` (``{name: {precision, recall, f1-score, support}}``), ``macro avg`` and ``weighted avg``
-        (same keys), ``confusion_matrix`` (list of lists, rows = true class, columns = predicted class).
+        (same keys), ``confusion_matrix`` (list of lists, rows = true class, columns = predicted class),
+        ``expected_calibration_error`` (of the classifier's probabilities, :data:`~instrumentid.calibration.
+        DEFAULT_N_BINS` bins), ``reliability`` (its table: per bin ``lower``, ``upper``, ``count``, ``confidence``,
+        ``accuracy``) and ``temperature`` (the classifier's, 1 when uncalibrated).
 
     Raises
     ------
@@ -62,9 +75,12 @@ def evaluate(clf, X, y) -> dict:
         raise ParameterError(
             f"labels {bad[:10]} are not classes of the model; expected labels among {[str(c) for c in labels]}"
         )
-    y_pred = clf.predict(X)
-    if len(y_pred) != len(y):
-        raise ParameterError(f"X has {len(y_pred)} rows but y has {len(y)} labels")
+    proba = np.asarray(clf.predict_proba(X))
+    if len(proba) != len(y):
+        raise ParameterError(f"X has {len(proba)} rows but y has {len(y)} labels")
+    if len(y) == 0:
+        raise ParameterError("no rows to evaluate")
+    y_pred = labels[np.argmax(proba, axis=1)]
     names = [str(c) for c in labels]
     kwargs = {"labels": labels, "zero_division": 0.0}
     per_class = precision_recall_fscore_support(y, y_pred, average=None, **kwargs)
@@ -79,7 +95,37 @@ def evaluate(clf, X, y) -> dict:
         p, r, f, _ = precision_recall_fscore_support(y, y_pred, average=average, **kwargs)
         result[f"{average} avg"] = _metrics_dict(p, r, f, len(y))
     result["confusion_matrix"] = confusion_matrix(y, y_pred, labels=labels).tolist()
+    codes = label_indices(labels, y)
+    result["expected_calibration_error"] = expected_calibration_error(proba, codes, n_bins=DEFAULT_N_BINS)
+    result["reliability"] = reliability_table(proba, codes, n_bins=DEFAULT_N_BINS)
+    result["temperature"] = float(getattr(clf, "temperature_", 1.0))
     return result
+
+
+def _split_rows(clf, dataset, split: str):
+    """``(X, labels, metadata rows or None)`` of one split, after every check of :func:`evaluate_dataset`."""
+    if split not in ("test", "train"):
+        raise ParameterError(f"split must be 'test' or 'train', got {split!r}")
+    X, y_idx = (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
+    where = f" in {dataset.path}" if dataset.path else ""
+    if dataset.n_features != clf.n_features_in_:
+        raise ParameterError(
+            f"the data{where} has {dataset.n_features} features per row but the model expects {clf.n_features_in_}"
+        )
+    if len(y_idx) == 0:
+        raise ParameterError(f"the data{where} has no {split} rows to evaluate")
+    trained_on = getattr(clf, "trained_on_", None)
+    if trained_on and trained_on["data"] is not None and trained_on["data"] == dataset.key \
+            and split in trained_on["rows"]:
+        raise ParameterError(
+            f"the model was trained on the {split} rows of this data set{where} (data set key {dataset.key}), so its "
+            "score on them says nothing about recordings it never heard: evaluate it on other data (--data)"
+        )
+    metadata = dataset.metadata
+    if metadata is not None:
+        n_train = len(dataset.y_train)
+        metadata = metadata[n_train:] if split == "test" else metadata[:n_train]
+    return X, dataset_labels(clf, dataset.class_names, y_idx), metadata
 
 
 def evaluate_dataset(clf, dataset, *, split: str = "test") -> dict:
@@ -99,24 +145,76 @@ def evaluate_dataset(clf, dataset, *, split: str = "test") -> dict:
         Unknown split, a feature count that differs from the model's, data classes the model does not know, or
         rows the model was trained on (its ``trained_on_`` names this data set and split).
     """
-    if split not in ("test", "train"):
-        raise ParameterError(f"split must be 'test' or 'train', got {split!r}")
-    X, y_idx = (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
-    where = f" in {dataset.path}" if dataset.path else ""
-    if dataset.n_features != clf.n_features_in_:
-        raise ParameterError(
-            f"the data{where} has {dataset.n_features} features per row but the model expects {clf.n_features_in_}"
-        )
-    if len(y_idx) == 0:
-        raise ParameterError(f"the data{where} has no {split} rows to evaluate")
-    trained_on = getattr(clf, "trained_on_", None)
-    if trained_on and trained_on["data"] is not None and trained_on["data"] == dataset.key \
-            and split in trained_on["rows"]:
-        raise ParameterError(
-            f"the model was trained on the {split} rows of this data set{where} (data set key {dataset.key}), so its "
-            "score on them says nothing about recordings it never heard: evaluate it on other data (--data)"
-        )
-    return evaluate(clf, X, dataset_labels(clf, dataset.class_names, y_idx))
+    X, y, _ = _split_rows(clf, dataset, split)
+    return evaluate(clf, X, y)
+
+
+def evaluate_by_source(clf, dataset, *, split: str = "test", column: str = SOURCE_COLUMN) -> dict:
+    """:func:`evaluate` on one split of a data set, overall and for the rows of each source separately.
+
+    Parameters
+    ----------
+    clf : InstrumentClassifier
+    dataset : FeatureDataset
+        With per-row metadata (``metadata.csv``) that has the column ``column``.
+    split : {"test", "train"}
+    column : str
+        The metadata column naming each row's source (default ``"source"``).
+
+    Returns
+    -------
+    dict
+        ``overall`` (:func:`evaluate` on every row of the split), ``column``, and ``sources``: ``{source: result of
+        evaluate on its rows}`` in sorted order, each with its accuracy, per-class figures, confusion matrix and
+        expected calibration error.
+
+    Raises
+    ------
+    ParameterError
+        Every error of :func:`evaluate_dataset`, or a data set without per-row metadata or without ``column``.
+    """
+    X, y, metadata = _split_rows(clf, dataset, split)
+    where = f" {str(dataset.path)!r}" if dataset.path else ""
+    if metadata is None:
+        raise ParameterError(f"the data set{where} has no metadata.csv, so its rows have no {column!r} to group by")
+    if not all(column in row for row in metadata):
+        found = sorted(metadata[0]) if metadata else []
+        raise ParameterError(f"the metadata.csv of the data set{where} has no {column!r} column (columns: "
+                             f"{', '.join(found)}), so its rows cannot be grouped by source")
+    sources = np.asarray([str(row[column]) for row in metadata])
+    per_source = {source: evaluate(clf, X[sources == source], y[sources == source])
+                  for source in sorted(set(sources.tolist()))}
+    return {"column": column, "split": split, "overall": evaluate(clf, X, y), "sources": per_source}
+
+
+def format_confusion_matrix(result: dict) -> str:
+    """The confusion matrix of an :func:`evaluate` result as text (rows: true class, columns: predicted class)."""
+    names = list(result["class_names"])
+    cm = result["confusion_matrix"]
+    width = max(len(n) for n in names)
+    cell = max(5, *(len(str(v)) + 1 for row in cm for v in row))
+    short = [n[:cell - 1] for n in names]
+    corner = "true \\ predicted"
+    width = max(width, len(corner))
+    lines = [f"{corner:>{width}}  " + "".join(f"{n:>{cell}}" for n in short)]
+    for name, row in zip(names, cm, strict=True):
+        lines.append(f"{name:>{width}}  " + "".join(f"{v:>{cell}d}" for v in row))
+    return "\n".join(lines)
+
+
+def format_by_source(result: dict) -> str:
+    """An :func:`evaluate_by_source` result as text: a summary row per source, then each source's figures."""
+    sources = result["sources"]
+    width = max([len(s) for s in sources] + [len("overall"), len(result["column"])])
+    lines = [f"by {result['column']} ({result['split']} rows):",
+             f"{result['column']:<{width}}  {'rows':>6}  {'accuracy':>8}  {'ECE':>6}"]
+    for name, r in [*sources.items(), ("overall", result["overall"])]:
+        lines.append(f"{name:<{width}}  {r['n_samples']:>6d}  {r['accuracy']:>8.4f}  "
+                     f"{r['expected_calibration_error']:>6.4f}")
+    for name, r in sources.items():
+        lines += ["", f"== {result['column']} {name}", format_evaluation(r), "",
+                  "confusion matrix (rows: true class, columns: predicted class)", format_confusion_matrix(r)]
+    return "\n".join(lines)
 
 
 def format_evaluation(result: dict) -> str:
@@ -124,7 +222,12 @@ def format_evaluation(result: dict) -> str:
     names = list(result["class_names"])
     width = max([len(n) for n in names] + [len("weighted avg")])
     header = f"{'':>{width}}  {'precision':>9}  {'recall':>9}  {'f1-score':>9}  {'support':>9}"
-    lines = [f"accuracy: {result['accuracy']:.4f} ({result['n_samples']} rows)", "", header]
+    lines = [f"accuracy: {result['accuracy']:.4f} ({result['n_samples']} rows)"]
+    if result.get("expected_calibration_error") is not None:
+        lines.append(f"expected calibration error: {result['expected_calibration_error']:.4f} "
+                     f"({len(result.get('reliability') or []) or DEFAULT_N_BINS} bins, temperature "
+                     f"{result.get('temperature', 1.0):.3g})")
+    lines += ["", header]
     rows = [(n, result["per_class"][n]) for n in names]
     rows += [(None, None)] + [(key, result[key]) for key in ("macro avg", "weighted avg")]
     for name, m in rows:

@@ -29,13 +29,16 @@ import numpy as np
 
 from instrumentid.analysis import NOTE_COLUMNS, Analysis, Note, analyze, format_records, note_row
 from instrumentid.audio import MAX_DURATION_S
+from instrumentid.calibration import DEFAULT_MIN_CONFIDENCE, UNKNOWN, check_min_confidence
 from instrumentid.errors import ModelFileError, ParameterError
 from instrumentid.inference import LightClassifier
 from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, check_same
 
 __all__ = [
+    "DEFAULT_MIN_CONFIDENCE",
     "DEFAULT_MODEL",
     "TOP_K",
+    "UNKNOWN",
     "NotePrediction",
     "RecordingPrediction",
     "check_model_settings",
@@ -75,13 +78,15 @@ def _ranking(pairs, what: str) -> tuple:
 def _check_leader(record, ranking_field: str) -> None:
     """Normalize ``record.confidence`` and ``record.<ranking_field>``.
 
-    The ranking must start with ``(record.instrument, record.confidence)``.
+    The ranking must start with ``(record.instrument, record.confidence)``, or with ``(guess, record.confidence)``
+    when the instrument is :data:`UNKNOWN` (a guess below the confidence threshold).
     """
     kind = type(record).__name__
     object.__setattr__(record, "confidence", _probability(record.confidence, f"{kind}.confidence"))
     ranking = _ranking(getattr(record, ranking_field), f"{kind}.{ranking_field}")
     object.__setattr__(record, ranking_field, ranking)
-    if ranking[0][0] != record.instrument or not math.isclose(ranking[0][1], record.confidence, abs_tol=1e-9):
+    name_ok = record.instrument == UNKNOWN or ranking[0][0] == record.instrument
+    if not name_ok or not math.isclose(ranking[0][1], record.confidence, abs_tol=1e-9):
         raise ParameterError(
             f"{kind}.{ranking_field} must start with (instrument, confidence) = ({record.instrument!r}, "
             f"{record.confidence}), got {ranking[0]!r}"
@@ -97,12 +102,13 @@ class NotePrediction:
     note : Note
         Where the note is and its pitch.
     instrument : str
-        Most probable instrument.
+        Most probable instrument, or :data:`UNKNOWN` when its probability is below the confidence threshold
+        (``min_confidence`` of :func:`predict`).
     confidence : float
-        Its probability, in [0, 1].
+        The probability of the most probable instrument, in [0, 1] (also when ``instrument`` is "unknown").
     top : tuple of (str, float)
         The :data:`TOP_K` most probable instruments with their probabilities, most probable first
-        (``top[0] == (instrument, confidence)``).
+        (``top[0] == (guess, confidence)``).
     """
 
     note: Note
@@ -114,6 +120,16 @@ class NotePrediction:
         if not isinstance(self.note, Note):
             raise ParameterError(f"NotePrediction.note must be a Note, got {type(self.note).__name__}")
         _check_leader(self, "top")
+
+    @property
+    def guess(self) -> str:
+        """The most probable instrument, whatever its probability (``instrument`` unless that is "unknown")."""
+        return self.top[0][0]
+
+    @property
+    def is_unknown(self) -> bool:
+        """True when the most probable instrument was below the confidence threshold."""
+        return self.instrument == UNKNOWN
 
     def to_dict(self) -> dict:
         """JSON-ready dict: the note's fields plus instrument, confidence and top."""
@@ -139,11 +155,15 @@ class RecordingPrediction:
         In time order.
     instrument : str or None
         Most likely instrument overall: the class with the highest mean probability over the notes, each note
-        weighted by its length. None when no note was found.
+        weighted by its length; :data:`UNKNOWN` when that mean probability is below ``min_confidence``. None when
+        no note was found.
     confidence : float or None
         That mean probability.
     probabilities : tuple of (str, float)
         Length-weighted mean probability of every instrument, most probable first (empty without notes).
+    min_confidence : float
+        The threshold in [0, 1] below which a note or the recording is :data:`UNKNOWN` (0: never); checked
+        against every note and the recording.
     analysis : Analysis, optional
         The decoded recording, its notes and feature rows (for plots); not part of comparisons or ``to_dict``.
     """
@@ -154,6 +174,7 @@ class RecordingPrediction:
     instrument: str | None
     confidence: float | None
     probabilities: tuple
+    min_confidence: float = 0.0
     analysis: Analysis | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
@@ -167,6 +188,10 @@ class RecordingPrediction:
         if any(a.note.start_s > b.note.start_s for a, b in itertools.pairwise(notes)):
             raise ParameterError("RecordingPrediction.notes must be in time order")
         object.__setattr__(self, "notes", notes)
+        object.__setattr__(self, "min_confidence",
+                           check_min_confidence(self.min_confidence, what="RecordingPrediction.min_confidence"))
+        for p in notes:
+            _check_threshold(p, self.min_confidence)
         if not notes:
             if self.instrument is not None or self.confidence is not None or self.probabilities:
                 raise ParameterError(
@@ -174,24 +199,35 @@ class RecordingPrediction:
                 )
             return
         _check_leader(self, "probabilities")
+        _check_threshold(self, self.min_confidence)
+
+    @property
+    def guess(self) -> str | None:
+        """The most probable instrument overall, whatever its probability (None without notes)."""
+        return self.probabilities[0][0] if self.probabilities else None
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: source, duration_s, instrument, confidence, probabilities and the notes."""
+        """JSON-ready dict: source, duration_s, instrument, confidence, probabilities, min_confidence and the notes."""
         return {
             "source": self.source,
             "duration_s": self.duration_s,
             "instrument": self.instrument,
             "confidence": self.confidence,
             "probabilities": {name: p for name, p in self.probabilities},
+            "min_confidence": self.min_confidence,
             "notes": [p.to_dict() for p in self.notes],
         }
 
     def to_rows(self) -> list[dict]:
-        """One flat dict per note (for CSV): source, note fields, instrument, confidence, then the runners-up."""
+        """One flat dict per note (for CSV): source, note fields, instrument, guess, confidence, then the runners-up.
+
+        ``guess`` is the most probable instrument and ``confidence`` its probability; ``instrument`` is the guess,
+        or "unknown" when the confidence is below the threshold.
+        """
         rows = []
         for i, p in enumerate(self.notes, start=1):
             row = note_row(self.source, i, p.note)
-            row.update(instrument=p.instrument, confidence=round(p.confidence, 4))
+            row.update(instrument=p.instrument, guess=p.guess, confidence=round(p.confidence, 4))
             for rank in range(2, TOP_K + 1):
                 name, prob = p.top[rank - 1] if rank <= len(p.top) else ("", None)
                 row[f"instrument_{rank}"] = name
@@ -204,15 +240,19 @@ class RecordingPrediction:
         if not self.notes:
             return f"{self.source}: no notes found ({self.duration_s:.1f} s)"
         total_s = sum(p.note.duration_s for p in self.notes)
+        n_unknown = sum(p.is_unknown for p in self.notes)
+        best = f"best guess {self.guess} " if self.instrument == UNKNOWN else ""
+        below = f"; {n_unknown} below {self.min_confidence:.0%}: {UNKNOWN}" if n_unknown else ""
         lines = [
-            (f"{self.source}: {self.instrument} ({self.confidence:.0%} over {len(self.notes)} notes, "
-            f"{total_s:.1f} s of {self.duration_s:.1f} s)"),
+            (f"{self.source}: {self.instrument} ({best}{self.confidence:.0%} over {len(self.notes)} notes, "
+            f"{total_s:.1f} s of {self.duration_s:.1f} s{below})"),
             (f"{'#':>3}  {'start_s':>7}  {'end_s':>7}  {'note':<4}  {'f0_hz':>7}  {'instrument':<12} {'conf':>5}  "
-            "runners-up"),
+            "other guesses"),
         ]
         for i, p in enumerate(self.notes, start=1):
             n = p.note
-            others = ", ".join(f"{name} {prob:.0%}" for name, prob in p.top[1:])
+            # an "unknown" note lists every guess, its most probable one first; a named note its runners-up
+            others = ", ".join(f"{name} {prob:.0%}" for name, prob in p.top[0 if p.is_unknown else 1:])
             lines.append(
                 f"{i:>3}  {n.start_s:7.3f}  {n.end_s:7.3f}  {n.name:<4}  {n.f0_hz:7.1f}  {p.instrument:<12} "
                 f"{p.confidence:5.0%}  {others}"
@@ -221,6 +261,17 @@ class RecordingPrediction:
 
     def __str__(self) -> str:
         return self.to_table()
+
+
+def _check_threshold(record, min_confidence: float) -> None:
+    """A note or recording is :data:`UNKNOWN` exactly when its confidence is below ``min_confidence``."""
+    below = record.confidence < min_confidence
+    if below != (record.instrument == UNKNOWN):
+        raise ParameterError(
+            f"{type(record).__name__} with confidence {record.confidence} and min_confidence {min_confidence} must "
+            f"have instrument {UNKNOWN!r} exactly when its confidence is below the threshold, got "
+            f"{record.instrument!r}"
+        )
 
 
 # ----------------------------------------------------------------------------------------------- the model
@@ -291,7 +342,8 @@ def load_model(model=None):
 
 # ----------------------------------------------------------------------------------------------- prediction
 def predict(path_or_array, *, sr: float | None = None, model=None, name: str | None = None,
-            max_duration_s: float | None = MAX_DURATION_S) -> RecordingPrediction:
+            max_duration_s: float | None = MAX_DURATION_S,
+            min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> RecordingPrediction:
     """Find the notes of a recording and name the instrument of each.
 
     Parameters
@@ -306,6 +358,10 @@ def predict(path_or_array, *, sr: float | None = None, model=None, name: str | N
         What to call the recording in the result (default: the path, or ``"<array>"``).
     max_duration_s : float or None
         Longest file accepted, in seconds (see :func:`~instrumentid.audio.load_audio`).
+    min_confidence : float in [0, 1]
+        A note whose most probable instrument has a lower probability is reported as :data:`UNKNOWN` (its guesses
+        stay in ``top``), and so is the recording when its mean probability is lower; 0 never says "unknown".
+        Default :data:`DEFAULT_MIN_CONFIDENCE`.
 
     Returns
     -------
@@ -315,10 +371,12 @@ def predict(path_or_array, *, sr: float | None = None, model=None, name: str | N
     Raises
     ------
     ParameterError
-        Unreadable or invalid audio, a missing ``sr`` for an array, or a model made for other settings.
+        Unreadable or invalid audio, a missing ``sr`` for an array, a ``min_confidence`` outside [0, 1], or a model
+        made for other settings.
     ModelFileError
         A missing or damaged model.
     """
+    min_confidence = check_min_confidence(min_confidence)
     clf = load_model(model)
     # Collect the warnings of loading and note detection, and give each distinct one once.
     with warnings.catch_warnings(record=True) as caught:
@@ -327,33 +385,55 @@ def predict(path_or_array, *, sr: float | None = None, model=None, name: str | N
                            feature_settings=clf.feature_settings, max_duration_s=max_duration_s)
     for message in dict.fromkeys(str(w.message) for w in caught):
         warnings.warn(message, UserWarning, stacklevel=2)
-    return classify(analysis, clf)
+    return classify(analysis, clf, min_confidence=min_confidence)
 
 
-def classify(analysis: Analysis, clf) -> RecordingPrediction:
+def classify(analysis: Analysis, clf, *, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> RecordingPrediction:
     """Name the instrument of every note of an :class:`~instrumentid.analysis.Analysis` with a fitted classifier.
+
+    Parameters
+    ----------
+    analysis : Analysis
+    clf : LightClassifier or InstrumentClassifier
+        Fitted; its (calibrated) ``predict_proba`` gives the probabilities.
+    min_confidence : float in [0, 1]
+        Below it a note, or the recording, is :data:`UNKNOWN` (see :func:`predict`).
 
     Returns
     -------
     RecordingPrediction
         One NotePrediction per note (top :data:`TOP_K` instruments each) and the recording's instrument: the class
         with the highest mean probability over the notes, each note weighted by its length.
+
+    Raises
+    ------
+    ParameterError
+        A ``min_confidence`` outside [0, 1], or a model with a class named "unknown".
     """
+    min_confidence = check_min_confidence(min_confidence)
     if not analysis.notes:
-        return RecordingPrediction(analysis.name, analysis.duration_s, (), None, None, (), analysis)
-    proba = clf.predict_proba(analysis.X)
+        return RecordingPrediction(analysis.name, analysis.duration_s, (), None, None, (),
+                                   min_confidence=min_confidence, analysis=analysis)
     classes = [str(c) for c in clf.classes_]
+    if UNKNOWN in classes:
+        raise ParameterError(f"the model has a class named {UNKNOWN!r}, the name of a prediction below the "
+                             "confidence threshold: rename that class")
+    proba = clf.predict_proba(analysis.X)
     k = min(TOP_K, len(classes))
+
+    def named(top):
+        return UNKNOWN if top[0][1] < min_confidence else top[0][0]
+
     results = []
     for note, row in zip(analysis.notes, proba, strict=True):
         order = np.argsort(row)[::-1][:k]
         top = tuple((classes[j], float(row[j])) for j in order)
-        results.append(NotePrediction(note, top[0][0], top[0][1], top))
+        results.append(NotePrediction(note, named(top), top[0][1], top))
     weights = np.array([n.duration_s for n in analysis.notes])
     overall = weights @ proba / weights.sum()
     ranking = tuple((classes[j], float(overall[j])) for j in np.argsort(overall)[::-1])
-    return RecordingPrediction(analysis.name, analysis.duration_s, tuple(results), ranking[0][0], ranking[0][1],
-                               ranking, analysis)
+    return RecordingPrediction(analysis.name, analysis.duration_s, tuple(results), named(ranking), ranking[0][1],
+                               ranking, min_confidence=min_confidence, analysis=analysis)
 
 
 # ----------------------------------------------------------------------------------------------- many files
@@ -385,6 +465,6 @@ def find_audio_files(inputs) -> list[Path]:
 
 def format_predictions(recordings, *, fmt: str = "table") -> str:
     """Render several recordings' predictions as a table, JSON (a list of recordings) or CSV (a row per note)."""
-    columns = [*NOTE_COLUMNS, "instrument", "confidence"]
+    columns = [*NOTE_COLUMNS, "instrument", "guess", "confidence"]
     columns += [f"{kind}_{rank}" for rank in range(2, TOP_K + 1) for kind in ("instrument", "confidence")]
     return format_records(recordings, fmt=fmt, columns=columns)

@@ -126,6 +126,9 @@ def _evaluation_section(ev) -> str:
     parts = ["<h2>Evaluation</h2>",
              (f'<p class="big">accuracy {html.escape(_fmt(ev.get("accuracy")))}'
              f' on {html.escape(_fmt(ev.get("n_samples")))} rows</p>')]
+    if ev.get("expected_calibration_error") is not None:
+        parts.append(f'<p>expected calibration error {html.escape(_fmt(ev["expected_calibration_error"]))} '
+                     f'(temperature {html.escape(_fmt(ev.get("temperature", 1.0)))})</p>')
     metrics = ["precision", "recall", "f1-score", "support"]
     per_class = ev.get("per_class", {})
     rows = [[name] + [per_class[name].get(m) for m in metrics] for name in names if name in per_class]
@@ -137,6 +140,12 @@ def _evaluation_section(ev) -> str:
         parts.append("<p>Confusion matrix (rows: true class, columns: predicted class)</p>")
         rows = [[n] + list(r) for n, r in zip(names, cm, strict=True)]
         parts.append(_table(["true \\ predicted"] + list(names), rows))
+    by_source = ev.get("by_source")
+    if isinstance(by_source, dict) and isinstance(by_source.get("sources"), dict):
+        rows = [[name, r.get("n_samples"), r.get("accuracy"), r.get("expected_calibration_error")]
+                for name, r in by_source["sources"].items() if isinstance(r, dict)]
+        parts += [f"<h3>By {html.escape(str(by_source.get('column', 'source')))}</h3>",
+                  _table(["source", "rows", "accuracy", "expected calibration error"], rows)]
     return "\n".join(parts)
 
 
@@ -145,6 +154,11 @@ def _model_section(config) -> str:
     rows = [("classes", config.get("classes")), ("features", arch.get("n_features")),
             ("hidden units", arch.get("hidden_units")), ("activation", arch.get("activation")),
             ("weights sha256", config.get("weights_sha256"))]
+    calibration = config.get("calibration")
+    if isinstance(calibration, dict):
+        rows.insert(4, ("temperature", calibration.get("temperature")))
+        if calibration.get("fitted_on"):
+            rows.insert(5, ("calibrated on", calibration.get("fitted_on")))
     rows += [(f"version {k}", v) for k, v in (config.get("versions") or {}).items()]
     return "<h2>Saved model</h2>\n" + _table(["", ""], rows)
 

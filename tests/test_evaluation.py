@@ -9,6 +9,7 @@ from sklearn.metrics import classification_report, confusion_matrix
 from instrumentid import cli
 from instrumentid.classifier import InstrumentClassifier
 from instrumentid.datasets.base import FeatureDataset, save_dataset
+from instrumentid.errors import ParameterError
 from instrumentid.evaluation import (
     dataset_labels,
     evaluate,
@@ -27,6 +28,10 @@ class _Fixed:
 
     def predict(self, X):
         return self._predictions[: len(X)]
+
+    def predict_proba(self, X):
+        """One-hot rows of the fixed predictions (evaluate() takes the argmax of the probabilities)."""
+        return (self._predictions[: len(X), None] == self.classes_[None, :]).astype(np.float64)
 
 
 def test_hand_checked_numbers():
@@ -209,3 +214,70 @@ def test_trained_on_is_validated(feature_rows, bad):
     X, names = feature_rows
     with pytest.raises(ParameterError, match="trained_on must be"):
         InstrumentClassifier(hidden_units=4, epochs=1).fit(X, names, trained_on=bad)
+
+
+# ----------------------------------------------------------------------------------------------- calibration, sources
+def test_evaluate_reports_the_calibration_error(small_classifier, feature_rows):
+    from instrumentid.calibration import expected_calibration_error, label_indices
+
+    X, names = feature_rows
+    result = evaluate(small_classifier, X, names)
+    codes = label_indices(small_classifier.classes_, names)
+    assert result["expected_calibration_error"] == pytest.approx(
+        expected_calibration_error(small_classifier.predict_proba(X), codes))
+    assert 0 < result["expected_calibration_error"] < 1 and result["temperature"] == 1.0
+    assert sum(row["count"] for row in result["reliability"]) == len(X) and len(result["reliability"]) == 15
+    assert "expected calibration error: " in format_evaluation(result)
+
+
+def _with_sources(X, names, sources):
+    ds = _dataset(X, names)
+    rows = [{"source": s, "split": "train"} for s in sources] + [{"source": s, "split": "test"} for s in sources]
+    ds.metadata = rows
+    return ds
+
+
+def test_evaluate_by_source_splits_the_test_rows(small_classifier, feature_rows):
+    from instrumentid.evaluation import evaluate_by_source, format_by_source
+
+    X, names = feature_rows
+    sources = np.where(np.arange(len(X)) % 3 == 0, "FluidR3", "GMbank")
+    result = evaluate_by_source(small_classifier, _with_sources(X, names, sources))
+    assert list(result["sources"]) == ["FluidR3", "GMbank"]
+    assert result["overall"] == evaluate(small_classifier, X, names)
+    for name, mask in (("FluidR3", sources == "FluidR3"), ("GMbank", sources == "GMbank")):
+        assert result["sources"][name] == evaluate(small_classifier, X[mask], names[mask])
+    n = sum(r["n_samples"] for r in result["sources"].values())
+    accuracy = sum(r["accuracy"] * r["n_samples"] for r in result["sources"].values()) / n
+    assert n == len(X) and accuracy == pytest.approx(result["overall"]["accuracy"])
+    text = format_by_source(result)
+    assert "FluidR3" in text and "GMbank" in text and "overall" in text and "true \\ predicted" in text
+
+
+@pytest.mark.parametrize("metadata", [None, [{"split": "train"}]])
+def test_evaluate_by_source_needs_a_source_column(small_classifier, feature_rows, metadata):
+    from instrumentid.evaluation import evaluate_by_source
+
+    X, names = feature_rows
+    ds = _dataset(X, names)
+    ds.metadata = None if metadata is None else metadata * (2 * len(X))
+    with pytest.raises(ParameterError, match="source"):
+        evaluate_by_source(small_classifier, ds)
+
+
+def test_cli_evaluate_by_source(small_classifier, feature_rows, tmp_path, capsys):
+    X, names = feature_rows
+    model = small_classifier.save(tmp_path / "model")
+    sources = np.where(np.arange(len(X)) % 2 == 0, "TimGM6mb", "freepats")
+    save_dataset(_with_sources(X, names, sources), tmp_path / "data")
+    assert cli.main(["evaluate", "--model", str(model), "--data", str(tmp_path / "data"), "--by-source"]) == 0
+    out = capsys.readouterr().out
+    assert "expected calibration error" in out and "by source (test rows)" in out
+    assert "== source TimGM6mb" in out and "== source freepats" in out
+    saved = json.loads((model / "evaluation.json").read_text())
+    assert set(saved["by_source"]["sources"]) == {"TimGM6mb", "freepats"}
+    # without a source column: one clear line, exit 2
+    save_dataset(_dataset(X, names), tmp_path / "plain")
+    assert cli.main(["evaluate", "--model", str(model), "--data", str(tmp_path / "plain"), "--by-source"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("instrumentid: error: ") and "source" in err and err.count("\n") == 1

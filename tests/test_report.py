@@ -76,3 +76,17 @@ def test_cli_report(run_dir, tmp_path, capsys):
     assert cli.main(["report", str(run_dir), "--out", str(tmp_path / "r.html")]) == 0
     assert "r.html" in capsys.readouterr().out
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_report_shows_calibration_and_sources(small_classifier, feature_rows, tmp_path):
+    import copy
+
+    X, names = feature_rows
+    run = tmp_path / "run"
+    copy.deepcopy(small_classifier).set_temperature(1.8, fitted_on="held-out sources").save(run / "model")
+    result = evaluate(small_classifier, X, names)
+    by_source = {"column": "source", "split": "test", "sources": {"FluidR3": result}}
+    write_evaluation(result, run, extra={"by_source": by_source})
+    page = render_report(run)
+    assert "expected calibration error" in page and "FluidR3" in page
+    assert "temperature" in page and "1.8" in page and "held-out sources" in page
