@@ -277,19 +277,26 @@ def _cmd_dataset_info(args) -> int:
 def _cmd_model_info(args) -> int:
     import json
 
-    from instrumentid.inference import read_model_facts
+    from instrumentid.modelcard import NOT_RECORDED, card_facts
     from instrumentid.prediction import DEFAULT_MODEL
 
-    facts = read_model_facts(DEFAULT_MODEL if args.model is None else args.model)
+    facts = card_facts(DEFAULT_MODEL if args.model is None else args.model)
     if args.format == "json":
         print(json.dumps(facts, indent=2))
         return 0
-    for key, value in facts.items():
+
+    def text(value, nested: bool = False) -> str:
+        if value is None:
+            return NOT_RECORDED
         if isinstance(value, dict):
-            value = ", ".join(f"{k} {v}" for k, v in value.items())
-        elif isinstance(value, list):
-            value = ", ".join(map(str, value))
-        print(f"{key + ':':<18}{value}")
+            inner = ", ".join(f"{k} {text(v, True)}" for k, v in value.items())
+            return f"({inner})" if nested else inner
+        if isinstance(value, list) and not nested:
+            return ", ".join(map(str, value))
+        return str(value)
+
+    for key, value in facts.items():
+        print(f"{key + ':':<18}{text(value)}")
     return 0
 
 

@@ -85,6 +85,14 @@ def main(argv=None) -> int:
     }
     atomic_write_text(Path(out) / "training.json", json.dumps(provenance, indent=1, default=str) + "\n")
     print(f"wrote {out}")
+
+    # the model card (note counts and rendering settings of the data set go to training.json first); the
+    # repository's MODEL_CARD.md only when this is the shipped model
+    from instrumentid.modelcard import write_model_card
+
+    shipped = Path(args.out).resolve() == Path(parser.get_default("out")).resolve()
+    card = write_model_card(out, out=ROOT / "MODEL_CARD.md" if shipped else None, dataset=ds)
+    print(f"wrote {card}" + (" and MODEL_CARD.md" if shipped else ""))
     return 0
 
 
