@@ -120,6 +120,10 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         same way; None when the rows are not instrumentid's audio features (e.g. the UIowa files).
     note_settings : NoteSettings or None
         How notes were cut from recordings before featurization, saved likewise; None when unknown.
+    input_noise : float >= 0
+        Standard deviation of Gaussian noise added to the standardized training features of every batch (the lab:
+        0; the shipped model's recipe, :data:`~instrumentid.settings.SHIPPED_TRAINING`, uses it against
+        over-fitting the recordings it trains on).
 
     Attributes
     ----------
@@ -145,7 +149,8 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden_units=DEFAULT_TRAINING.hidden_units, activation=DEFAULT_TRAINING.activation,
                  lr=DEFAULT_TRAINING.lr, epochs=DEFAULT_TRAINING.epochs, batch_size=DEFAULT_TRAINING.batch_size,
-                 random_state=DEFAULT_TRAINING.seed, verbose=False, feature_settings=None, note_settings=None):
+                 random_state=DEFAULT_TRAINING.seed, verbose=False, feature_settings=None, note_settings=None,
+                 input_noise=DEFAULT_TRAINING.input_noise):
         self.hidden_units = hidden_units
         self.activation = activation
         self.lr = lr
@@ -155,6 +160,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.feature_settings = feature_settings
         self.note_settings = note_settings
+        self.input_noise = input_noise
 
     # ------------------------------------------------------------------------------------------- validation
     def _training_kwargs(self) -> dict:
@@ -174,7 +180,8 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
             if value is not None and not isinstance(value, kind):
                 raise ParameterError(f"{name} must be a {kind.__name__} or None, got {type(value).__name__}")
         return {"hidden_units": self.hidden_units, "activation": self.activation, "lr": self.lr, "epochs": self.epochs,
-                "batch_size": self.batch_size, "random_state": seed, "progress": bool(self.verbose)}
+                "batch_size": self.batch_size, "random_state": seed, "progress": bool(self.verbose),
+                "input_noise": self.input_noise}
 
     def _validate(self, X, y="no_validation", *, reset: bool):
         """scikit-learn's ``validate_data`` (float64 X, 1-d classification y); errors become :class:`ParameterError`.

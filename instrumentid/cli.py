@@ -16,7 +16,7 @@ from pathlib import Path
 from instrumentid import __version__
 from instrumentid.calibration import DEFAULT_MIN_CONFIDENCE, UNKNOWN
 from instrumentid.errors import InstrumentIdError
-from instrumentid.settings import DEFAULT_TRAINING
+from instrumentid.settings import DEFAULT_TRAINING, TrainingSettings
 
 __all__ = ["HANDLERS", "build_parser", "main"]
 
@@ -44,6 +44,10 @@ def seed(text: str) -> int:
 
 def positive_float(text: str) -> float:
     return _number(text, float, lambda v: 0 < v < float("inf"), "a positive number")
+
+
+def non_negative_float(text: str) -> float:
+    return _number(text, float, lambda v: 0 <= v < float("inf"), "a number >= 0")
 
 
 def fraction(text: str) -> float:
@@ -142,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="run folder to write (default runs/train-TIMESTAMP)")
     _add_training_options(p, epochs=DEFAULT_TRAINING.epochs)
     _add_lr_option(p)
+    p.add_argument("--activation", choices=TrainingSettings.ACTIVATIONS, default=DEFAULT_TRAINING.activation,
+                   help=f"hidden-layer activation (default {DEFAULT_TRAINING.activation})")
+    p.add_argument("--input-noise", type=non_negative_float, default=DEFAULT_TRAINING.input_noise, metavar="STD",
+                   help="Gaussian noise added to the standardized training features of every batch; helps on "
+                        f"recordings the model never heard (default {DEFAULT_TRAINING.input_noise:g}: none)")
     p.set_defaults(handler="train")
 
     p = sub.add_parser("sweep", help="learning-rate sweep: a fresh model per rate")
@@ -244,7 +253,8 @@ def _cmd_train(args) -> int:
 
     lab.run_train(
         data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
-        hidden_units=args.hidden_units, lr=args.lr, seed=args.seed, progress=not args.quiet,
+        hidden_units=args.hidden_units, lr=args.lr, seed=args.seed, activation=args.activation,
+        input_noise=args.input_noise, progress=not args.quiet,
     )
     return 0
 

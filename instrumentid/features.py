@@ -8,7 +8,7 @@ cut from users' recordings, so a model never sees features computed two differen
 
 The vector (:data:`FEATURE_NAMES`, for the default settings) mixes cepstral statistics with descriptors chosen
 because they carried over between SoundFonts in the leave-one-SoundFont-out measurements
-(``scripts/measure_generalization.py``)::
+(``scripts/measure_features.py``)::
 
     [  0: 20]  mean over the note of 20 MFCCs
     [ 20: 40]  standard deviation over the note of the 20 MFCCs

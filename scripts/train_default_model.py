@@ -1,17 +1,24 @@
 """Train the model that ships with instrumentid (instrumentid/data/default_model/).
 
-The lab's network (120 -> 256 sigmoid -> 10 softmax, Adam, batch 128; 40 epochs at lr 0.003, chosen on the held-out
-split, where the lab's 10 epochs at 0.001 leave it under-trained on this smaller set) trained on the
-training split of the default data set (notes rendered from the General-MIDI SoundFonts, see
-instrumentid.datasets.soundfont) and measured on its test split; the model that ships is then trained the same way
-on every note of the set (train + test), so users get the most data (``--train-only`` ships the measured model).
+The recipe is :data:`instrumentid.settings.SHIPPED_TRAINING`: the lab's network shape (120 features -> one hidden
+layer -> 10 softmax outputs, Adam, batch 128) with the width, activation, epochs and input noise that named
+instruments best in recordings the network never heard (leave-one-source-out; ``scripts/measure_generalization.py``
+prints the candidates). It is trained on the training split of the default data set (notes rendered from every
+default source, see instrumentid.datasets.soundfont) and measured on its test split (the pitch split); then:
+
+- leave-one-source-out: for every source, the recipe is trained on the other sources and scored on it; the held-out
+  logits of every source fit the softmax temperature that ships (temperature scaling), and the accuracy per source
+  and class, the confusion matrix and the calibration error before and after go to ``training.json``;
+- the model that ships is trained the same way on every note of the set (train + test), so users get the most data
+  (``--train-only`` ships the measured model), with that temperature.
+
 The classes are instrument names, and the model carries the note and feature settings it was trained with (the data
 set's, see ``instrumentid.lab.model_settings``), so `instrumentid predict` can refuse notes or features computed
 differently.
 
 Usage (from the repository root)::
 
-    .venv/bin/python scripts/train_default_model.py [--out DIR] [--epochs N] [--seed S]
+    .venv/bin/python scripts/train_default_model.py [--out DIR] [--epochs N] [--lr LR] [--seed S]
 """
 
 from __future__ import annotations
@@ -25,15 +32,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from instrumentid.settings import SHIPPED_TRAINING  # noqa: E402
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "instrumentid" / "data" / "default_model",
                         help="model folder to write (default: the package's built-in model)")
-    # Chosen on the held-out pitch split (mean of 2 seeds): 10 epochs at 1e-3 (the lab's) 97.8 %, 20 at 3e-3 98.7 %,
-    # 40 at 1e-3 98.8 %, 40 at 3e-3 99.0 %.
-    parser.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
-    parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 0.003)")
+    recipe = SHIPPED_TRAINING
+    parser.add_argument("--epochs", type=int, default=recipe.epochs, help=f"training epochs (default {recipe.epochs})")
+    parser.add_argument("--lr", type=float, default=recipe.lr, help=f"Adam learning rate (default {recipe.lr:g})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--train-only", action="store_true",
                         help="ship the model trained on the training split only (default: refit on every note)")
@@ -41,6 +49,7 @@ def main(argv=None) -> int:
 
     import numpy as np
 
+    from instrumentid.calibration import METHOD
     from instrumentid.classifier import InstrumentClassifier
     from instrumentid.datasets.soundfont import load_default_dataset
     from instrumentid.lab import model_settings
@@ -56,29 +65,43 @@ def main(argv=None) -> int:
 
     t1 = time.perf_counter()
     note_settings, feature_settings = model_settings(ds)
-    # the lab's network and batch size (the classifier's defaults), with this model's epochs and rate
-    clf = InstrumentClassifier(lr=args.lr, epochs=args.epochs, random_state=args.seed, verbose=True,
-                               feature_settings=feature_settings, note_settings=note_settings)
-    clf.fit(ds.X_train, y_train, eval_set=(ds.X_test, y_test), trained_on={"data": ds.key, "rows": ["train"]})
+
+    def classifier():
+        return InstrumentClassifier(hidden_units=recipe.hidden_units, activation=recipe.activation, lr=args.lr,
+                                    epochs=args.epochs, batch_size=recipe.batch_size, random_state=args.seed,
+                                    input_noise=recipe.input_noise, verbose=False,
+                                    feature_settings=feature_settings, note_settings=note_settings)
+
+    clf = classifier().fit(ds.X_train, y_train, eval_set=(ds.X_test, y_test),
+                           trained_on={"data": ds.key, "rows": ["train"]})
     fit_s = time.perf_counter() - t1
     train_acc, test_acc = clf.score(ds.X_train, y_train), clf.score(ds.X_test, y_test)
-    print(f"train accuracy {train_acc:.4f}, test accuracy {test_acc:.4f} (fit {fit_s:.1f} s)")
+    print(f"pitch split: train accuracy {train_acc:.4f}, test accuracy {test_acc:.4f} (fit {fit_s:.1f} s)")
+
+    X_all, y_all = np.concatenate([ds.X_train, ds.X_test]), np.concatenate([y_train, y_test])
+    source = np.asarray([m["source"] for m in ds.metadata if m["split"] == "train"]
+                        + [m["source"] for m in ds.metadata if m["split"] == "test"])
+    held_out = leave_one_source_out(classifier, X_all, y_all, source, classes=names)
+    print(f"leave-one-source-out: mean {held_out['mean_accuracy']:.4f} over {len(held_out['sources'])} sources; "
+          f"ECE {held_out['ece_before']:.3f} -> {held_out['ece_after']:.3f} at temperature "
+          f"{held_out['temperature']:.3f}")
+
     if not args.train_only:
-        clf = clf.__class__(**clf.get_params()).fit(np.concatenate([ds.X_train, ds.X_test]),
-                                                     np.concatenate([y_train, y_test]),
-                                                     trained_on={"data": ds.key, "rows": ["train", "test"]})
-        print(f"refit on all {len(y_train) + len(y_test)} notes for the shipped model")
+        clf = classifier().fit(X_all, y_all, trained_on={"data": ds.key, "rows": ["train", "test"]})
+        print(f"refit on all {len(y_all)} notes for the shipped model")
+    clf.set_temperature(held_out["temperature"], method=METHOD,
+                        fitted_on=f"held-out notes of {len(held_out['sources'])} sources, each scored by a model "
+                                  f"trained on the others ({len(y_all)} notes)")
 
     out = clf.save(args.out)
     provenance = {
         "script": "scripts/train_default_model.py",
         "dataset": {k: ds.info.get(k) for k in ("kind", "key", "split", "test_source", "n_train", "n_test")},
         "sources": [src.get("name") for src in ds.info.get("settings", {}).get("sources", [])],
-        "epochs": args.epochs,
-        "lr": args.lr,
-        "seed": args.seed,
+        "recipe": {**recipe.to_dict(), "epochs": args.epochs, "lr": args.lr, "seed": args.seed},
         "train_accuracy": round(float(train_acc), 6),
         "test_accuracy": round(float(test_acc), 6),
+        "leave_one_source_out": held_out,
         "shipped_model_trained_on": "train" if args.train_only else "train+test",
         "fit_seconds": round(fit_s, 2),
         "total_seconds": round(time.perf_counter() - t0, 2),
@@ -94,6 +117,55 @@ def main(argv=None) -> int:
     card = write_model_card(out, out=ROOT / "MODEL_CARD.md" if shipped else None, dataset=ds)
     print(f"wrote {card}" + (" and MODEL_CARD.md" if shipped else ""))
     return 0
+
+
+def leave_one_source_out(make_classifier, X, y, source, *, classes) -> dict:
+    """Train on every source but one, score the one left out, for every source; fit the temperature on the results.
+
+    Returns
+    -------
+    dict
+        ``sources`` (name -> notes, accuracy, ECE before/after with a temperature fitted on the other sources'
+        held-out notes only), ``per_class`` (source -> class -> recall), ``confusion`` (rows true, columns
+        predicted, in ``classes`` order), ``mean_accuracy``, ``ece_before``/``ece_after`` (means over sources) and
+        ``temperature`` (fitted on every held-out note: the one that ships).
+    """
+    import numpy as np
+
+    from instrumentid.calibration import expected_calibration_error, fit_temperature, label_indices, softmax
+
+    names = list(dict.fromkeys(source.tolist()))
+    logits, codes = {}, {}
+    for name in names:
+        test = source == name
+        clf = make_classifier().fit(X[~test], y[~test])
+        logits[name], codes[name] = clf.decision_function(X[test]), label_indices(clf.classes_, y[test])
+        print(f"  held out {name}: {np.mean(logits[name].argmax(1) == codes[name]):.4f} ({test.sum()} notes)",
+              flush=True)
+    out: dict = {"sources": {}, "per_class": {}}
+    confusion = np.zeros((len(classes), len(classes)), dtype=int)
+    for name in names:
+        others = [n for n in names if n != name]
+        t_other = fit_temperature(np.concatenate([logits[n] for n in others]),
+                                  np.concatenate([codes[n] for n in others]))
+        pred = logits[name].argmax(1)
+        np.add.at(confusion, (codes[name], pred), 1)
+        out["sources"][name] = {
+            "notes": int(len(pred)), "accuracy": round(float(np.mean(pred == codes[name])), 4),
+            "ece_before": round(expected_calibration_error(softmax(logits[name]), codes[name]), 4),
+            "ece_after": round(expected_calibration_error(softmax(logits[name], temperature=t_other), codes[name]), 4),
+            "temperature_from_other_sources": round(t_other, 4),
+        }
+        out["per_class"][name] = {str(c): round(float(np.mean(pred[codes[name] == i] == i)), 4)
+                                  for i, c in enumerate(classes) if np.any(codes[name] == i)}
+    figures = out["sources"].values()
+    out["mean_accuracy"] = round(float(np.mean([f["accuracy"] for f in figures])), 4)
+    out["ece_before"] = round(float(np.mean([f["ece_before"] for f in figures])), 4)
+    out["ece_after"] = round(float(np.mean([f["ece_after"] for f in figures])), 4)
+    out["temperature"] = round(fit_temperature(np.concatenate(list(logits.values())),
+                                               np.concatenate(list(codes.values()))), 4)
+    out["confusion"] = {"classes": [str(c) for c in classes], "matrix": confusion.tolist()}
+    return out
 
 
 if __name__ == "__main__":

@@ -61,10 +61,11 @@ def test_package_exports_classifier():
 
 def test_init_stores_hyperparameters_only():
     clf = InstrumentClassifier(hidden_units=8, activation="relu", lr=0.1, epochs=2, batch_size=4, random_state=3,
-                               verbose=True, feature_settings=DEFAULT_FEATURES, note_settings=DEFAULT_NOTES)
+                               verbose=True, feature_settings=DEFAULT_FEATURES, note_settings=DEFAULT_NOTES,
+                               input_noise=0.5)
     assert clf.get_params() == {"hidden_units": 8, "activation": "relu", "lr": 0.1, "epochs": 2, "batch_size": 4,
                                 "random_state": 3, "verbose": True, "feature_settings": DEFAULT_FEATURES,
-                                "note_settings": DEFAULT_NOTES}
+                                "note_settings": DEFAULT_NOTES, "input_noise": 0.5}
     assert not [k for k in vars(clf) if k.endswith("_")]
 
 
@@ -73,8 +74,10 @@ def test_defaults_are_the_training_settings():
     assert InstrumentClassifier().get_params() == {
         "hidden_units": t.hidden_units, "activation": t.activation, "lr": t.lr, "epochs": t.epochs,
         "batch_size": t.batch_size, "random_state": t.seed, "verbose": False, "feature_settings": None,
-        "note_settings": None}
-    assert (t.hidden_units, t.activation, t.lr, t.epochs, t.batch_size) == (256, "sigmoid", 1e-3, 10, 128)  # the lab's
+        "note_settings": None, "input_noise": t.input_noise}
+    # the lab's
+    assert (t.hidden_units, t.activation, t.lr, t.epochs, t.batch_size, t.input_noise) == (256, "sigmoid", 1e-3, 10,
+                                                                                           128, 0.0)
 
 
 def test_settings_are_hyperparameters(feature_rows):

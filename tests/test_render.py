@@ -76,3 +76,46 @@ def test_lab_example_from_a_given_soundfont():
     y = render.lab_example(soundfont=TIM, sr=SR)
     last = render.LAB_EXAMPLE["notes"][-1]
     assert y.ndim == 1 and len(y) == round((last[2] + last[3]) * SR) + round(0.5 * SR)
+
+
+# ----------------------------------------------------------------------------------------------- freepats (TiMidity++)
+def test_freepats_is_a_default_source_without_its_borrowed_soprano_sax():
+    sources = {s.name: s for s in render.default_sources()}
+    assert "freepats" in sources and not sources["freepats"].is_soundfont
+    assert 64 not in sources["freepats"].programs  # its top soprano-sax sample is TimGM6mb's
+    assert {0, 24, 40, 42, 56, 57, 65, 68, 71, 73} <= set(sources["freepats"].programs)
+
+
+@pytest.mark.parametrize("program, midi", [(0, 60), (40, 69), (73, 72)])
+def test_freepats_note_is_audible_at_pitch_and_of_the_asked_length(program, midi):
+    y = render.render_note(render.FREEPATS_CFG, program, midi, velocity=100, duration_s=0.6)
+    assert y.dtype == np.float32 and y.shape == (round((0.6 + render.RELEASE_S) * SR),)
+    assert np.max(np.abs(y)) > 0.01
+    assert abs(_f0_midi(y) - midi) < 0.5
+
+
+def test_freepats_vibrato_and_missing_program():
+    dry = render.render_note(render.FREEPATS_CFG, 73, 72, duration_s=0.8)
+    wobbly = render.render_note(render.FREEPATS_CFG, 73, 72, duration_s=0.8, vibrato=(5.5, 0.3))
+    assert np.max(np.abs(dry - wobbly)) > 0.01
+    with pytest.raises(render.ParameterError, match="no program 3"):
+        render.render_note(render.FREEPATS_CFG, 3, 60)  # freepats has no honky-tonk piano
+    with pytest.raises(render.ParameterError, match="SF2/SF3 SoundFonts only"):
+        render.render_phrase([(73, 72, 0.0, 0.5, 90)], soundfont=render.FREEPATS_CFG)
+
+
+def test_timidity_config_needs_the_program(tmp_path, monkeypatch):
+    import shutil
+
+    cfg = tmp_path / "mine.cfg"
+    cfg.write_text("dir /nowhere\nbank 0\n 0 piano.pat\n")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    render._timidity_programs.cache_clear()
+    with pytest.raises(render.ParameterError, match="timidity program is not installed"):
+        render.check_soundfont(cfg)
+    monkeypatch.undo()
+    render._timidity_programs.cache_clear()
+    empty = tmp_path / "empty.cfg"
+    empty.write_text("# nothing\n")
+    with pytest.raises(render.ParameterError, match="maps no program"):
+        render.check_soundfont(empty)

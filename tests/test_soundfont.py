@@ -11,6 +11,7 @@ import pytest
 from instrumentid.datasets import soundfont as sfds
 from instrumentid.datasets.programs import DEFAULT_CLASSES, PROGRAM_RANGES, read_programs
 from instrumentid.datasets.render import Source, render_note, timgm6mb
+from instrumentid.datasets.variation import VARIATION
 from instrumentid.settings import DEFAULT_FEATURES, FeatureSettings, NoteSettings, settings_key
 
 TIM = timgm6mb()
@@ -98,14 +99,17 @@ def test_saved_layout_and_cache(cache, two_sources, monkeypatch):
 def test_settings_key_changes_with_settings():
     classes = read_programs(TINY)
     src = [Source("A", TIM)]
-    base = settings_key(sfds._settings(src, classes, seed=0, renders=2))
-    assert base == settings_key(sfds._settings(src, classes, seed=0, renders=2))
-    assert base != settings_key(sfds._settings(src, classes, seed=1, renders=2))
-    assert base != settings_key(sfds._settings(src, read_programs({"piano": [0]}), seed=0, renders=2))
+    base = settings_key(sfds._settings(src, classes, seed=0, renders=2, variation=VARIATION))
+    assert base == settings_key(sfds._settings(src, classes, seed=0, renders=2, variation=VARIATION))
+    assert base != settings_key(sfds._settings(src, classes, seed=1, renders=2, variation=VARIATION))
+    assert base != settings_key(sfds._settings(src, read_programs({"piano": [0]}), seed=0, renders=2,
+                                               variation=VARIATION))
+    louder = {**VARIATION, "level_db": (-6.0, 0.0)}
+    assert base != settings_key(sfds._settings(src, classes, seed=0, renders=2, variation=louder))
 
 
 def test_feature_settings_change_the_cache_key():
-    settings = sfds._settings([Source("A", TIM)], read_programs(TINY), seed=0, renders=2)
+    settings = sfds._settings([Source("A", TIM)], read_programs(TINY), seed=0, renders=2, variation=VARIATION)
     base = sfds._cache_key(settings, DEFAULT_FEATURES)
     assert base == sfds._cache_key(settings, FeatureSettings())
     assert base != sfds._cache_key(settings, FeatureSettings(attack_s=0.2))

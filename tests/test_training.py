@@ -95,6 +95,17 @@ def test_seeded_and_reproducible():
     assert a.train_loss != c.train_loss
 
 
+def test_input_noise_is_seeded_and_regularizes():
+    X, y, Xt, yt = _data()
+    kwargs = {"X_test": Xt, "y_test": yt, "epochs": 3, "hidden_units": 16, "progress": False, "random_state": 1}
+    clean = fit(X, y, **kwargs)[1]
+    assert fit(X, y, input_noise=0.0, **kwargs)[1] == clean  # 0 is exactly the lab's training
+    noisy = fit(X, y, input_noise=1.0, **kwargs)[1]
+    assert fit(X, y, input_noise=1.0, **kwargs)[1] == noisy  # the noise is drawn from the seed
+    # the network sees noisy batches: its training loss is higher than without noise
+    assert noisy.train_loss[-1] > clean.train_loss[-1]
+
+
 def test_cpu_settings_are_restored():
     X, y, _, _ = _data(n_train=100)
     threads = torch.get_num_threads()
@@ -218,6 +229,8 @@ X_NAN[5, 1] = np.inf
     (_bad(X0, Y0, epochs=2.5), "epochs must be a positive integer, got 2.5"),
     (_bad(X0, Y0, activation="softmax"), "activation must be one of"),
     (_bad(X0, Y0, random_state="a"), "random_state must be an integer seed"),
+    (_bad(X0, Y0, input_noise=-0.1), "input_noise must be a finite number >= 0, got -0.1"),
+    (_bad(X0, Y0, input_noise="loud"), "input_noise must be a number >= 0, got 'loud'"),
 ])
 def test_fit_refuses_bad_input(case, message):
     with pytest.raises(ParameterError, match=message):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from instrumentid.datasets.render import render_note, timgm6mb
-from instrumentid.datasets.variation import VARIATION, vary_note
+from instrumentid.datasets.variation import VARIATION, room_bank, vary_note
 from instrumentid.settings import SR
 
 
@@ -28,8 +28,38 @@ def test_lead_in_and_level_within_their_ranges():
 
 
 def test_no_variation_keeps_the_note():
-    none = {**VARIATION, "swell_db": 0.0, "reverb_probability": 0.0, "eq_db": 0.0, "tilt_db_per_octave": 0.0,
-            "level_db": (0.0, 0.0), "snr_db": (200.0, 200.0), "lead_in_s": (0.0, 0.0)}
+    none = {**VARIATION, "swell_db": 0.0, "room_probability": 0.0, "eq_db": 0.0, "tilt_db_per_octave": 0.0,
+            "resonances": 0, "level_db": (0.0, 0.0), "snr_db": (200.0, 200.0), "lead_in_s": (0.0, 0.0)}
     y = np.sin(2 * np.pi * 440 * np.arange(SR // 2) / SR)
     out = vary_note(y, rng=np.random.default_rng(0), variation=none)
     np.testing.assert_allclose(out, y / np.max(np.abs(y)), atol=1e-4)
+
+
+SMALL_BANK = {**VARIATION, "rooms": 3, "room_rt60_s": (0.3, 0.6), "room_max_order": 10}
+
+
+def test_room_bank_is_simulated_once_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTRUMENTID_CACHE", str(tmp_path))
+    bank = room_bank(variation=SMALL_BANK)
+    assert bank.shape[0] == 3 and bank.dtype == np.float32 and np.isfinite(bank).all()
+    np.testing.assert_array_equal(bank[:, 0], 1.0)  # the direct sound first, at unit gain
+    # a reverberant tail: energy after 50 ms, decaying
+    tail = bank[:, int(0.05 * SR):]
+    assert np.all(np.sum(tail**2, axis=1) > 1e-4)
+    assert list((tmp_path / "rooms").glob("rooms-*.npy"))
+    np.testing.assert_array_equal(room_bank(variation=SMALL_BANK), bank)  # read back, not simulated again
+    other = room_bank(variation={**SMALL_BANK, "room_seed": 1})
+    assert not np.array_equal(other[:, :100], bank[:, :100])
+
+
+def test_rooms_and_resonances_colour_the_note(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTRUMENTID_CACHE", str(tmp_path))
+    y = np.sin(2 * np.pi * 440 * np.arange(SR // 2) / SR).astype(np.float32)
+    plain = {**SMALL_BANK, "swell_db": 0.0, "room_probability": 0.0, "eq_db": 0.0, "tilt_db_per_octave": 0.0,
+             "resonances": 0, "level_db": (0.0, 0.0), "snr_db": (200.0, 200.0), "lead_in_s": (0.0, 0.0)}
+    dry = vary_note(y, rng=np.random.default_rng(0), variation=plain)
+    roomy = vary_note(y, rng=np.random.default_rng(0), variation={**plain, "room_probability": 1.0})
+    assert roomy.shape == dry.shape and np.max(np.abs(roomy - dry)) > 0.05
+    coloured = vary_note(y, rng=np.random.default_rng(3), variation={**plain, "resonances": 3,
+                                                                      "resonance_db": (6.0, 8.0)})
+    assert not np.allclose(coloured, dry, atol=1e-3)

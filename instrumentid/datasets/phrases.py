@@ -152,7 +152,8 @@ def make_phrases(cases=None, *, n_per_case: int = 8, seed: int = 0, soundfonts=N
     unknown = [c for c in cases if c not in CASES]
     if unknown or int(n_per_case) < 1:
         raise ParameterError(f"cases must be among {list(CASES)} and n_per_case >= 1, got {cases!r}, {n_per_case!r}")
-    sources = default_sources() if soundfonts is None else [
+    # phrases need a SoundFont (render_phrase); the TiMidity++ source renders single notes only
+    sources = [s for s in default_sources() if s.is_soundfont] if soundfonts is None else [
         s if isinstance(s, Source) else sources_from_paths([os.fspath(s)])[0] for s in soundfonts]
     if not sources:
         raise ParameterError("no SoundFont to render the phrases from")

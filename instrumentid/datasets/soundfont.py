@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from instrumentid.audio import SILENCE_PEAK
+from instrumentid.audio import SILENCE_PEAK, resample
 from instrumentid.datasets.base import FeatureDataset, cached, map_in_workers, resolve_settings, save_dataset
 from instrumentid.datasets.programs import DEFAULT_CLASSES, program_range, read_programs
 from instrumentid.datasets.render import RELEASE_S, default_sources, render_note, sources_from_paths
-from instrumentid.datasets.variation import VARIATION, vary_note
+from instrumentid.datasets.variation import VARIATION, room_bank, vary_note
 from instrumentid.errors import ParameterError
 from instrumentid.settings import SR, FeatureSettings, NoteSettings, settings_key
 from instrumentid.util import cache_dir
@@ -60,9 +60,9 @@ SUSTAINED = frozenset(range(40, 44)) | frozenset(range(56, 80))
 #: With the pitch split, every ``PITCH_TEST_EVERY``-th MIDI pitch is a test pitch.
 PITCH_TEST_EVERY = 5
 #: Renders per (source, program, pitch, velocity); each gets its own length and variation.
-RENDERS_PER_NOTE = 5
+RENDERS_PER_NOTE = 3
 #: Bump when rendering or variation code changes: old caches are then not reused.
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 #: Metadata columns of the table of rendered notes (:func:`feature_table`).
 TABLE_COLUMNS = ("source", "class", "label", "program", "pitch", "velocity", "length_s")
 #: Rendered notes per worker task (all of one source and program, so a worker loads few SoundFonts).
@@ -119,7 +119,7 @@ def plan_notes(sources, classes, *, seed: int = 0, renders: int = RENDERS_PER_NO
 
 
 
-def render_varied(row: dict, *, sr: int = SR):
+def render_varied(row: dict, *, sr: int = SR, variation: dict | None = None):
     """Render one planned note with its variation.
 
     Parameters
@@ -128,6 +128,8 @@ def render_varied(row: dict, *, sr: int = SR):
         One row of :func:`plan_notes` (``path``, ``program``, ``pitch``, ``velocity``, ``length_s``, ``seed``).
     sr : int
         Sample rate in Hz.
+    variation : dict, optional
+        Ranges of the random choices (default :data:`~instrumentid.datasets.variation.VARIATION`).
 
     Returns
     -------
@@ -135,20 +137,31 @@ def render_varied(row: dict, *, sr: int = SR):
         The varied note (:func:`~instrumentid.datasets.variation.vary_note`), or None if the SoundFont renders
         silence (a pitch outside its samples).
     """
+    v = VARIATION if variation is None else variation
     rng = np.random.default_rng(row["seed"])
     rng.integers(len(DURATIONS_S))  # the draw that chose the length in plan_notes
     vibrato = None
-    if row["program"] in SUSTAINED and rng.random() < VARIATION["vibrato_probability"]:
-        vibrato = (rng.uniform(*VARIATION["vibrato_rate_hz"]), rng.uniform(*VARIATION["vibrato_depth_semitones"]))
-    y = render_note(row["path"], row["program"], row["pitch"], velocity=row["velocity"],
-                    duration_s=row["length_s"], sr=sr, vibrato=vibrato)
+    if row["program"] in SUSTAINED and rng.random() < v["vibrato_probability"]:
+        vibrato = (rng.uniform(*v["vibrato_rate_hz"]), rng.uniform(*v["vibrato_depth_semitones"]))
+    # sample-zone shift: play k semitones away and resample back to the note's pitch, so the SoundFont's spectral
+    # envelope (formants, body resonances) sits k semitones off, as another instrument's would
+    shift = 0
+    if rng.random() < v["zone_shift_probability"]:
+        k = int(rng.integers(1, v["zone_shift_semitones"] + 1)) * (1 if rng.random() < 0.5 else -1)
+        if 0 <= row["pitch"] + k <= 127:
+            shift = k
+    ratio = 2.0 ** (shift / 12.0)
+    y = render_note(row["path"], row["program"], row["pitch"] + shift, velocity=row["velocity"],
+                    duration_s=row["length_s"] / ratio, release_s=RELEASE_S / ratio, sr=sr, vibrato=vibrato)
     if np.max(np.abs(y)) < SILENCE_PEAK:
         return None
-    return vary_note(y, rng=rng, sr=sr)
+    if shift:
+        y = resample(y, orig_sr=sr, target_sr=sr * ratio)
+    return vary_note(y, rng=rng, sr=sr, variation=v)
 
 
 # ----------------------------------------------------------------------------------------------- rendering in workers
-def _featurize_chunk(rows: list, *, feature_settings: FeatureSettings) -> tuple:
+def _featurize_chunk(rows: list, *, feature_settings: FeatureSettings, variation: dict) -> tuple:
     """Worker task: render and featurize planned notes.
 
     Returns
@@ -163,7 +176,7 @@ def _featurize_chunk(rows: list, *, feature_settings: FeatureSettings) -> tuple:
 
     kept, clips, silent = [], [], []
     for row in rows:
-        y = render_varied(row)
+        y = render_varied(row, variation=variation)
         if y is None:
             silent.append(row["index"])
         else:
@@ -172,7 +185,8 @@ def _featurize_chunk(rows: list, *, feature_settings: FeatureSettings) -> tuple:
     return kept, clip_features(clips, sr=SR, settings=feature_settings), silent
 
 
-def _run_chunks(rows: list, *, jobs: int | None, progress: bool, desc: str, feature_settings: FeatureSettings):
+def _run_chunks(rows: list, *, jobs: int | None, progress: bool, desc: str, feature_settings: FeatureSettings,
+                variation: dict):
     """Render and featurize ``rows`` in worker processes (:func:`~instrumentid.datasets.base.map_in_workers`).
 
     Returns
@@ -189,7 +203,8 @@ def _run_chunks(rows: list, *, jobs: int | None, progress: bool, desc: str, feat
     for i, row in enumerate(rows):
         groups.setdefault((row["source"], row["program"]), []).append({**row, "index": i})
     chunks = [g[k : k + CHUNK_NOTES] for g in groups.values() for k in range(0, len(g), CHUNK_NOTES)]
-    results = map_in_workers(functools.partial(_featurize_chunk, feature_settings=feature_settings), chunks,
+    task = functools.partial(_featurize_chunk, feature_settings=feature_settings, variation=variation)
+    results = map_in_workers(task, chunks,
                              jobs=jobs, progress=progress, desc=desc, unit="note", sizes=[len(c) for c in chunks])
     kept = [i for k, _, _ in results for i in k]
     X = np.concatenate([x for _, x, _ in results] or [np.zeros((0, feature_settings.n_features), np.float32)])
@@ -198,7 +213,7 @@ def _run_chunks(rows: list, *, jobs: int | None, progress: bool, desc: str, feat
 
 
 # ----------------------------------------------------------------------------------------------- the table of notes
-def _settings(sources, classes, *, seed: int, renders: int) -> dict:
+def _settings(sources, classes, *, seed: int, renders: int, variation: dict) -> dict:
     """Every setting of the rendering a feature table depends on (hashed into the cache keys with the features')."""
     return {
         "build_version": BUILD_VERSION,
@@ -212,7 +227,7 @@ def _settings(sources, classes, *, seed: int, renders: int) -> dict:
         "durations_s": list(DURATIONS_S),
         "release_s": RELEASE_S,
         "renders_per_note": renders,
-        "variation": VARIATION,
+        "variation": variation,
         "sr": SR,
         "seed": seed,
     }
@@ -232,8 +247,8 @@ def _check_sources(sources: list, classes: dict) -> None:
 
 def feature_table(
     sources=None, classes=None, *, seed: int = 0, renders: int = RENDERS_PER_NOTE,
-    feature_settings: FeatureSettings | None = None, jobs: int | None = None, force: bool = False,
-    progress: bool = True,
+    feature_settings: FeatureSettings | None = None, variation: dict | None = None, jobs: int | None = None,
+    force: bool = False, progress: bool = True,
 ):
     """Render and featurize every planned note, or reuse the cached table.
 
@@ -253,6 +268,9 @@ def feature_table(
         Renders per (source, program, pitch, velocity).
     feature_settings : FeatureSettings, optional
         Default :data:`~instrumentid.settings.DEFAULT_FEATURES`.
+    variation : dict, optional
+        Ranges of the recording variation (default :data:`~instrumentid.datasets.variation.VARIATION`; part of the
+        cache key).
     jobs : int, optional
         Worker processes (default: all cores).
     force : bool
@@ -279,7 +297,8 @@ def feature_table(
     classes = read_programs(DEFAULT_CLASSES) if classes is None else classes
     feature_settings = resolve_settings(feature_settings, FeatureSettings, name="feature_settings")
     _check_sources(sources, classes)
-    settings = _settings(sources, classes, seed=seed, renders=renders)
+    variation = dict(VARIATION if variation is None else variation)
+    settings = _settings(sources, classes, seed=seed, renders=renders, variation=variation)
     key = _cache_key(settings, feature_settings)
     path = cache_dir() / "soundfont" / f"table-{key}"
     table = None if force else cached(path, key, allow_empty_test=True)
@@ -287,8 +306,10 @@ def feature_table(
         return table.X_train, table.metadata, table.info
     # a program missing from a SoundFont raises ParameterError from render_note (in the worker that meets it)
     rows = plan_notes(sources, classes, seed=seed, renders=renders)
+    if variation["room_probability"] > 0:
+        room_bank(variation=variation)  # simulated once and cached on disk, before the workers read it
     X, kept, silent = _run_chunks(rows, jobs=jobs, progress=progress, desc="rendering notes",
-                                  feature_settings=feature_settings)
+                                  feature_settings=feature_settings, variation=variation)
     meta = [{c: rows[i][c] for c in TABLE_COLUMNS} for i in kept]
     dropped: dict = {}
     for i in silent:
@@ -404,7 +425,8 @@ def build_soundfont_dataset(
     if split == "source":
         test_source = names[-1] if test_source is None else test_source
     # a folder name that depends on every setting, so different builds never share a folder
-    key = _cache_key(_settings(sources, classes, seed=seed, renders=RENDERS_PER_NOTE), feature_settings,
+    key = _cache_key(_settings(sources, classes, seed=seed, renders=RENDERS_PER_NOTE, variation=VARIATION),
+                     feature_settings,
                      split=split, test_source=test_source)
     target = Path(out) if out is not None else cache_dir() / "datasets" / f"soundfont-{split}-{key}"
     ds = None if force else cached(target, key)
