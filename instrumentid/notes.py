@@ -5,7 +5,8 @@ level, or the level rising out of the noise floor) and ends where the next note 
 the noise floor, or where it has decayed far under its loudest point. A pitch change without a new attack (legato, a
 slur, a glide) also starts a new note: pitch comes from YIN, median-filtered over about one vibrato period so that
 vibrato never splits a note, and each pitch change is moved back to where the new note's harmonics rose; an upper
-partial taking over the pitch track of a decaying note is not a pitch change.
+partial taking over the pitch track of a decaying note is not a pitch change, and a note whose odd harmonics are
+missing is moved up the octave YIN dropped.
 
 All analysis runs at :data:`instrumentid.settings.SR`; every setting (hop, frame lengths, thresholds) is a field of
 :class:`~instrumentid.settings.NoteSettings`. Call it through :func:`instrumentid.analysis.analyze`, the one path
@@ -123,8 +124,9 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         Every option of the detection (see :class:`~instrumentid.settings.NoteSettings`): pitch range, shortest
         note, level thresholds (``top_db``, ``floor_db``), how periodic a note must be (``max_aperiodicity``), the
         level rise that confirms an attack (``rise_db``), the vibrato filter (``vibrato_s``), the pitch move
-        that starts a new note (``split_semitones``) and the decay after which an upper partial does not
-        (``partial_decay_db``).
+        that starts a new note (``split_semitones``), the decay after which an upper partial does not
+        (``partial_decay_db``) and how weak a note's odd harmonics must be for it to sound an octave higher than YIN
+        found (``subharmonic_db``).
     name : str
         What to call the recording in messages (e.g. its file name).
 
@@ -169,9 +171,10 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
     magnitude = _in_blocks(lambda part, _: np.abs(librosa.stft(part, n_fft=frame_length, hop_length=hop_length,
                                                             center=False)), y, frame_length, hop_length)
     magnitude = magnitude[:, :n_frames]
-    starts = _attacks(magnitude, level_db, active, threshold_db=threshold_db, rise_db=s.rise_db,
+    starts = _attacks(magnitude, level_db, active, f0, threshold_db=threshold_db, rise_db=s.rise_db,
                       attack_db=s.attack_db, held_attack_db=s.held_attack_db, weak_flux=s.weak_flux,
-                      strong_flux=s.strong_flux, min_frames=min_frames, hop_length=hop_length)
+                      strong_flux=s.strong_flux, transient_flux=s.transient_flux, transient_db=s.transient_db,
+                      release_db=s.release_db, min_frames=min_frames, hop_length=hop_length)
     filter_frames = max(1, round(s.vibrato_s / frame_s)) | 1
 
     notes: list[Note] = []
@@ -195,10 +198,14 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
                                threshold=s.split_semitones, min_frames=min_frames, settings=s)
         runs = _merge_partials(runs, level_db, start, decay_db=s.partial_decay_db)
         if (len(runs) > 1 and notes and round(notes[-1].end_s / frame_s) == start and runs[0][2] == notes[-1].midi
-                and runs[0][1] - runs[0][0] < 2 * min_frames):
-            # an attack over the previous note's release, whose pitch the track still follows: the attack starts
-            # the next pitch
+                and (runs[0][1] - runs[0][0] < 2 * min_frames
+                     or (runs[0][1] - runs[0][0] < round(s.longest_release_s / frame_s)
+                         and _rises_at(magnitude, runs[1][2], start, runs[1][0], within=min_frames,
+                                       drop_db=12.0, n_fft=frame_length)))):
+            # an attack over the previous note's release (or its reverberation), whose pitch the track still
+            # follows: the attack starts the next pitch, if that one is short or its harmonics rose at the attack
             runs = [(runs[0][0], runs[1][1], runs[1][2]), *runs[2:]]
+        runs = _octave_up(runs, magnitude, f0, active, midi_track, odd_db=s.subharmonic_db, n_fft=frame_length)
         for lo, hi, key in runs:
             release_s = (sound_end - hi) * frame_s if hi == end else 0.0
             if hi - lo < min_frames:
@@ -367,9 +374,9 @@ def _hold(track: np.ndarray) -> np.ndarray:
     return out
 
 
-def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float, attack_db: float,
-             held_attack_db: float, weak_flux: float, strong_flux: float, min_frames: int,
-             hop_length: int) -> list[int]:
+def _attacks(magnitude, level_db, active, f0, *, threshold_db: float, rise_db: float, attack_db: float,
+             held_attack_db: float, weak_flux: float, strong_flux: float, transient_flux: float, transient_db: float,
+             release_db: float, min_frames: int, hop_length: int) -> list[int]:
     """Frames where notes start: spectral-flux onsets that are attacks, and sounding stretches that rise.
 
     The onset function is SuperFlux-style (``lag=2``, ``max_size=3``: robust to vibrato); its onsets are backtracked
@@ -379,7 +386,10 @@ def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float
     the 45 ms before it to the 45 ms after it with a strength of at least ``weak_flux``, or its strength is at least
     ``strong_flux``, the level holds, and the sounding note is within ``held_attack_db`` of its peak since the last
     attack (a re-articulated note: a new attack without a louder level; deep in a decay, flux without a rise is a
-    sample's loop point or beating strings). A sounding
+    sample's loop point or beating strings), or (a re-articulation whose level dips) its strength is at least
+    ``transient_flux``, the level after it falls less than ``release_db``, the note is within ``held_attack_db`` of
+    its peak and the power between the harmonics of the sounding pitch (an attack's noise) rises by
+    ``transient_db`` (:func:`_inharmonic_rise_db`). A sounding
     stretch after a quiet or unpitched one starts a note when it rises ``rise_db`` over it. Attacks closer together
     than ``min_frames`` count as one.
     """
@@ -418,9 +428,48 @@ def _attacks(magnitude, level_db, active, *, threshold_db: float, rise_db: float
         decayed = level_db[frame] < level_db[last: frame + 1].max() - held_attack_db
         attack = (after - before.min() >= rise_db and flux >= weak_flux) or (flux >= strong_flux and held
                                                                               and not decayed)
+        if not attack and flux >= transient_flux and not decayed and (
+                level_db[peak_frame: peak_frame + rise_frames + 1].min() >= before.max() - release_db):
+            attack = _inharmonic_rise_db(magnitude, f0, frame) >= transient_db
         if attack and after > max(threshold_db, loudest_db - attack_db):
             starts.add(int(frame))
     return _dedupe(sorted(starts), gap=min_frames)
+
+
+def _inharmonic_rise_db(magnitude: np.ndarray, f0: np.ndarray, frame: int) -> float:
+    """How much the power between the harmonics of the sounding pitch rises at ``frame``, in dB.
+
+    The pitches are YIN's medians over the 5 frames before ``frame`` and the 6 after it; bins within 2 of their
+    harmonics, and under the lower fundamental, are left out (so a bend or a slur does not count). The rise is from
+    the mean power of frames ``frame - 5 .. frame - 3`` to the largest of frames ``frame .. frame + 3``: an attack's
+    noise (a tongue, a bow, a hammer) lifts it, vibrato and a held note's flux hardly do.
+
+    Parameters
+    ----------
+    magnitude : np.ndarray [shape=(1 + n_fft // 2, n_frames)]
+        STFT magnitude at :data:`~instrumentid.settings.SR`.
+    f0 : np.ndarray [shape=(n_frames,)]
+        YIN's fundamental per frame, in Hz.
+    frame : int
+        The onset's frame.
+
+    Returns
+    -------
+    float
+        The rise in dB (0 within 5 frames of the recording's start or 7 of its end).
+    """
+    n_bins, n_frames = magnitude.shape
+    if frame < 5 or frame + 7 > n_frames:
+        return 0.0
+    bin_hz = SR / (2 * (n_bins - 1))
+    pitches = (float(np.median(f0[frame - 5: frame])), float(np.median(f0[frame + 1: frame + 7])))
+    between = np.arange(n_bins) * bin_hz > min(pitches)
+    for f0_hz in pitches:
+        for h in range(1, int(SR / 2 / f0_hz) + 1):
+            b = round(h * f0_hz / bin_hz)
+            between[max(0, b - 2): b + 3] = False
+    power = np.sum(magnitude[between, frame - 5: frame + 4] ** 2, axis=0)
+    return float(10.0 * np.log10((power[5:].max() + 1e-20) / (power[:3].mean() + 1e-20)))
 
 
 def _split_by_pitch(magnitude, midi_track, start: int, end: int, *, filter_frames: int, threshold: float,
@@ -499,6 +548,79 @@ def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: f
             out[-1] = (out[-1][0], group[-1][1], key)
         else:
             out.append((group[0][0], group[-1][1], key))
+    return out
+
+
+def _rises_at(magnitude: np.ndarray, key: int, attack: int, change: int, *, within: int, drop_db: float,
+              n_fft: int) -> bool:
+    """Whether the first six harmonics of MIDI ``key`` rose at ``attack`` rather than at ``change``.
+
+    True when, 2 frames before ``attack``, they were more than ``drop_db`` under their level at ``change`` (the
+    note was not sounding yet) and within ``within`` frames after ``attack`` they came within ``drop_db`` of it.
+    """
+    import librosa
+
+    bin_hz = SR / n_fft
+    f0_hz = float(librosa.midi_to_hz(key))
+    bins = [round(h * f0_hz / bin_hz) for h in range(1, 7) if h * f0_hz < SR / 2]
+    energy_db = librosa.amplitude_to_db(magnitude[bins, max(attack - 2, 0): change + 3].sum(axis=0), ref=1.0,
+                                        amin=1e-10, top_db=None)
+    reference = float(energy_db[-3:].max())
+    before = energy_db[0] < reference - drop_db if attack >= 2 else True
+    return bool(before and energy_db[: within + 3].max() >= reference - drop_db)
+
+
+def _octave_up(runs: list, magnitude: np.ndarray, f0: np.ndarray, active: np.ndarray, midi_track: np.ndarray, *,
+               odd_db: float, n_fft: int) -> list:
+    """Move up an octave the pitch runs on which YIN locked onto the sub-octave of the sounding note.
+
+    At YIN's pitch ``f``, the power on the odd harmonics (``f, 3f, 5f, 7f``) of the run's sounding frames is compared
+    with the power on the even ones (``2f, 4f, 6f, 8f``), each harmonic taken at the frame's own ``f`` (so vibrato
+    is followed) and as the largest of its three nearest bins. A real note has power on its odd harmonics (its
+    fundamental, or a clarinet's strong odd partials); when they carry ``odd_db`` dB less than the even ones, the
+    note sounds an octave higher (YIN's sub-harmonic error, e.g. where a reverberant or short note overlaps another).
+    The run's key and its frames of ``midi_track`` (modified in place) move up 12 semitones; neighbouring runs that
+    then share a key become one.
+
+    Parameters
+    ----------
+    runs : list of (lo, hi, key)
+        One attack's pitch runs, in absolute frames, in time order and touching.
+    magnitude : np.ndarray [shape=(1 + n_fft // 2, n_frames)]
+        STFT magnitude at :data:`~instrumentid.settings.SR`.
+    f0 : np.ndarray [shape=(n_frames,)]
+        YIN's fundamental per frame, in Hz.
+    active : np.ndarray [shape=(n_frames,)], bool
+        Sounding frames.
+    midi_track : np.ndarray [shape=(n_frames,)]
+        YIN's pitch per frame, in fractional MIDI; the moved runs' frames are moved up in place.
+    odd_db : float
+        How much weaker the odd harmonics must be, in dB.
+    n_fft : int
+        FFT length of ``magnitude``.
+
+    Returns
+    -------
+    list of (lo, hi, key)
+    """
+    bin_hz = SR / n_fft
+    out: list = []
+    for lo, hi, key in runs:
+        frames = lo + np.flatnonzero(active[lo:hi] & (np.abs(midi_track[lo:hi] - key) <= 1.0))
+        if frames.size and 8 * float(np.median(f0[frames])) < 0.45 * SR:
+            power = np.zeros(2)
+            for h in range(1, 9):
+                bins = np.rint(h * f0[frames] / bin_hz).astype(int)
+                near = magnitude[np.clip(bins[None, :] + np.arange(-1, 2)[:, None], 0, magnitude.shape[0] - 1),
+                                 frames[None, :]]
+                power[h % 2] += float(np.sum(near.max(axis=0) ** 2))
+            if 10.0 * np.log10((power[1] + 1e-20) / (power[0] + 1e-20)) < -odd_db and key + 12 <= 127:
+                midi_track[frames] += 12.0
+                key += 12
+        if out and out[-1][2] == key:
+            out[-1] = (out[-1][0], hi, key)
+        else:
+            out.append((lo, hi, key))
     return out
 
 

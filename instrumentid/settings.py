@@ -156,6 +156,12 @@ class NoteSettings(_Settings):
         An onset without a level rise (``strong_flux``) counts as an attack only while the sounding note is within
         this many dB of its peak since the previous attack: deep in a decay, flux without a rise is a sample's loop
         point or beating strings, not a new note.
+    transient_flux, transient_db : float
+        A re-articulation whose level dips (a new bow stroke, a tongued note of the same pitch): an onset at least
+        ``transient_flux`` strong (relative to the median, as ``weak_flux``) after which the level falls less than
+        ``release_db``, while the note is within ``held_attack_db`` of its peak, is an attack when the power between
+        the harmonics of the sounding pitch (the attack's noise) rises by ``transient_db`` dB. On the labelled
+        phrases the missed re-articulations rose 13-27 dB, vibrato and held notes' flux under 12 dB.
     release_db, release_s : float
         A note ends where its release begins: the first fall of ``release_db`` dB within ``release_s`` seconds,
         after its loudest frame, that it never recovers from and after which it dies away within
@@ -163,7 +169,9 @@ class NoteSettings(_Settings):
         ``floor_db`` or into unpitched noise. A fall that would leave the note shorter than ``min_duration_s`` is
         the attack's fast decay (a short high piano note), not a release.
     longest_release_s : float
-        See ``release_db``.
+        See ``release_db``. Also the longest the previous note's release or reverberation can hold the pitch track
+        after an attack: a first pitch run of up to this length at the previous note's pitch belongs to the next
+        pitch when that pitch's harmonics rose at the attack.
     vibrato_s : float
         Length of the median filter over the pitch track, in seconds; about one vibrato period.
     split_semitones : float
@@ -172,9 +180,13 @@ class NoteSettings(_Settings):
         Within one attack, a pitch run 19, 24, 28, 31, 34 or 36 semitones (+-1) from its neighbour is an upper
         partial taking over the pitch track of a decaying note (not a new note) where the level has fallen more than
         this many dB under the attack's peak.
+    subharmonic_db : float
+        A note whose odd harmonics (at the pitch YIN found) carry this many dB less power than its even ones sounds an
+        octave higher: YIN locked onto its sub-octave (as it can where a short or reverberant note overlaps another).
+        Notes whose pitch is right measured at most 12.6 dB on the labelled phrases; the sub-octave errors 13-34 dB.
     """
 
-    version: int = 3
+    version: int = 4
     hop_length: int = 256
     frame_length: int = 2048
     level_frame_length: int = 1024
@@ -189,12 +201,15 @@ class NoteSettings(_Settings):
     weak_flux: float = 3.0
     strong_flux: float = 25.0
     held_attack_db: float = 20.0
+    transient_flux: float = 12.0
+    transient_db: float = 14.0
     release_db: float = 10.0
     release_s: float = 0.15
     longest_release_s: float = 0.6
     vibrato_s: float = 0.2
     split_semitones: float = 0.85
     partial_decay_db: float = 10.0
+    subharmonic_db: float = 15.0
 
     _NUMBERS: ClassVar[dict] = {
         "version": ("int", 1, False), "hop_length": ("int", 1, False), "frame_length": ("int", 1, False),
@@ -203,11 +218,12 @@ class NoteSettings(_Settings):
         "floor_db": ("float", -math.inf, True), "max_aperiodicity": ("float", 0.0, True),
         "rise_db": ("float", 0.0, True), "attack_db": ("float", 0.0, True),
         "weak_flux": ("float", 0.0, False), "strong_flux": ("float", 0.0, True),
-        "held_attack_db": ("float", 0.0, True),
+        "held_attack_db": ("float", 0.0, True), "transient_flux": ("float", 0.0, False),
+        "transient_db": ("float", 0.0, True),
         "release_db": ("float", 0.0, True), "release_s": ("float", 0.0, True),
         "longest_release_s": ("float", 0.0, True),
         "vibrato_s": ("float", 0.0, True), "split_semitones": ("float", 0.0, True),
-        "partial_decay_db": ("float", 0.0, False),
+        "partial_decay_db": ("float", 0.0, False), "subharmonic_db": ("float", 0.0, False),
     }
 
     def _check(self) -> None:

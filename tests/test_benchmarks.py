@@ -107,3 +107,31 @@ def test_targets_are_judged_from_the_measurements(run):
 def test_bad_data_argument(run, capsys):
     assert run.main(["--data", "/no/such/folder", "--skip-peers"]) == 2
     assert "/no/such/folder" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def note_peer():
+    return _load("note_peer")
+
+
+def test_note_peer_keeps_the_loudest_line(note_peer):
+    """basic-pitch's overlapping events become one line: a weaker octave partial inside a note is dropped, the next
+    note cuts the one it overlaps, and a sliver under 50 ms is not a note."""
+    events = [(0.0, 1.0, 60, 0.8), (0.2, 0.6, 72, 0.3), (0.9, 2.0, 64, 0.9), (2.0, 2.03, 67, 0.9)]
+    notes = note_peer.to_mono(events, how="loudest")
+    assert [round(n[2]) for n in notes] == [262, 330]
+    np.testing.assert_allclose([n[:2] for n in notes], [[0.0, 0.9], [0.9, 2.0]], atol=0.006)
+    truncated = note_peer.to_mono(events, how="truncate")
+    assert [round(n[2]) for n in truncated] == [262, 330]
+    assert len(note_peer.to_mono(events, how="none")) == 4
+    assert note_peer.to_mono([], how="loudest") == []
+
+
+def test_note_peer_scores_basic_pitch_offline(note_peer):
+    """The peer runs from its wheel's ONNX model (no network, no TensorFlow) and is scored like instrumentid."""
+    pytest.importorskip("basic_pitch")
+    pytest.importorskip("onnxruntime")
+    results = note_peer.run(per_case=2, cases=["gaps"], ours=False, log=lambda text: None)
+    gaps = results["basic-pitch"]["scores"]["gaps"]
+    assert gaps["true_notes"] == 12 and gaps["onset_f"] >= 0.6, gaps  # 0.71 at seed 0
+    assert "basic-pitch" in note_peer.format_table(results)

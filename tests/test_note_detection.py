@@ -27,15 +27,15 @@ def scores():
 
 def test_overall_figures(scores):
     overall = scores["overall"]
-    assert overall["onset_f"] >= 0.88
-    assert overall["onset_offset_f"] >= 0.82  # 0.84 with NoteSettings version 3
+    assert overall["onset_f"] >= 0.89  # 0.91 with NoteSettings version 4
+    assert overall["onset_offset_f"] >= 0.83  # 0.85 with NoteSettings version 4 (0.84 with version 3)
     assert overall["pitch_share"] >= 0.93
     assert overall["exactly_one"] == 1.0  # every single-note file comes back as one note
     assert overall["no_notes"] == 0
 
 
-@pytest.mark.parametrize("case, onset_f", [("single", 0.95), ("gaps", 0.85), ("legato", 0.85), ("repeated", 0.7),
-                                           ("staccato", 0.9), ("vibrato", 0.9), ("reverb", 0.8), ("noise", 0.8)])
+@pytest.mark.parametrize("case, onset_f", [("single", 0.95), ("gaps", 0.85), ("legato", 0.85), ("repeated", 0.74),
+                                           ("staccato", 0.92), ("vibrato", 0.9), ("reverb", 0.9), ("noise", 0.8)])
 def test_figures_per_case(scores, case, onset_f):
     assert scores[case]["onset_f"] >= onset_f, scores[case]
 
@@ -85,6 +85,36 @@ def test_trimmed_legato_scale():
     assert [n.midi for n in found] == [60, 62, 64, 65, 67]
     truth = [0.0, 0.4, 0.8, 1.2, 1.6]
     np.testing.assert_allclose([n.start_s for n in found], truth, atol=0.06)
+
+
+@pytest.mark.parametrize("case, n_per_case, name, keys", [
+    ("reverb", 6, "reverb-05-cello-legato", [81, 77, 79, 81, 71, 80]),
+    ("staccato", 11, "staccato-10-violin-staccato", [91, 93, 93, 90, 90, 89]),
+])
+def test_sub_octave_pitch_is_moved_up(case, n_per_case, name, keys):
+    """YIN's sub-octave errors (NoteSettings.subharmonic_db): a reverberant cello note over the previous one's tail
+    (77 came back as 65 before NoteSettings version 4) and short high violin notes (93 as 81) get their real key."""
+    (phrase,) = [p for p in phrases.make_phrases([case], n_per_case=n_per_case, seed=0) if p.name == name]
+    found = find_notes(phrase.y, sr=phrase.sr).notes
+    assert [n.midi for n in found] == keys
+    assert phrases.score([phrase], [found])["overall"]["onset_f"] == 1.0
+
+
+@pytest.mark.parametrize("name, n_notes", [("repeated-17-oboe-no_gaps", 6), ("repeated-19-trumpet-no_gaps", 4)])
+def test_re_articulations_whose_level_dips_are_found(name, n_notes):
+    """One pitch re-tongued without a gap, the level dipping at each new note (NoteSettings.transient_db: the noise
+    between the harmonics rises): every note found (onset F 0.5 and 0.4 before NoteSettings version 4)."""
+    (phrase,) = [p for p in phrases.make_phrases(["repeated"], n_per_case=20, seed=0) if p.name == name]
+    found = find_notes(phrase.y, sr=phrase.sr).notes
+    assert len(phrase.notes) == len(found) == n_notes
+    assert phrases.score([phrase], [found])["overall"]["onset_f"] == 1.0
+
+
+def test_a_clarinet_note_keeps_its_octave():
+    """A clarinet's weak even harmonics are the opposite case: its odd ones are strong, so it is not moved up."""
+    y = render.render_note(render.default_soundfonts()["FluidR3"], 71, 50, velocity=100, duration_s=1.0,
+                           release_s=0.2)
+    assert [n.midi for n in find_notes(y, sr=SR).notes] == [50]
 
 
 def test_repeated_pitch_phrase():
