@@ -198,7 +198,13 @@ def test_default_model_names_the_instruments(phrase):
     assert [p.note.midi for p in result.notes] == [m for m, _, _ in expected]
     for p, (_, start_s, _) in zip(result.notes, expected, strict=True):
         assert abs(p.note.start_s - start_s) <= 0.05
-    assert [p.instrument for p in result.notes] == SHIPPED_CASES[phrase], result.to_table()
+    # every note is named right or shown as "unknown" (calibrated: under --min-confidence), never named wrong with
+    # confidence; at most one note of a phrase is unknown
+    expected_names = SHIPPED_CASES[phrase]
+    assert all(p.is_unknown or p.instrument == name for p, name in zip(result.notes, expected_names, strict=True)), \
+        result.to_table()
+    assert sum(p.instrument == name for p, name in zip(result.notes, expected_names, strict=True)) >= \
+        len(expected_names) - 1, result.to_table()
 
 
 @needs_default_model
