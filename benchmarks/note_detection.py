@@ -17,6 +17,7 @@ import json
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,13 +28,38 @@ from instrumentid.datasets.phrases import CASES, make_phrases, score
 from instrumentid.errors import InstrumentIdError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def phrase_parser(description: str, add_options: Callable[[argparse.ArgumentParser], None] | None = None
+                  ) -> argparse.ArgumentParser:
+    """The options of a benchmark on the phrases: ``--per-case``, ``--seed``, ``--cases``, then ``add_options``'s, then
+    ``--json``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--per-case", type=positive_int, default=8, help="phrases per case (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the phrases (default 0)")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=None, help="cases (default: all)")
+    if add_options is not None:
+        add_options(parser)
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write the figures and notes here")
     return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """``parser``'s arguments, with ``--json``'s folder checked before any work."""
+    args = parser.parse_args(argv)
+    if args.json is not None and not args.json.resolve().parent.is_dir():
+        parser.error(f"--json: no folder {str(args.json.resolve().parent)!r}")
+    return args
+
+
+def show(results: dict, table: str, json_path: Path | None) -> None:
+    """Print ``table`` and write ``results`` to ``json_path`` (if given)."""
+    print(table)
+    if json_path is not None:
+        json_path.write_text(json.dumps(results, indent=1))
+        print(f"figures written to {json_path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    return phrase_parser(__doc__.split("\n\n")[0])
 
 
 def detect(phrases, *, log=print) -> tuple:
@@ -98,15 +124,9 @@ def format_table(results: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.json is not None and not args.json.resolve().parent.is_dir():
-        parser.error(f"--json: no folder {str(args.json.resolve().parent)!r}")
+    args = parse_args(build_parser(), argv)
     results = run(per_case=args.per_case, seed=args.seed, cases=args.cases)
-    print(format_table(results))
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=1))
-        print(f"figures written to {args.json}")
+    show(results, format_table(results), args.json)
     return 0
 
 

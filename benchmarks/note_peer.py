@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import logging
 import sys
 import time
@@ -43,23 +42,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from note_detection import detect
+from note_detection import detect, parse_args, phrase_parser, show
 
-from instrumentid.cli import positive_int
 from instrumentid.datasets.phrases import CASES, make_phrases, score
 
 MONO = ("truncate", "loudest", "none")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--per-case", type=positive_int, default=8, help="phrases per case (default 8)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the phrases (default 0)")
-    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=None, help="cases (default: all)")
-    parser.add_argument("--mono", choices=MONO, default="truncate", help="basic-pitch events -> one line of notes")
-    parser.add_argument("--peer-only", action="store_true", help="do not run instrumentid's detector")
-    parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write the figures and notes here")
-    return parser
+    def peer_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--mono", choices=MONO, default="truncate", help="basic-pitch events -> one line of notes")
+        parser.add_argument("--peer-only", action="store_true", help="do not run instrumentid's detector")
+
+    return phrase_parser(__doc__.split("\n\n")[0], peer_options)
 
 
 class BasicPitch:
@@ -188,15 +183,9 @@ def format_table(results: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.json is not None and not args.json.resolve().parent.is_dir():
-        parser.error(f"--json: no folder {str(args.json.resolve().parent)!r}")
+    args = parse_args(build_parser(), argv)
     results = run(per_case=args.per_case, seed=args.seed, cases=args.cases, mono=args.mono, ours=not args.peer_only)
-    print(format_table(results))
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=1))
-        print(f"figures written to {args.json}")
+    show(results, format_table(results), args.json)
     return 0
 
 
