@@ -472,8 +472,10 @@ def _cmd_evaluate(args) -> int:
 def _cmd_export(args) -> int:
     from instrumentid.classifier import InstrumentClassifier
     from instrumentid.export import export_onnx
+    from instrumentid.modelcard import card_metadata
 
-    print(f"wrote {export_onnx(InstrumentClassifier.load(args.model), args.onnx)}")
+    clf = InstrumentClassifier.load(args.model)
+    print(f"wrote {export_onnx(clf, args.onnx, metadata=card_metadata(args.model))}")
     return 0
 
 

@@ -47,7 +47,7 @@ def _probability_module(clf):
     return _Probabilities(clf.model_, clf.scaler_.mean_, clf.scaler_.scale_, clf.temperature_).eval()
 
 
-def export_onnx(clf, path) -> Path:
+def export_onnx(clf, path, *, metadata=None) -> Path:
     """Write ``clf`` as an ONNX model taking raw features and returning class probabilities.
 
     Parameters
@@ -56,6 +56,9 @@ def export_onnx(clf, path) -> Path:
         Fitted or loaded classifier.
     path : str or Path
         ``.onnx`` file to write; written to a temporary file and renamed when complete.
+    metadata : dict of str -> str, optional
+        More ``metadata_props`` (``instrumentid export`` adds the model card and training record,
+        :func:`instrumentid.modelcard.card_metadata`); a key of the export's own metadata is refused.
 
     Returns
     -------
@@ -68,7 +71,7 @@ def export_onnx(clf, path) -> Path:
     NotFittedError
         ``clf`` is not fitted.
     ParameterError
-        ``path`` is a folder.
+        ``path`` is a folder, or ``metadata`` is not a str -> str mapping or reuses a key of the export's own.
     """
     import onnx
     import torch
@@ -98,7 +101,12 @@ def export_onnx(clf, path) -> Path:
             # the config the model was saved with (no tensors), read back by `instrumentid model info`
             "instrumentid_model": json.dumps(clf.to_config()[0], default=str),
         }
-        onnx.helper.set_model_props(proto, meta)
+        extra = dict(metadata or {})
+        clash = sorted(set(extra) & set(meta))
+        if clash or not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
+            raise ParameterError(f"metadata must map new keys (not {sorted(meta)}) to strings, got keys "
+                                 f"{sorted(map(str, extra))}")
+        onnx.helper.set_model_props(proto, {**meta, **extra})
         proto.producer_name = "instrumentid"
         proto.producer_version = __version__
         proto.doc_string = ("raw note features -> class probabilities (standardization, calibrated temperature "

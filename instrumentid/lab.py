@@ -187,6 +187,7 @@ def _train_steps(run: _Run, dataset, training: TrainingSettings, *, progress: bo
     from instrumentid.classifier import InstrumentClassifier
     from instrumentid.history import format_epoch
     from instrumentid.model import LabNet, model_summary
+    from instrumentid.modelcard import write_model_card
 
     t = training
     _heading("Standardization")
@@ -212,7 +213,7 @@ def _train_steps(run: _Run, dataset, training: TrainingSettings, *, progress: bo
     print(f"Test accuracy: {history.test_accuracy[-1]:.4f} (test loss {history.test_loss[-1]:.4f})")
     history.to_json(run.tmp / rf.HISTORY_JSON)
     history.to_csv(run.tmp / rf.HISTORY_CSV)
-    clf.save(run.tmp / rf.MODEL_DIR)
+    write_model_card(clf.save(run.tmp / rf.MODEL_DIR))
     run.record["final"] = {
         "train_loss": history.train_loss[-1], "train_accuracy": history.train_accuracy[-1],
         "test_loss": history.test_loss[-1], "test_accuracy": history.test_accuracy[-1],

@@ -32,13 +32,17 @@ from instrumentid.inference import read_model_facts
 from instrumentid.persistence import CONFIG_FILE, file_sha256, read_model
 from instrumentid.util import atomic_write_text
 
-__all__ = ["CARD_FILE", "NOT_MEASURED", "NOT_RECORDED", "REBUILD_COMMAND", "SOURCES", "TRAINING_FILE", "card_facts",
-           "dataset_facts", "model_card", "write_model_card"]
+__all__ = ["CARD_FILE", "NOT_MEASURED", "NOT_RECORDED", "ONNX_CARD_KEY", "ONNX_TRAINING_KEY", "REBUILD_COMMAND",
+           "SOURCES", "TRAINING_FILE", "card_facts", "card_metadata", "dataset_facts", "model_card", "onnx_card",
+           "write_model_card"]
 
 #: The card's name, in a model folder and at the repository root.
 CARD_FILE = "MODEL_CARD.md"
 #: Written beside ``model.json`` by ``scripts/train_default_model.py``.
 TRAINING_FILE = "training.json"
+#: ONNX ``metadata_props`` keys of an export's card and training record (:func:`card_metadata`).
+ONNX_CARD_KEY = "instrumentid_model_card"
+ONNX_TRAINING_KEY = "instrumentid_training"
 #: The command that rebuilds the shipped model (and its card), from the repository root.
 REBUILD_COMMAND = ".venv/bin/python scripts/train_default_model.py"
 #: What the card and ``model info`` say for a figure the files do not hold.
@@ -554,6 +558,54 @@ def write_model_card(model_dir, out=None, *, dataset=None) -> Path:
 # ---------------------------------------------------------------------------------------------------- model info
 
 
+def card_metadata(model_dir) -> dict:
+    """The card and the training record of a saved model, as ONNX metadata (so an export carries them).
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        As for :func:`model_card`.
+
+    Returns
+    -------
+    dict of str -> str
+        :data:`ONNX_CARD_KEY`: the :func:`model_card` Markdown; :data:`ONNX_TRAINING_KEY`: ``training.json``
+        (JSON text), only when the folder has one.
+
+    Raises
+    ------
+    ModelFileError
+        See :func:`model_card`.
+    """
+    out = {ONNX_CARD_KEY: model_card(model_dir)}
+    training = _read_training(read_model(model_dir, framework="numpy").config_path)
+    if training:
+        out[ONNX_TRAINING_KEY] = json.dumps(training, sort_keys=True)
+    return out
+
+
+def _onnx_props(path: Path) -> dict:
+    import onnx
+
+    return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+
+
+def onnx_card(path) -> str | None:
+    """The model card an exported ONNX file carries (None for an export made without it).
+
+    Parameters
+    ----------
+    path : str or Path
+        An ONNX file written by ``instrumentid export``.
+
+    Returns
+    -------
+    str or None
+        The Markdown of :func:`model_card` for the exported model.
+    """
+    return _onnx_props(Path(path)).get(ONNX_CARD_KEY)
+
+
 def card_facts(path) -> dict:
     """The card's key facts for a model folder, a run folder, a ``model.json`` or an exported ONNX file.
 
@@ -574,7 +626,7 @@ def card_facts(path) -> dict:
     facts = read_model_facts(path)
     where = Path(facts["path"])
     onnx = where.suffix == ".onnx"
-    training = {} if onnx else _read_training(where)
+    training = _onnx_training(where) if onnx else _read_training(where)
     held = _held_out(training)
     sources = _sources(training) or None
     figures: dict = {
@@ -593,6 +645,7 @@ def card_facts(path) -> dict:
             final = {}
         figures["run_test_accuracy"] = final.get("test_accuracy") if isinstance(final, dict) else None
     card = None if onnx else where.with_name(CARD_FILE)
+    card_text = f"embedded in the ONNX file (metadata {ONNX_CARD_KEY!r})" if onnx and onnx_card(where) else None
     trained_on = facts.get("trained_on")
     trained_on = trained_on if isinstance(trained_on, dict) else {}
     hashes = {"weights_sha256": facts.get("weights_sha256"), "weights_bytes": None if onnx else _weights_bytes(where),
@@ -606,8 +659,22 @@ def card_facts(path) -> dict:
         "recipe": _recipe(training) or None,
         "figures": figures,
         "hashes": hashes,
-        "card": str(card) if card is not None and card.is_file() else None,
+        "card": str(card) if card is not None and card.is_file() else card_text,
     }
+
+
+def _onnx_training(path: Path) -> dict:
+    """The training record an ONNX export carries ({} when absent)."""
+    text = _onnx_props(path).get(ONNX_TRAINING_KEY)
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ModelFileError(f"{path}: metadata {ONNX_TRAINING_KEY!r} is not JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ModelFileError(f"{path}: metadata {ONNX_TRAINING_KEY!r} must be a JSON object")
+    return data
 
 
 def _weights_bytes(model_json: Path):

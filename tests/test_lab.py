@@ -170,6 +170,17 @@ def test_run_sweep_uses_the_classifier_class_order(uiowa_dir, tmp_path):
     np.testing.assert_allclose(swept.train_loss, fit.train_loss, rtol=1e-4)
 
 
+def test_a_trained_run_has_its_model_card_and_recipe(uiowa_dir, tmp_path):
+    from instrumentid.modelcard import CARD_FILE, model_card
+
+    run = lab.run_train(uiowa_dir, out=tmp_path / "t", epochs=1, hidden_units=8, activation="relu", input_noise=0.5,
+                        progress=False)
+    model_dir = run / "model"
+    assert (model_dir / CARD_FILE).read_text() == model_card(model_dir)
+    params = json.loads((model_dir / "model.json").read_text())["params"]
+    assert params["input_noise"] == 0.5 and params["activation"] == "relu"
+
+
 def test_rerun_replaces_a_run_folder(uiowa_dir, tmp_path):
     run = tmp_path / "r"
     lab.run_lab(uiowa_dir, out=run, epochs=1, sweep=False, hidden_units=8, progress=False)

@@ -209,6 +209,35 @@ def test_card_facts_of_a_folder_a_run_and_an_onnx_file(model_folder, tmp_path, c
     assert "held_out_accuracy (TimGM6mb 0.52, FluidR3 0.4, freepats 0.7)" in out
 
 
+def test_an_export_carries_the_card_and_the_training_record(model_folder, tmp_path, capsys):
+    from instrumentid.modelcard import ONNX_TRAINING_KEY, card_metadata, model_card, onnx_card
+
+    onnx_file = tmp_path / "m.onnx"
+    assert cli.main(["export", str(model_folder), "--onnx", str(onnx_file)]) == 0
+    assert onnx_card(onnx_file) == model_card(model_folder)  # the same card as the folder's, inside the file
+    facts = card_facts(onnx_file)
+    assert facts["sources"] == ["TimGM6mb", "FluidR3", "freepats"] and facts["recipe"]["input_noise"] == 1.0
+    assert facts["figures"]["held_out_accuracy"] == {"TimGM6mb": 0.52, "FluidR3": 0.4, "freepats": 0.7}
+    assert facts["card"] == "embedded in the ONNX file (metadata 'instrumentid_model_card')"
+    assert json.loads(card_metadata(model_folder)[ONNX_TRAINING_KEY])["test_accuracy"] == 0.975
+    capsys.readouterr()
+    assert cli.main(["model", "info", str(onnx_file)]) == 0
+    assert "freepats GPL-2+ with an exception" in capsys.readouterr().out
+
+
+def test_export_refuses_metadata_that_hides_its_own(model_folder, tmp_path):
+    from instrumentid.classifier import InstrumentClassifier
+    from instrumentid.errors import ParameterError
+    from instrumentid.export import export_onnx
+
+    clf = InstrumentClassifier.load(model_folder)
+    with pytest.raises(ParameterError, match="metadata must map new keys"):
+        export_onnx(clf, tmp_path / "m.onnx", metadata={"class_names": "[]"})
+    with pytest.raises(ParameterError, match="metadata must map new keys"):
+        export_onnx(clf, tmp_path / "m.onnx", metadata={"note": 3})
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def _installed_version(check) -> str | None:
     kind, name, _ = check
     if kind == "wheel":
