@@ -1,7 +1,8 @@
-"""The HTML report of a run folder: settings, histories, evaluation, model and embedded figures."""
+"""The HTML report of a run folder: the run's name, the headline first, then figures, then settings and timings."""
 
 import base64
 import json
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -9,21 +10,53 @@ import pytest
 from instrumentid import cli
 from instrumentid.evaluation import evaluate, write_evaluation
 from instrumentid.history import History, save_sweep
-from instrumentid.report import render_report, write_report
+from instrumentid.report import render_report, run_name, write_report
+from instrumentid.util import atomic_folder
 
 
 class _Collect(HTMLParser):
+    """Tags, images, every URL-valued attribute, the title, the h1, the section ids and the text of a page."""
+
     def __init__(self):
         super().__init__()
-        self.tags, self.images, self.text = [], [], []
+        self.tags, self.images, self.urls, self.text, self.sections, self.meta = [], [], [], [], [], []
+        self.title = self.h1 = ""
+        self._in = None
+        self._style = False
 
     def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
         self.tags.append(tag)
+        self.urls += [value for key, value in attrs.items() if key in ("src", "href", "srcset", "data", "poster")]
         if tag == "img":
-            self.images.append(dict(attrs)["src"])
+            self.images.append(attrs["src"])
+        if tag == "section":
+            self.sections.append(attrs.get("id"))
+        if tag == "meta":
+            self.meta.append(attrs)
+        if tag in ("title", "h1"):
+            self._in = tag
+        self._style = tag == "style"
+
+    def handle_endtag(self, tag):
+        if tag == self._in:
+            self._in = None
+        if tag == "style":
+            self._style = False
 
     def handle_data(self, data):
-        self.text.append(data)
+        if self._in == "title":
+            self.title += data
+        elif self._in == "h1":
+            self.h1 += data
+        if not self._style:
+            self.text.append(data)
+
+
+def _page(text: str) -> _Collect:
+    page = _Collect()
+    page.feed(text)
+    return page
 
 
 @pytest.fixture
@@ -45,12 +78,11 @@ def run_dir(small_classifier, feature_rows, tmp_path):
 def test_report_holds_every_part(run_dir):
     path = write_report(run_dir)
     assert path == run_dir / "report.html"
-    page = _Collect()
-    page.feed(path.read_text())
+    page = _page(path.read_text())
     text = " ".join(page.text)
-    for expected in ("Run", "lab", "settings", "epochs", "timings_s", "train", "1.25", "Training history", "train_loss",
-                     "Learning-rate sweep", "0.01", "Evaluation", "violin", "macro avg", "Confusion matrix",
-                     "Saved model", "weights sha256"):
+    for expected in ("Result", "test accuracy", "Run", "lab", "settings", "epochs", "timings_s", "train", "1.25",
+                     "Training history", "train_loss", "Learning-rate sweep", "0.01", "violin", "macro avg",
+                     "Per class", "Confusion matrix", "Saved model", "weights sha256"):
         assert expected in text, expected
     assert len(page.images) == 1 and page.images[0].startswith("data:image/png;base64,")
     png = base64.b64decode(page.images[0].split(",", 1)[1])
@@ -69,7 +101,8 @@ def test_report_of_a_partial_run_and_custom_out(tmp_path):
     out = write_report(tmp_path, out=tmp_path / "sub" / "r.html")
     assert out.is_file() and not (tmp_path / "report.html").exists()
     text = out.read_text()
-    assert "test_accuracy" in text and "Evaluation" not in text
+    assert "test_accuracy" in text and "Per class" not in text
+    assert "70.0%" in text  # the headline: the history's last test accuracy
 
 
 def test_cli_report(run_dir, tmp_path, capsys):
@@ -90,3 +123,71 @@ def test_report_shows_calibration_and_sources(small_classifier, feature_rows, tm
     page = render_report(run)
     assert "expected calibration error" in page and "FluidR3" in page
     assert "temperature" in page and "1.8" in page and "held-out sources" in page
+
+
+def test_report_opens_with_the_result(run_dir):
+    """Issue 17: the run's name, then the headline (accuracy, per-class table, confusion matrix), then the figures,
+    then settings, versions and timings; before, the page opened with the settings and timings tables."""
+    html = render_report(run_dir)
+    page = _page(html)
+    assert page.h1 == "lab-1" and page.title.startswith("lab-1")
+    assert page.sections == ["result", "figures", "details"]
+    order = [html.index(s) for s in ('<section id="result">', "test accuracy", "Per class", "Confusion matrix",
+                                     '<section id="figures">', "<img", '<section id="details">', "Settings",
+                                     "Timings")]
+    assert order == sorted(order)
+    assert re.search(r'class="big">\d+\.\d%<', html)  # the test accuracy, first and large
+
+
+def test_report_title_is_the_run_name_while_the_folder_is_written(tmp_path):
+    """The lab writes the report inside atomic_folder's temporary folder (".lab-...tmp"); the page names the run."""
+    final = tmp_path / "lab-20250101-120000"
+    with atomic_folder(final) as tmp:
+        assert tmp.name != final.name and tmp.name.startswith(".")
+        assert run_name(tmp) == final.name
+        (tmp / "run.json").write_text(json.dumps({"command": "lab"}))
+        write_report(tmp)
+    page = _page((final / "report.html").read_text())
+    assert page.h1 == final.name and final.name in page.title
+    assert ".tmp" not in page.title and ".tmp" not in page.h1
+    assert render_report(final, name="my run").count("my run") >= 2  # title and heading
+
+
+def test_report_of_a_real_run_is_named_after_it(uiowa_dir, tmp_path):
+    from instrumentid.lab import run_train
+
+    run = run_train(uiowa_dir, out=tmp_path / "train-small", epochs=2, progress=False)
+    page = _page((run / "report.html").read_text())
+    assert page.h1 == "train-small" and page.title.startswith("train-small")
+    assert page.sections[0] == "result"
+
+
+def test_report_is_self_contained_and_fits_a_phone(run_dir):
+    html = render_report(run_dir)
+    page = _page(html)
+    assert page.urls and all(url.startswith(("data:image/png;base64,", "#")) for url in page.urls)
+    assert "link" not in page.tags and "script" not in page.tags and "iframe" not in page.tags
+    without_images = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
+    assert not re.search(r"(https?:)?//|@import|url\(", without_images)
+    viewport = [m for m in page.meta if m.get("name") == "viewport"]
+    assert viewport and "width=device-width" in viewport[0]["content"]
+    assert "max-width" in html and "@media print" in html and "overflow-x: auto" in html
+
+
+def test_report_labels_the_notes_of_the_recording(run_dir):
+    """With notes.csv and the recording in the run folder, the spectrogram is redrawn with its notes boxed."""
+    import numpy as np
+    import soundfile as sf
+
+    from instrumentid.settings import SR
+
+    t = np.arange(SR) / SR
+    y = (0.3 * np.sin(2 * np.pi * 523.25 * t) * (t > 0.2)).astype(np.float32)
+    sf.write(str(run_dir / "example.aiff"), y, SR, format="AIFF")
+    (run_dir / "notes.csv").write_text("start_s,end_s,f0_hz,midi,name\n0.200,0.950,523.3,72,C5\n")
+    page = _page(render_report(run_dir))
+    assert any("Every note found" in t for t in page.text) and "C5" in page.text
+    assert len(page.images) == 2  # the labelled spectrogram and confusion_matrix.png
+    (run_dir / "example.aiff").unlink()  # the recording is gone: the notes are still listed
+    page = _page(render_report(run_dir))
+    assert len(page.images) == 1 and "C5" in page.text and not any("Every note found" in t for t in page.text)
