@@ -56,6 +56,8 @@ CANDIDATES = {
     "256 sigmoid, noise 1.0, 20 epochs": dict(hidden_units=256, activation="sigmoid", epochs=20, lr=1e-3,
                                               input_noise=1.0),
     "512 relu, noise 1.0, 20 epochs": dict(hidden_units=512, activation="relu", epochs=20, lr=1e-3, input_noise=1.0),
+    "512 relu, noise 1.0, 40 epochs": dict(hidden_units=512, activation="relu", epochs=40, lr=1e-3, input_noise=1.0),
+    "512 relu, noise 0.8, 30 epochs": dict(hidden_units=512, activation="relu", epochs=30, lr=1e-3, input_noise=0.8),
     "1024 relu, noise 1.5, 30 epochs": dict(hidden_units=1024, activation="relu", epochs=30, lr=1e-3,
                                             input_noise=1.5),
 }
