@@ -2,12 +2,17 @@
 
 Everything instrumentid analyses goes through :func:`load_audio` (files) or :func:`valid_audio` (arrays), so every
 entry point rejects the same unusable input with the same message.
+
+Files are decoded :data:`BLOCK_FRAMES` frames at a time: each block is checked, mixed down and resampled (soxr's
+streaming resampler) before the next is read, so the file's full-rate, multi-channel signal is never in memory at
+once; the result is that of decoding the whole file and resampling it in one call, sample for sample.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +23,7 @@ from instrumentid.settings import SR
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "BLOCK_FRAMES",
     "MAX_DURATION_S",
     "MAX_SR",
     "MIN_SAMPLES",
@@ -34,12 +40,15 @@ __all__ = [
 #: Sample rates (Hz) accepted: anything outside is refused before decoding or resampling (a header claiming 1 Hz
 #: would be resampled 22,050-fold: a memory bomb).
 MIN_SR, MAX_SR = 1_000, 768_000
-#: Longest recording accepted by default, in seconds (20 minutes). A file is decoded and analysed whole: measured
-#: peak memory of ``instrumentid notes`` 1.3 GB for 20 minutes, 1.8 GB for 30 (``predict``: 1.5 GB for 20); pass
+#: Longest recording accepted by default, in seconds (20 minutes). Decoding takes little memory (in blocks: 344 MB
+#: peak for 60 minutes of 44.1 kHz stereo), but note detection holds the recording's whole spectrogram: measured peak
+#: of ``instrumentid notes`` and ``predict`` 1.8 GB for 30 minutes (``benchmarks/long_memory.py``); pass
 #: ``max_duration_s`` (``--max-minutes``) to accept longer ones.
 MAX_DURATION_S = 1200.0
-#: Resampler of every rate conversion (soxr's high quality).
+#: Resampler of every rate conversion: soxr's high quality (librosa's name for it; soxr takes the same string).
 RES_TYPE = "soxr_hq"
+#: Frames decoded (and checked, mixed down, resampled) at a time: 6 s at 44.1 kHz, 2 MB in stereo float32.
+BLOCK_FRAMES = 2**18
 #: Shortest usable signal: one analysis frame (``n_fft`` of the feature code) at :data:`SR`.
 MIN_SAMPLES = 2048
 #: File name extensions treated as audio when folders are walked.
@@ -107,25 +116,68 @@ def valid_audio(y, *, sr: float | None = None, name: str = "audio") -> np.ndarra
         raise ParameterError(f"{name}: audio must be floating point, got dtype {y.dtype}")
     if y.ndim not in (1, 2):
         raise ParameterError(f"{name}: audio must have shape (n,) or (n_channels, n), got shape {y.shape}")
-    if y.size == 0 or y.shape[-1] == 0:
-        raise ParameterError(f"{name}: audio is empty (shape {y.shape})")
-    finite = np.isfinite(y)
-    if not finite.all():
-        bad = np.flatnonzero(~finite.reshape(-1))
-        raise ParameterError(
-            f"{name}: audio contains {bad.size} NaN/Inf sample(s), first at index {int(bad[0])}"
-        )
-    y = y.astype(np.float32, copy=False)
-    if float(np.max(np.abs(y))) < SILENCE_PEAK:
-        warnings.warn(f"{name}: audio is silent (peak under -80 dBFS)", UserWarning, stacklevel=2)
-    min_samples = MIN_SAMPLES if sr is None else int(np.ceil(MIN_SAMPLES * sr / SR))
-    if y.shape[-1] < min_samples:
-        warnings.warn(
-            f"{name}: audio is shorter than one analysis frame ({y.shape[-1]} < {min_samples} samples)",
-            UserWarning,
-            stacklevel=2,
-        )
-    return y
+    checks = _Checks(name, 1 if y.ndim == 1 else y.shape[0])
+    checks.add(y)
+    checks.finish(sr, shape=y.shape, stacklevel=3)
+    return y.astype(np.float32, copy=False)
+
+
+class _Checks:
+    """What :func:`valid_audio` checks, gathered block by block over a signal of ``n_channels`` channels.
+
+    :meth:`add` takes each block (shape (m,) or (n_channels, m), float32) in order; :meth:`finish` raises or warns as
+    :func:`valid_audio` does for the whole signal, with the same messages (a NaN's index is that in the whole signal
+    flattened channel by channel).
+    """
+
+    def __init__(self, name: str, n_channels: int) -> None:
+        self.name = name
+        self.n = 0  # samples per channel seen
+        self.peak = 0.0
+        self.n_bad = 0
+        self.first_bad: list[int | None] = [None] * n_channels  # per channel, index in the whole signal
+
+    def add(self, y: np.ndarray) -> np.ndarray:
+        """Check one block and return it; the ``n`` samples seen so far are counted."""
+        if y.size:
+            finite = np.isfinite(y)
+            if not finite.all():
+                for c, row in enumerate(np.atleast_2d(finite)):
+                    bad = np.flatnonzero(~row)
+                    self.n_bad += bad.size
+                    if bad.size and self.first_bad[c] is None:
+                        self.first_bad[c] = self.n + int(bad[0])
+            elif not self.n_bad:
+                self.peak = max(self.peak, float(np.max(np.abs(y))))
+        self.n += y.shape[-1]
+        return y
+
+    @property
+    def finite(self) -> bool:
+        """No NaN/Inf so far."""
+        return not self.n_bad
+
+    def finish(self, sr: float | None, *, shape: tuple, stacklevel: int) -> None:
+        """Raise on an empty signal or one with NaN/Inf, warn on a silent or short one (at ``sr``).
+
+        ``shape`` is the whole signal's, for the message.
+        """
+        if self.n == 0 or 0 in shape:
+            raise ParameterError(f"{self.name}: audio is empty (shape {shape})")
+        if self.n_bad:
+            first = next(c * self.n + i for c, i in enumerate(self.first_bad) if i is not None)
+            raise ParameterError(
+                f"{self.name}: audio contains {self.n_bad} NaN/Inf sample(s), first at index {first}"
+            )
+        if self.peak < SILENCE_PEAK:
+            warnings.warn(f"{self.name}: audio is silent (peak under -80 dBFS)", UserWarning, stacklevel=stacklevel)
+        min_samples = MIN_SAMPLES if sr is None else int(np.ceil(MIN_SAMPLES * sr / SR))
+        if self.n < min_samples:
+            warnings.warn(
+                f"{self.name}: audio is shorter than one analysis frame ({self.n} < {min_samples} samples)",
+                UserWarning,
+                stacklevel=stacklevel,
+            )
 
 
 def _check_sr(sr, name: str) -> None:
@@ -162,6 +214,12 @@ def load_audio(path, *, sr: int | None = SR, mono: bool = True,
     ------
     ParameterError
         Missing file, a folder, a file that no decoder reads, or audio that :func:`valid_audio` rejects.
+
+    Notes
+    -----
+    The file is decoded :data:`BLOCK_FRAMES` frames at a time; each block is checked, mixed down and resampled with
+    the streaming form of :func:`resample` before the next is read. Memory holds the result and one block, never the
+    whole decoded file, and the samples are those of decoding it whole, mixing down and resampling in one call.
     """
     path = Path(os.fspath(path))
     if not path.exists():
@@ -171,36 +229,122 @@ def load_audio(path, *, sr: int | None = SR, mono: bool = True,
     if path.stat().st_size == 0:
         raise ParameterError(f"audio file is empty (0 bytes): {str(path)!r}")
     _check_header(path, max_duration_s=max_duration_s)
-    y, file_sr = _decode(path)
-    y = valid_audio(y, sr=file_sr, name=path.name)
-    _check_duration(y.shape[-1] / file_sr, max_duration_s, path.name)
-    if mono:
-        y = to_mono(y)
-    if sr is not None and file_sr != sr:
-        y = resample(y, orig_sr=file_sr, target_sr=sr)
-        file_sr = sr
-    return np.ascontiguousarray(y, dtype=np.float32), int(file_sr)
+    try:
+        y, file_sr = _load_blocks(path, _soundfile_blocks(path), sr=sr, mono=mono, max_duration_s=max_duration_s)
+    except _Undecodable:
+        y, file_sr = _load_blocks(path, _fallback_blocks(path), sr=sr, mono=mono, max_duration_s=max_duration_s)
+    return y, file_sr
+
+
+class _Undecodable(Exception):
+    """libsndfile cannot open or read the file: try the other decoders."""
+
+
+#: What a decoder gives :func:`_load_blocks`: its sample rate (Hz), channels, frames the header announces (0 if
+#: unknown), and the blocks of samples, each of shape (n_channels, m), float32, in order.
+_Blocks = tuple[int, int, int, Iterator[np.ndarray]]
+
+
+def _load_blocks(path: Path, source: _Blocks, *, sr: int | None, mono: bool,
+                 max_duration_s: float | None) -> tuple[np.ndarray, int]:
+    """Check, mix down and resample ``source``'s blocks one by one into the output (see :func:`load_audio`)."""
+    file_sr, n_channels, frames, blocks = source
+    _check_sr(file_sr, path.name)
+    target_sr = file_sr if sr is None else sr
+    checks = _Checks(path.name, n_channels)
+    stream = _Resampler(orig_sr=file_sr, target_sr=target_sr, n_channels=1 if mono else n_channels)
+    # The output is allocated once at the length the header announces (bounded by what the file's size can hold),
+    # and grows only if the header said too little.
+    expected = min(frames, 64 * path.stat().st_size) if frames > 0 else BLOCK_FRAMES
+    out = _Output(1 if mono else n_channels, stream.n_out(expected))
+    for block in blocks:
+        block = checks.add(block)
+        _check_duration(checks.n / file_sr, max_duration_s, path.name)
+        if checks.finite:  # after a NaN only the count goes on, for the message
+            out.add(stream(to_mono(block)[np.newaxis] if mono else block))
+    checks.finish(file_sr, shape=(n_channels, checks.n), stacklevel=3)  # warnings point at load_audio
+    out.add(stream(np.zeros((stream.n_channels, 0), np.float32), last=True))
+    y = out.result(stream.n_out(checks.n))
+    return (y[0] if mono else y), int(target_sr)
+
+
+class _Output:
+    """An output signal filled block by block: shape (n_channels, n), allocated once, grown by doubling if full."""
+
+    def __init__(self, n_channels: int, capacity: int, dtype=np.float32) -> None:
+        self.data = np.empty((n_channels, max(1, capacity)), dtype)
+        self.n = 0
+
+    def add(self, y: np.ndarray) -> None:
+        end = self.n + y.shape[-1]
+        if end > self.data.shape[-1]:
+            grown = np.empty((self.data.shape[0], max(end, 2 * self.data.shape[-1])), self.data.dtype)
+            grown[:, : self.n] = self.data[:, : self.n]
+            self.data = grown
+        self.data[:, self.n: end] = y
+        self.n = end
+
+    def result(self, n: int) -> np.ndarray:
+        """The first ``n`` samples of each channel, zero-padded if fewer were added (as librosa's resample pads)."""
+        if n > self.n:
+            self.add(np.zeros((self.data.shape[0], n - self.n), self.data.dtype))
+        return self.data[:, :n]
 
 
 def resample(y: np.ndarray, *, orig_sr: float, target_sr: float) -> np.ndarray:
-    """Change the sample rate of ``y`` (the one resampler of instrumentid: librosa with soxr, high quality).
+    """Change the sample rate of ``y`` (the one resampler of instrumentid: soxr, high quality, :data:`RES_TYPE`).
+
+    The same resampler as ``librosa.resample(y, res_type=RES_TYPE)``, sample for sample, length included
+    (``ceil(n * target_sr / orig_sr)``); :func:`load_audio` runs it block by block on long files with the same result.
 
     Parameters
     ----------
     y : np.ndarray [shape=(..., n)]
+        Floating point.
     orig_sr, target_sr : float
         Sample rates in Hz.
 
     Returns
     -------
-    np.ndarray [shape=(..., n * target_sr / orig_sr), dtype=float32]
+    np.ndarray [shape=(..., ceil(n * target_sr / orig_sr)), dtype=y.dtype]
         ``y`` itself when the rates are equal.
     """
     if orig_sr == target_sr:
         return y
-    import librosa
+    y = np.asarray(y)
+    x = y.reshape(-1, y.shape[-1])  # channels, each resampled on its own
+    stream = _Resampler(orig_sr=orig_sr, target_sr=target_sr, n_channels=x.shape[0],
+                        dtype=np.float64 if y.dtype == np.float64 else np.float32)
+    out = _Output(x.shape[0], stream.n_out(x.shape[-1]), stream.dtype)
+    out.add(stream(x, last=True))
+    y_hat = out.result(stream.n_out(x.shape[-1])).reshape(*y.shape[:-1], -1)
+    return y_hat.astype(y.dtype if np.issubdtype(y.dtype, np.floating) else np.float32, copy=False)
 
-    return librosa.resample(y, orig_sr=orig_sr, target_sr=target_sr, res_type=RES_TYPE)
+
+class _Resampler:
+    """soxr's streaming resampler with the settings of every rate conversion (:data:`RES_TYPE`).
+
+    Called on consecutive blocks of shape (n_channels, m), the last call with ``last=True``, it returns consecutive
+    blocks of the resampled signal: joined, they are what one call of soxr on the whole signal returns (soxr's output
+    does not depend on how the input is cut). :meth:`n_out` is the length to cut or pad that to, as librosa does.
+    """
+
+    def __init__(self, *, orig_sr: float, target_sr: float, n_channels: int, dtype=np.float32) -> None:
+        import soxr  # type: ignore[import-untyped]
+
+        self.orig_sr, self.target_sr, self.n_channels, self.dtype = orig_sr, target_sr, n_channels, np.dtype(dtype)
+        self._stream = None if orig_sr == target_sr else soxr.ResampleStream(
+            orig_sr, target_sr, n_channels, dtype=self.dtype.name, quality=RES_TYPE)
+
+    def __call__(self, y: np.ndarray, *, last: bool = False) -> np.ndarray:
+        y = y.astype(self.dtype, copy=False)
+        if self._stream is None:
+            return y
+        return self._stream.resample_chunk(np.ascontiguousarray(y.T), last=last).T
+
+    def n_out(self, n: int) -> int:
+        """Length of ``n`` input samples once resampled: ``ceil(n * target_sr / orig_sr)`` (librosa's)."""
+        return n if self._stream is None else int(np.ceil(n * (float(self.target_sr) / self.orig_sr)))
 
 
 def prepare(y, *, sr: float, name: str = "audio") -> np.ndarray:
@@ -266,24 +410,46 @@ def _check_header(path: Path, *, max_duration_s: float | None) -> None:
     _check_duration(info.frames / info.samplerate, max_duration_s, path.name)
 
 
-def _decode(path: Path) -> tuple[np.ndarray, int]:
-    """Decode with soundfile (libsndfile reads WAV/AIFF/FLAC/OGG/MP3); fall back to librosa's audioread path."""
+def _soundfile_blocks(path: Path) -> _Blocks:
+    """Decode with soundfile (libsndfile reads WAV/AIFF/FLAC/OGG/MP3), :data:`BLOCK_FRAMES` frames at a time.
+
+    Raises :class:`_Undecodable` if libsndfile cannot open the file, or (from the blocks) cannot read it.
+    """
     import soundfile as sf
 
     try:
         with _quiet_c_stderr():
-            data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
-        return data.T, int(file_sr)
-    except Exception:  # noqa: BLE001 - any decoder failure becomes one clear message
-        try:
-            with warnings.catch_warnings(), _quiet_c_stderr():
-                warnings.simplefilter("ignore")
-                import librosa
+            f = sf.SoundFile(str(path))
+    except Exception:  # noqa: BLE001 - not for libsndfile: the other decoders try
+        raise _Undecodable from None
 
-                y, file_sr = librosa.load(str(path), sr=None, mono=False)
-            return np.asarray(y, dtype=np.float32), int(file_sr)
-        except Exception:  # noqa: BLE001
-            raise ParameterError(
-                f"cannot read audio file {str(path)!r}: not a supported or intact audio file "
-                f"(formats: WAV, AIFF, FLAC, OGG, MP3)"
-            ) from None
+    def blocks() -> Iterator[np.ndarray]:
+        with f:
+            while True:
+                try:
+                    with _quiet_c_stderr():
+                        block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                except Exception:  # noqa: BLE001 - a broken file: start again with the other decoders
+                    raise _Undecodable from None
+                if not len(block):
+                    return
+                yield block.T
+
+    return int(f.samplerate), int(f.channels), max(0, int(f.frames)), blocks()
+
+
+def _fallback_blocks(path: Path) -> _Blocks:
+    """Decode the whole file with librosa's audioread path (formats libsndfile does not read): one block."""
+    try:
+        with warnings.catch_warnings(), _quiet_c_stderr():
+            warnings.simplefilter("ignore")
+            import librosa
+
+            y, file_sr = librosa.load(str(path), sr=None, mono=False)
+    except Exception:  # noqa: BLE001 - any decoder failure becomes one clear message
+        raise ParameterError(
+            f"cannot read audio file {str(path)!r}: not a supported or intact audio file "
+            f"(formats: WAV, AIFF, FLAC, OGG, MP3)"
+        ) from None
+    y = np.atleast_2d(np.asarray(y, dtype=np.float32))
+    return int(file_sr), y.shape[0], y.shape[1], iter([y])
