@@ -198,13 +198,13 @@ def test_default_model_names_the_instruments(phrase):
     assert [p.note.midi for p in result.notes] == [m for m, _, _ in expected]
     for p, (_, start_s, _) in zip(result.notes, expected, strict=True):
         assert abs(p.note.start_s - start_s) <= 0.05
-    # every note is named right or shown as "unknown" (calibrated: under --min-confidence), never named wrong with
-    # confidence; at most one note of a phrase is unknown
+    # every note is named right or shown as "unknown" (calibrated on held-out sources: under --min-confidence),
+    # never named wrong with confidence; the best guesses are right but for at most one note, and most notes are named
     expected_names = SHIPPED_CASES[phrase]
-    assert all(p.is_unknown or p.instrument == name for p, name in zip(result.notes, expected_names, strict=True)), \
-        result.to_table()
-    assert sum(p.instrument == name for p, name in zip(result.notes, expected_names, strict=True)) >= \
-        len(expected_names) - 1, result.to_table()
+    pairs = list(zip(result.notes, expected_names, strict=True))
+    assert all(p.is_unknown or p.instrument == name for p, name in pairs), result.to_table()
+    assert sum(p.guess == name for p, name in pairs) >= len(pairs) - 1, result.to_table()
+    assert sum(p.instrument == name for p, name in pairs) >= len(pairs) / 2, result.to_table()
 
 
 @needs_default_model
