@@ -201,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"a note whose most probable instrument has a (calibrated) probability below P is shown as "
                         f"instrument {UNKNOWN!r}, with its guesses still listed; so is a recording whose mean "
                         f"probability is below P. 0 never says {UNKNOWN!r} (default {DEFAULT_MIN_CONFIDENCE:g})")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: this process (default); ray: a Ray Data pipeline (pip install \"instrumentid[ray]\") "
+                        "writing Parquet, one row per note, into the folder --out, skipping files already there")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="with --backend ray: the Ray cluster to join (default RAY_ADDRESS, else a local Ray)")
     p.set_defaults(handler="predict")
 
     p = sub.add_parser("notes", help="the notes found in recordings (onset, offset, pitch), without a model")
@@ -388,7 +393,26 @@ def _for_each_file(args, *, desc: str, analyse, draw, render) -> int:
     return 0
 
 
+def _cmd_predict_ray(args) -> int:
+    from instrumentid.distributed import predict_corpus
+
+    if args.out is None or args.format != "table" or args.plot is not None:
+        raise InstrumentIdError("--backend ray writes Parquet into the folder --out DIR: give --out, and no --format "
+                                "or --plot")
+    summary = predict_corpus(args.inputs, out=args.out, model=args.model, min_confidence=args.min_confidence,
+                             max_duration_s=args.max_minutes * 60.0, address=args.ray_address,
+                             progress=not args.quiet)
+    print(summary.to_table())
+    if summary.failed:
+        return 2 if not summary.done else 1
+    return 0
+
+
 def _cmd_predict(args) -> int:
+    if args.backend == "ray":
+        return _cmd_predict_ray(args)
+    if args.ray_address is not None:
+        raise InstrumentIdError("--ray-address needs --backend ray")
     from instrumentid import plots
     from instrumentid.prediction import format_predictions, load_model, predict
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # One-shot set-up on a fresh machine: Debian SoundFonts, a virtual environment, torch (CPU) first, then the package.
 # Idempotent: a second run changes nothing. Environment: VENV (default .venv), PYTHON (default python3, 3.11 or later),
-# EXTRAS (the optional-dependency groups of pyproject.toml to install, default "test export lint").
+# EXTRAS (the optional-dependency groups of pyproject.toml to install, default "test export lint ray").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 PY="${PYTHON:-python3}"
-EXTRAS="${EXTRAS:-test export lint}"
+EXTRAS="${EXTRAS:-test export lint ray}"
 
 # SoundFonts for the default data set (FluidR3 GM; TimGM6mb ships inside pretty_midi).
 need_apt=()
