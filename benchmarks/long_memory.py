@@ -9,6 +9,12 @@ command then runs in its own process, one at a time; its peak resident memory is
     .venv/bin/python benchmarks/long_memory.py [--minutes 30 60] [--commands decode notes predict] [--dir /tmp/...]
     git show 72e417a:instrumentid/audio.py > /tmp/old_audio.py
     .venv/bin/python benchmarks/long_memory.py --commands decode --audio /tmp/old_audio.py
+
+``notes`` and ``predict`` of an older commit: put a copy of its package first on ``PYTHONPATH`` and run from outside
+the repository (``python -m`` would import the working tree from the current folder):
+
+    mkdir /tmp/old && git archive 21bcc32 instrumentid | tar -x -C /tmp/old && repo=$PWD && cd /tmp
+    PYTHONPATH=/tmp/old $repo/.venv/bin/python $repo/benchmarks/long_memory.py --commands notes predict
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ vibrato never splits a note, and each pitch change is moved back to where the ne
 partial taking over the pitch track of a decaying note is not a pitch change, and a note whose odd harmonics are
 missing is moved up the octave YIN dropped.
 
+Memory stays bounded on long recordings: every frame-wise analysis (level, pitch, spectrum) runs a block of
+:data:`BLOCK_FRAMES` frames at a time, the spectrum is never kept whole (the pass over it keeps the onset function's
+mel bands and 8 harmonic magnitudes per frame), and the few steps that look at the spectrum around one attack compute
+those frames again from the samples, with the same framing, so every value equals the whole-signal STFT's.
+
 All analysis runs at :data:`instrumentid.settings.SR`; every setting (hop, frame lengths, thresholds) is a field of
 :class:`~instrumentid.settings.NoteSettings`. Call it through :func:`instrumentid.analysis.analyze`, the one path
 from audio to features.
@@ -27,6 +32,14 @@ from instrumentid.errors import ParameterError
 from instrumentid.settings import DEFAULT_NOTES, SR, NoteSettings
 
 __all__ = ["Note", "detect_notes", "midi_to_name"]
+
+#: Frames analysed at a time (an STFT block of 2048-point frames is 1025 x 4096 float32: 17 MB).
+BLOCK_FRAMES = 4096
+#: Fewest frames in a block of the spectral pass: a shorter last block joins the one before it (so every block, like
+#: the whole signal, is a matrix and not a single column).
+_MIN_BLOCK_FRAMES = 64
+#: Harmonics whose magnitudes the spectral pass keeps per frame (for :func:`_octave_up`).
+_N_HARMONICS = 8
 
 
 def midi_to_name(midi: int) -> str:
@@ -155,7 +168,9 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
 
     # Level (dB), relative to the recording's loudest frame and to an absolute floor (never to a percentile of the
     # recording's own level: notes that fill the file have no quiet part to measure a floor on).
-    rms = librosa.feature.rms(y=y, frame_length=s.level_frame_length, hop_length=hop_length)[0]
+    rms = _in_blocks(lambda part, _: librosa.feature.rms(y=part, frame_length=s.level_frame_length,
+                                                         hop_length=hop_length, center=False)[0],
+                     y, s.level_frame_length, hop_length)
     level_db = librosa.amplitude_to_db(rms, ref=1.0, amin=1e-10, top_db=None)
     threshold_db = max(float(level_db.max()) - s.top_db, s.floor_db)
     n_frames = level_db.size
@@ -168,10 +183,9 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
     active = _clean_mask((level_db > threshold_db) & (aperiodicity < s.max_aperiodicity), gap=3, island=3)
     midi_track = librosa.hz_to_midi(f0)
 
-    magnitude = _in_blocks(lambda part, _: np.abs(librosa.stft(part, n_fft=frame_length, hop_length=hop_length,
-                                                            center=False)), y, frame_length, hop_length)
-    magnitude = magnitude[:, :n_frames]
-    starts = _attacks(magnitude, level_db, active, f0, threshold_db=threshold_db, rise_db=s.rise_db,
+    spectrum = _Spectrum(y, n_fft=frame_length, hop_length=hop_length, n_frames=n_frames)
+    envelope, harmonics = _spectral_pass(spectrum, f0)
+    starts = _attacks(envelope, spectrum, level_db, active, f0, threshold_db=threshold_db, rise_db=s.rise_db,
                       attack_db=s.attack_db, held_attack_db=s.held_attack_db, weak_flux=s.weak_flux,
                       strong_flux=s.strong_flux, transient_flux=s.transient_flux, transient_db=s.transient_db,
                       release_db=s.release_db, min_frames=min_frames, hop_length=hop_length)
@@ -194,18 +208,18 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         if end - start < min_frames:  # a fall this early is the attack's fast decay (a piano), not a release
             end = sound_end
         held[start:end] = _hold(np.where(active[start:end], midi_track[start:end], np.nan))
-        runs = _split_by_pitch(magnitude, held, start, end, filter_frames=filter_frames,
+        runs = _split_by_pitch(spectrum, held, start, end, filter_frames=filter_frames,
                                threshold=s.split_semitones, min_frames=min_frames, settings=s)
         runs = _merge_partials(runs, level_db, start, decay_db=s.partial_decay_db)
         if (len(runs) > 1 and notes and round(notes[-1].end_s / frame_s) == start and runs[0][2] == notes[-1].midi
                 and (runs[0][1] - runs[0][0] < 2 * min_frames
                      or (runs[0][1] - runs[0][0] < round(s.longest_release_s / frame_s)
-                         and _rises_at(magnitude, runs[1][2], start, runs[1][0], within=min_frames,
+                         and _rises_at(spectrum, runs[1][2], start, runs[1][0], within=min_frames,
                                        drop_db=12.0, n_fft=frame_length)))):
             # an attack over the previous note's release (or its reverberation), whose pitch the track still
             # follows: the attack starts the next pitch, if that one is short or its harmonics rose at the attack
             runs = [(runs[0][0], runs[1][1], runs[1][2]), *runs[2:]]
-        runs = _octave_up(runs, magnitude, f0, active, midi_track, odd_db=s.subharmonic_db, n_fft=frame_length)
+        runs = _octave_up(runs, harmonics, f0, active, midi_track, odd_db=s.subharmonic_db)
         for lo, hi, key in runs:
             release_s = (sound_end - hi) * frame_s if hi == end else 0.0
             if hi - lo < min_frames:
@@ -221,7 +235,7 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
             if lo == start and previous is not None and round(previous.end_s / frame_s) == start:
                 # an attack over the previous note's sound: flux peaks only once the new note dominates, so the
                 # onset moves back to where its harmonics rose (as at a slur), and the previous note ends there
-                lo = _harmonic_rise(magnitude, key, start, drop_db=12.0, n_fft=frame_length,
+                lo = _harmonic_rise(spectrum, key, start, drop_db=12.0, n_fft=frame_length,
                                     earliest=max(round(previous.start_s / frame_s) + min_frames // 2,
                                                  start - round(0.15 * SR / hop_length)))
                 notes[-1] = Note(previous.start_s, lo * frame_s, previous.f0_hz, previous.midi)
@@ -231,21 +245,158 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
     return notes
 
 
-def _in_blocks(fn, y: np.ndarray, frame_length: int, hop_length: int, *, block: int = 4096) -> np.ndarray:
+def _frame_blocks(y: np.ndarray, frame_length: int, hop_length: int):
+    """The centred frames of ``y``, :data:`BLOCK_FRAMES` at a time: ``(part, frames)`` pairs.
+
+    ``frames`` is a slice of frame indices and ``part`` the samples they span, to be framed without centring
+    (``center=False``): ``y`` is taken as padded with ``frame_length // 2`` zeros at each end, as librosa's
+    ``center=True`` does, so the frames are those of one call on the whole signal; the padding is added to the
+    first and last parts only, never to a copy of the whole signal.
+    """
+    half = frame_length // 2
+    n_frames = 1 + (y.size + 2 * half - frame_length) // hop_length
+    for b0 in range(0, n_frames, BLOCK_FRAMES):
+        b1 = min(n_frames, b0 + BLOCK_FRAMES)
+        yield _frame_span(y, b0, b1, frame_length=frame_length, hop_length=hop_length), slice(b0, b1)
+
+
+def _frame_span(y: np.ndarray, lo: int, hi: int, *, frame_length: int, hop_length: int) -> np.ndarray:
+    """The samples of the centred frames ``[lo, hi)`` of ``y`` (zero padding past its ends, as ``center=True``)."""
+    half = frame_length // 2
+    a, b = lo * hop_length - half, (hi - 1) * hop_length + frame_length - half
+    part = y[max(a, 0): min(b, y.size)]
+    if a < 0 or b > y.size:
+        part = np.pad(part, (max(-a, 0), max(b - max(a, y.size), 0)))
+    return part
+
+
+def _in_blocks(fn, y: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
     """``fn`` over centred frames of ``y``, computed a block of frames at a time and joined along the last axis.
 
     ``fn(part, frames)`` gets the samples of the frames ``frames`` (a slice of frame indices) and must frame
-    ``part`` without centring (``center=False``); ``y`` is padded with ``frame_length // 2`` zeros at each end as
-    librosa's ``center=True`` does, so the frames, and so the result, are those of one call on the whole signal,
-    while the intermediate arrays (librosa's frame matrices) stay the size of one block.
+    ``part`` without centring (``center=False``); see :func:`_frame_blocks`. The frames, and so the result, are those
+    of one call on the whole signal, while the intermediate arrays (librosa's frame matrices) stay the size of one
+    block. Meant for results of a few values per frame.
     """
-    padded = np.pad(y, frame_length // 2)
-    n_frames = 1 + (padded.size - frame_length) // hop_length
-    parts = []
-    for b0 in range(0, n_frames, block):
-        b1 = min(n_frames, b0 + block)
-        parts.append(fn(padded[b0 * hop_length: (b1 - 1) * hop_length + frame_length], slice(b0, b1)))
-    return np.concatenate(parts, axis=-1)
+    return np.concatenate([fn(part, frames) for part, frames in _frame_blocks(y, frame_length, hop_length)], axis=-1)
+
+
+class _Spectrum:
+    """The STFT magnitude of a recording, computed for the frames asked for and never kept whole.
+
+    Frames are librosa's centred frames of ``n_fft`` samples every ``hop_length`` (``center=True``, zero padding);
+    each is computed as ``np.abs(librosa.stft(..., center=False))`` of the samples it spans, so every column equals
+    the whole-signal STFT's.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        The recording at :data:`~instrumentid.settings.SR` (kept by reference, not copied).
+    n_fft, hop_length : int
+        Frame length and hop, in samples.
+    n_frames : int
+        Frames in the recording (those of ``y``'s frame-wise level).
+    """
+
+    def __init__(self, y: np.ndarray, *, n_fft: int, hop_length: int, n_frames: int):
+        self.y, self.n_fft, self.hop_length, self.n_frames = y, n_fft, hop_length, n_frames
+        self.n_bins = 1 + n_fft // 2
+
+    def frames(self, lo: int, hi: int, *, least: int = 16) -> tuple[np.ndarray, int]:
+        """The magnitude of frames ``[lo, hi)`` (clipped to the recording), widened to ``least`` frames if it has them.
+
+        Returns
+        -------
+        magnitude : np.ndarray [shape=(1 + n_fft // 2, m)], float32
+            Columns ``first .. first + m - 1`` of the whole-signal magnitude.
+        first : int
+            The frame of the first column.
+        """
+        import librosa
+
+        a, b = max(lo, 0), min(hi, self.n_frames)
+        if b - a < least:
+            b = min(self.n_frames, max(a, 0) + least)
+            a = max(0, b - least)
+        part = _frame_span(self.y, a, b, frame_length=self.n_fft, hop_length=self.hop_length)
+        return np.abs(librosa.stft(part, n_fft=self.n_fft, hop_length=self.hop_length, center=False)), a
+
+    def blocks(self):
+        """``(lo, hi, magnitude)`` for consecutive blocks of frames covering the recording."""
+        for lo, hi in _block_bounds(self.n_frames):
+            magnitude, first = self.frames(lo, hi)
+            yield lo, hi, magnitude
+
+
+def _block_bounds(n_frames: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` blocks of :data:`BLOCK_FRAMES` frames covering ``n_frames`` frames.
+
+    None is shorter than :data:`_MIN_BLOCK_FRAMES` unless the whole recording is.
+    """
+    bounds = list(range(0, n_frames, BLOCK_FRAMES)) + [n_frames]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] < _MIN_BLOCK_FRAMES:
+        del bounds[-2]
+    return list(itertools.pairwise(bounds))
+
+
+def _spectral_pass(spectrum: _Spectrum, f0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What note detection needs of the whole spectrum, in one pass over it a block at a time.
+
+    The onset function of :func:`_attacks`: SuperFlux-style (``lag=2``, ``max_size=3``) over the mel spectrogram
+    in dB, floored 80 dB under its loudest value (``librosa.power_to_db``'s ``top_db``), i.e.
+    ``onset_strength(S=power_to_db(melspectrogram(S=magnitude**2)))`` of the whole magnitude: the first pass keeps
+    the mel bands in dB (128 values per frame) and their maximum, the second floors them and runs ``onset_strength``
+    on each block with the frames before it that its lag and centring reach back to. And for :func:`_octave_up`, the
+    magnitude near each of the first :data:`_N_HARMONICS` harmonics of YIN's ``f0``: the largest of the three bins
+    nearest to ``h * f0`` in each frame.
+
+    Parameters
+    ----------
+    spectrum : _Spectrum
+        The recording's STFT magnitude.
+    f0 : np.ndarray [shape=(n_frames,)]
+        YIN's fundamental per frame, in Hz.
+
+    Returns
+    -------
+    envelope : np.ndarray [shape=(n_frames,)], float32
+        The onset function.
+    harmonics : np.ndarray [shape=(8, n_frames)], float32
+        Row ``h - 1``: the magnitude near harmonic ``h``.
+    """
+    import librosa
+
+    n_frames, n_bins = spectrum.n_frames, spectrum.n_bins
+    bin_hz = SR / spectrum.n_fft
+    harmonics = np.empty((_N_HARMONICS, n_frames), np.float32)
+    mel_db: np.ndarray | None = None
+    top = None
+    for lo, hi, magnitude in spectrum.blocks():
+        block_db = librosa.power_to_db(librosa.feature.melspectrogram(S=magnitude**2, sr=SR), top_db=None)
+        if mel_db is None:
+            mel_db = np.empty((block_db.shape[0], n_frames), block_db.dtype)
+        mel_db[:, lo:hi] = block_db
+        top = block_db.max() if top is None else max(top, block_db.max())
+        for h in range(1, _N_HARMONICS + 1):
+            bins = np.rint(h * f0[lo:hi] / bin_hz).astype(int)
+            near = magnitude[np.clip(bins[None, :] + np.arange(-1, 2)[:, None], 0, n_bins - 1),
+                             np.arange(hi - lo)[None, :]]
+            harmonics[h - 1, lo:hi] = near.max(axis=0)
+    assert mel_db is not None and top is not None
+    floor = top - 80.0  # power_to_db's top_db
+    # onset_strength's envelope at frame t reads the frames back to t - lag - n_fft // (2 * hop_length) (centring,
+    # with its default n_fft of 2048): each block is computed with that many frames before it
+    reach = 2 + 2048 // (2 * spectrum.hop_length)
+    envelope: np.ndarray | None = None
+    for lo, hi in _block_bounds(n_frames):
+        first = max(lo - reach, 0)
+        part = librosa.onset.onset_strength(S=np.maximum(mel_db[:, first:hi], floor), sr=SR,
+                                            hop_length=spectrum.hop_length, lag=2, max_size=3)
+        if envelope is None:
+            envelope = np.empty(n_frames, part.dtype)
+        envelope[lo:hi] = part[lo - first:]
+    assert envelope is not None
+    return envelope, harmonics
 
 
 def _aperiodicity(y: np.ndarray, f0: np.ndarray, *, frame_length: int, hop_length: int) -> np.ndarray:
@@ -374,9 +525,10 @@ def _hold(track: np.ndarray) -> np.ndarray:
     return out
 
 
-def _attacks(magnitude, level_db, active, f0, *, threshold_db: float, rise_db: float, attack_db: float,
-             held_attack_db: float, weak_flux: float, strong_flux: float, transient_flux: float, transient_db: float,
-             release_db: float, min_frames: int, hop_length: int) -> list[int]:
+def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *, threshold_db: float,
+             rise_db: float, attack_db: float, held_attack_db: float, weak_flux: float, strong_flux: float,
+             transient_flux: float, transient_db: float, release_db: float, min_frames: int,
+             hop_length: int) -> list[int]:
     """Frames where notes start: spectral-flux onsets that are attacks, and sounding stretches that rise.
 
     The onset function is SuperFlux-style (``lag=2``, ``max_size=3``: robust to vibrato); its onsets are backtracked
@@ -392,11 +544,11 @@ def _attacks(magnitude, level_db, active, f0, *, threshold_db: float, rise_db: f
     ``transient_db`` (:func:`_inharmonic_rise_db`). A sounding
     stretch after a quiet or unpitched one starts a note when it rises ``rise_db`` over it. Attacks closer together
     than ``min_frames`` count as one.
+
+    ``envelope`` is the onset function (see :func:`_spectral_pass`), ``spectrum`` the recording's STFT magnitude.
     """
     import librosa
 
-    mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=magnitude**2, sr=SR))
-    envelope = librosa.onset.onset_strength(S=mel_db, sr=SR, hop_length=hop_length, lag=2, max_size=3)
     peaks = librosa.onset.onset_detect(onset_envelope=envelope, sr=SR, hop_length=hop_length, units="frames")
     onsets = librosa.onset.onset_backtrack(peaks, envelope) if peaks.size else peaks
     loudest_db = float(level_db.max())
@@ -430,13 +582,13 @@ def _attacks(magnitude, level_db, active, f0, *, threshold_db: float, rise_db: f
                                                                               and not decayed)
         if not attack and flux >= transient_flux and not decayed and (
                 level_db[peak_frame: peak_frame + rise_frames + 1].min() >= before.max() - release_db):
-            attack = _inharmonic_rise_db(magnitude, f0, frame) >= transient_db
+            attack = _inharmonic_rise_db(spectrum, f0, frame) >= transient_db
         if attack and after > max(threshold_db, loudest_db - attack_db):
             starts.add(int(frame))
     return _dedupe(sorted(starts), gap=min_frames)
 
 
-def _inharmonic_rise_db(magnitude: np.ndarray, f0: np.ndarray, frame: int) -> float:
+def _inharmonic_rise_db(spectrum: _Spectrum, f0: np.ndarray, frame: int) -> float:
     """How much the power between the harmonics of the sounding pitch rises at ``frame``, in dB.
 
     The pitches are YIN's medians over the 5 frames before ``frame`` and the 6 after it; bins within 2 of their
@@ -446,8 +598,8 @@ def _inharmonic_rise_db(magnitude: np.ndarray, f0: np.ndarray, frame: int) -> fl
 
     Parameters
     ----------
-    magnitude : np.ndarray [shape=(1 + n_fft // 2, n_frames)]
-        STFT magnitude at :data:`~instrumentid.settings.SR`.
+    spectrum : _Spectrum
+        The recording's STFT magnitude at :data:`~instrumentid.settings.SR`.
     f0 : np.ndarray [shape=(n_frames,)]
         YIN's fundamental per frame, in Hz.
     frame : int
@@ -458,7 +610,7 @@ def _inharmonic_rise_db(magnitude: np.ndarray, f0: np.ndarray, frame: int) -> fl
     float
         The rise in dB (0 within 5 frames of the recording's start or 7 of its end).
     """
-    n_bins, n_frames = magnitude.shape
+    n_bins, n_frames = spectrum.n_bins, spectrum.n_frames
     if frame < 5 or frame + 7 > n_frames:
         return 0.0
     bin_hz = SR / (2 * (n_bins - 1))
@@ -468,11 +620,12 @@ def _inharmonic_rise_db(magnitude: np.ndarray, f0: np.ndarray, frame: int) -> fl
         for h in range(1, int(SR / 2 / f0_hz) + 1):
             b = round(h * f0_hz / bin_hz)
             between[max(0, b - 2): b + 3] = False
-    power = np.sum(magnitude[between, frame - 5: frame + 4] ** 2, axis=0)
+    magnitude, first = spectrum.frames(frame - 5, frame + 4)
+    power = np.sum(magnitude[between, frame - 5 - first: frame + 4 - first] ** 2, axis=0)
     return float(10.0 * np.log10((power[5:].max() + 1e-20) / (power[:3].mean() + 1e-20)))
 
 
-def _split_by_pitch(magnitude, midi_track, start: int, end: int, *, filter_frames: int, threshold: float,
+def _split_by_pitch(spectrum: _Spectrum, midi_track, start: int, end: int, *, filter_frames: int, threshold: float,
                     min_frames: int, settings: NoteSettings) -> list[tuple[int, int, int]]:
     """Cut the frames ``[start, end)`` of one attack into notes of one pitch each.
 
@@ -491,7 +644,7 @@ def _split_by_pitch(magnitude, midi_track, start: int, end: int, *, filter_frame
     max_shift = round(0.15 * SR / settings.hop_length)
     for previous, run in itertools.pairwise(runs):
         earliest = max(previous[0] + min_frames // 2, run[0] - max_shift)
-        previous[1] = run[0] = _harmonic_rise(magnitude, run[2], run[0], earliest=earliest, drop_db=12.0,
+        previous[1] = run[0] = _harmonic_rise(spectrum, run[2], run[0], earliest=earliest, drop_db=12.0,
                                               n_fft=settings.frame_length)
     return [(lo, hi, key) for lo, hi, key in runs]
 
@@ -551,7 +704,7 @@ def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: f
     return out
 
 
-def _rises_at(magnitude: np.ndarray, key: int, attack: int, change: int, *, within: int, drop_db: float,
+def _rises_at(spectrum: _Spectrum, key: int, attack: int, change: int, *, within: int, drop_db: float,
               n_fft: int) -> bool:
     """Whether the first six harmonics of MIDI ``key`` rose at ``attack`` rather than at ``change``.
 
@@ -563,15 +716,17 @@ def _rises_at(magnitude: np.ndarray, key: int, attack: int, change: int, *, with
     bin_hz = SR / n_fft
     f0_hz = float(librosa.midi_to_hz(key))
     bins = [round(h * f0_hz / bin_hz) for h in range(1, 7) if h * f0_hz < SR / 2]
-    energy_db = librosa.amplitude_to_db(magnitude[bins, max(attack - 2, 0): change + 3].sum(axis=0), ref=1.0,
+    lo = max(attack - 2, 0)
+    magnitude, first = spectrum.frames(lo, change + 3)
+    energy_db = librosa.amplitude_to_db(magnitude[bins, lo - first: change + 3 - first].sum(axis=0), ref=1.0,
                                         amin=1e-10, top_db=None)
     reference = float(energy_db[-3:].max())
     before = energy_db[0] < reference - drop_db if attack >= 2 else True
     return bool(before and energy_db[: within + 3].max() >= reference - drop_db)
 
 
-def _octave_up(runs: list, magnitude: np.ndarray, f0: np.ndarray, active: np.ndarray, midi_track: np.ndarray, *,
-               odd_db: float, n_fft: int) -> list:
+def _octave_up(runs: list, harmonics: np.ndarray, f0: np.ndarray, active: np.ndarray, midi_track: np.ndarray, *,
+               odd_db: float) -> list:
     """Move up an octave the pitch runs on which YIN locked onto the sub-octave of the sounding note.
 
     At YIN's pitch ``f``, the power on the odd harmonics (``f, 3f, 5f, 7f``) of the run's sounding frames is compared
@@ -586,8 +741,8 @@ def _octave_up(runs: list, magnitude: np.ndarray, f0: np.ndarray, active: np.nda
     ----------
     runs : list of (lo, hi, key)
         One attack's pitch runs, in absolute frames, in time order and touching.
-    magnitude : np.ndarray [shape=(1 + n_fft // 2, n_frames)]
-        STFT magnitude at :data:`~instrumentid.settings.SR`.
+    harmonics : np.ndarray [shape=(8, n_frames)]
+        Per frame, the STFT magnitude near each of the first 8 harmonics of ``f0`` (see :func:`_spectral_pass`).
     f0 : np.ndarray [shape=(n_frames,)]
         YIN's fundamental per frame, in Hz.
     active : np.ndarray [shape=(n_frames,)], bool
@@ -596,24 +751,18 @@ def _octave_up(runs: list, magnitude: np.ndarray, f0: np.ndarray, active: np.nda
         YIN's pitch per frame, in fractional MIDI; the moved runs' frames are moved up in place.
     odd_db : float
         How much weaker the odd harmonics must be, in dB.
-    n_fft : int
-        FFT length of ``magnitude``.
 
     Returns
     -------
     list of (lo, hi, key)
     """
-    bin_hz = SR / n_fft
     out: list = []
     for lo, hi, key in runs:
         frames = lo + np.flatnonzero(active[lo:hi] & (np.abs(midi_track[lo:hi] - key) <= 1.0))
         if frames.size and 8 * float(np.median(f0[frames])) < 0.45 * SR:
             power = np.zeros(2)
             for h in range(1, 9):
-                bins = np.rint(h * f0[frames] / bin_hz).astype(int)
-                near = magnitude[np.clip(bins[None, :] + np.arange(-1, 2)[:, None], 0, magnitude.shape[0] - 1),
-                                 frames[None, :]]
-                power[h % 2] += float(np.sum(near.max(axis=0) ** 2))
+                power[h % 2] += float(np.sum(harmonics[h - 1][frames] ** 2))
             if 10.0 * np.log10((power[1] + 1e-20) / (power[0] + 1e-20)) < -odd_db and key + 12 <= 127:
                 midi_track[frames] += 12.0
                 key += 12
@@ -624,7 +773,7 @@ def _octave_up(runs: list, magnitude: np.ndarray, f0: np.ndarray, active: np.nda
     return out
 
 
-def _harmonic_rise(magnitude: np.ndarray, key: int, change: int, *, earliest: int, drop_db: float,
+def _harmonic_rise(spectrum: _Spectrum, key: int, change: int, *, earliest: int, drop_db: float,
                    n_fft: int) -> int:
     """Frame where the first six harmonics of MIDI ``key`` rose to within ``drop_db`` of their level at ``change``.
 
@@ -633,8 +782,8 @@ def _harmonic_rise(magnitude: np.ndarray, key: int, change: int, *, earliest: in
 
     Parameters
     ----------
-    magnitude : np.ndarray [shape=(1 + n_fft // 2, n_frames)]
-        STFT magnitude at :data:`~instrumentid.settings.SR`.
+    spectrum : _Spectrum
+        The recording's STFT magnitude at :data:`~instrumentid.settings.SR`.
     key : int
         The new note's MIDI key.
     change, earliest : int
@@ -642,7 +791,7 @@ def _harmonic_rise(magnitude: np.ndarray, key: int, change: int, *, earliest: in
     drop_db : float
         How far under the level at ``change`` the harmonics count as not yet risen, in dB.
     n_fft : int
-        FFT length of ``magnitude``.
+        FFT length of ``spectrum``.
 
     Returns
     -------
@@ -655,10 +804,11 @@ def _harmonic_rise(magnitude: np.ndarray, key: int, change: int, *, earliest: in
     bin_hz = SR / n_fft
     f0_hz = float(librosa.midi_to_hz(key))
     bins = [round(h * f0_hz / bin_hz) for h in range(1, 7) if h * f0_hz < SR / 2]
+    magnitude, first = spectrum.frames(min(earliest, change), change + 3)
     energy = magnitude[bins].sum(axis=0)
     energy_db = librosa.amplitude_to_db(energy, ref=1.0, amin=1e-10, top_db=None)
-    reference = energy_db[change: change + 3].max()
-    low = np.flatnonzero(energy_db[earliest: change + 1] < reference - drop_db)
+    reference = energy_db[change - first: change - first + 3].max()
+    low = np.flatnonzero(energy_db[earliest - first: change + 1 - first] < reference - drop_db)
     return earliest + int(low[-1]) + 1 if low.size else change
 
 
