@@ -13,6 +13,7 @@ its pitch as another instrument's would) are drawn from it too and applied when 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -72,23 +73,38 @@ def room_bank(*, variation=None, sr: int = SR) -> np.ndarray:
     import hashlib
     import json
 
-    from instrumentid.util import atomic_file, cache_dir
+    from instrumentid.util import cache_dir
 
     v = VARIATION if variation is None else variation
     spec = {k: v[k] for k in ("rooms", "room_seed", "room_rt60_s", "room_size_m", "room_max_order")}
     spec.update(sr=sr, version=ROOM_BANK_VERSION)
-    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-    path = cache_dir() / "rooms" / f"rooms-{key}.npy"
+    text = json.dumps(spec, sort_keys=True)
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return _load_or_simulate(str(cache_dir() / "rooms" / f"rooms-{key}.npy"), text)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_or_simulate(path: str, spec_json: str) -> np.ndarray:
+    """The bank of ``spec_json`` (:func:`room_bank`'s spec), read from ``path`` once per process.
+
+    Simulated and saved there when missing or damaged. Read-only, since every note of the process shares it.
+    """
+    import json
+
+    from instrumentid.util import atomic_file
+
+    spec = json.loads(spec_json)
     try:
         bank = np.load(path, allow_pickle=False)
-        if bank.ndim == 2 and bank.shape[0] == v["rooms"] and np.isfinite(bank).all():
-            return bank
+        ok = bank.ndim == 2 and bank.shape[0] == spec["rooms"] and np.isfinite(bank).all()
     except (OSError, ValueError):
-        pass
-    bank = _simulate_rooms(v, sr=sr, seed=v["room_seed"])
-    with atomic_file(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, bank, allow_pickle=False)
+        ok = False
+    if not ok:
+        bank = _simulate_rooms(spec, sr=spec["sr"], seed=spec["room_seed"])
+        with atomic_file(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, bank, allow_pickle=False)
+    bank.flags.writeable = False
     return bank
 
 
