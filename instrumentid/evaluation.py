@@ -17,12 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
-from instrumentid.calibration import DEFAULT_N_BINS, expected_calibration_error, label_indices, reliability_table
+from instrumentid.calibration import (
+    DEFAULT_N_BINS,
+    expected_calibration_error,
+    fit_temperature,
+    label_indices,
+    reliability_table,
+    softmax,
+)
 from instrumentid.errors import ParameterError
 from instrumentid.runfolder import CONFUSION_MATRIX_PNG, EVALUATION_JSON
 
 __all__ = ["SOURCE_COLUMN", "dataset_labels", "evaluate", "evaluate_by_source", "evaluate_dataset",
-           "format_by_source", "format_confusion_matrix", "format_evaluation", "write_evaluation"]
+           "format_by_source", "format_confusion_matrix", "format_evaluation", "held_out_figures", "write_evaluation"]
 
 #: The metadata column of a data set that names the recording (SoundFont, sample set...) each row comes from.
 SOURCE_COLUMN = "source"
@@ -185,6 +192,47 @@ def evaluate_by_source(clf, dataset, *, split: str = "test", column: str = SOURC
     per_source = {source: evaluate(clf, X[sources == source], y[sources == source])
                   for source in sorted(set(sources.tolist()))}
     return {"column": column, "split": split, "overall": evaluate(clf, X, y), "sources": per_source}
+
+
+def held_out_figures(logits: dict, codes: dict, n_classes: int) -> dict:
+    """Figures of leave-one-group-out predictions (e.g. leave one source out): accuracy, recall, calibration.
+
+    Parameters
+    ----------
+    logits : dict of str -> np.ndarray [shape=(n_rows, n_classes)]
+        Per held-out group, the uncalibrated logits of its rows from a model that never trained on the group.
+    codes : dict of str -> np.ndarray [shape=(n_rows,), dtype=int]
+        Per group, the true class index of each row.
+    n_classes : int
+
+    Returns
+    -------
+    dict
+        ``groups``: per group (in the order of ``logits``) ``notes``, ``accuracy``, ``recall`` (class index -> recall,
+        for the classes the group has), ``ece_before`` and ``ece_after`` (expected calibration error of the plain
+        softmax, and at ``temperature_from_others``: the temperature fitted on the other groups' rows only, so the
+        figure is honest); ``confusion`` (np.ndarray (n_classes, n_classes) of counts, rows true, columns
+        predicted, over every group); ``temperature`` (fitted on every group's rows: the one to ship).
+    """
+    names = list(logits)
+    groups: dict = {}
+    confusion = np.zeros((n_classes, n_classes), dtype=int)
+    for name in names:
+        others = [n for n in names if n != name]
+        t_other = fit_temperature(np.concatenate([logits[n] for n in others]),
+                                  np.concatenate([codes[n] for n in others]))
+        pred, true = logits[name].argmax(1), codes[name]
+        np.add.at(confusion, (true, pred), 1)
+        groups[name] = {
+            "notes": int(len(pred)), "accuracy": float(np.mean(pred == true)),
+            "recall": {c: float(np.mean(pred[true == c] == c)) for c in range(n_classes) if np.any(true == c)},
+            "ece_before": expected_calibration_error(softmax(logits[name]), true),
+            "ece_after": expected_calibration_error(softmax(logits[name], temperature=t_other), true),
+            "temperature_from_others": t_other,
+        }
+    temperature = fit_temperature(np.concatenate([logits[n] for n in names]),
+                                  np.concatenate([codes[n] for n in names]))
+    return {"groups": groups, "confusion": confusion, "temperature": temperature}
 
 
 def format_confusion_matrix(result: dict) -> str:

@@ -36,11 +36,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instrumentid.calibration import expected_calibration_error as ece
-from instrumentid.calibration import fit_temperature, softmax
 from instrumentid.datasets import soundfont as sfds
 from instrumentid.datasets.programs import DEFAULT_CLASSES
 from instrumentid.datasets.variation import VARIATION
+from instrumentid.evaluation import held_out_figures
 from instrumentid.settings import SHIPPED_TRAINING
 
 #: The training settings a recipe sets (the rest are the lab's: batch 128, seed per run).
@@ -152,43 +151,34 @@ def main(argv=None) -> int:
     # ------------------------------------------------------------------ the shipped recipe in detail
     print(f"\n## {args.ship}: held-out recall per source and class (mean of {args.seeds} seeds)\n")
     print("| class | " + " | ".join(names) + " |\n|" + "---|" * (len(names) + 1))
+    codes = {n: y[src == n] for n in names}
+    per_seed = [held_out_figures({n: held[n][k] for n in names}, codes, C) for k in range(args.seeds)]
     per_class = {}
     for c, cname in enumerate(classes):
         cells = []
         for n in names:
-            m = y[src == n] == c
-            cells.append("" if not m.any() else
-                         f"{100 * np.mean([np.mean(z[m].argmax(1) == c) for z in held[n]]):.0f} %")
+            recalls = [f["groups"][n]["recall"].get(c) for f in per_seed]
+            cells.append("" if recalls[0] is None else f"{100 * np.mean(recalls):.0f} %")
             per_class.setdefault(cname, {})[n] = cells[-1]
         print(f"| {cname} | " + " | ".join(cells) + " |")
-    confusion = np.zeros((C, C), dtype=int)
-    for n in names:
-        yt = y[src == n]
-        np.add.at(confusion, (yt, held[n][0].argmax(1)), 1)
+    first = per_seed[0]
+    confusion = first["confusion"]
     print("\nconfusion over held-out sources (seed 0; rows true, columns predicted):")
     print("           " + " ".join(f"{c[:6]:>6}" for c in classes))
     for c in range(C):
         print(f"{classes[c][:10]:>10} " + " ".join(f"{v:6d}" for v in confusion[c]))
 
-    # calibration: leave-one-source-out temperatures
+    # calibration: each source's temperature fitted on the other sources' held-out notes only
     print("\ncalibration (held-out probabilities, seed 0):")
-    all_z = np.concatenate([held[n][0] for n in names])
-    all_y = np.concatenate([y[src == n] for n in names])
-    before, after = [], []
-    for n in names:
-        others = [m for m in names if m != n]
-        t_n = fit_temperature(np.concatenate([held[m][0] for m in others]),
-                              np.concatenate([y[src == m] for m in others]))
-        e0, e1 = ece(softmax(held[n][0]), y[src == n]), ece(softmax(held[n][0], temperature=t_n), y[src == n])
-        before.append(e0)
-        after.append(e1)
-        print(f"  {n}: ECE {e0:.3f} -> {e1:.3f} (T = {t_n:.2f}, fitted on the other sources' held-out notes)")
-    t_all = fit_temperature(all_z, all_y)
-    print(f"  mean ECE over held-out sources: {np.mean(before):.3f} -> {np.mean(after):.3f}; temperature fitted on "
-          f"every held-out note (ships): {t_all:.3f}")
+    for n, f in first["groups"].items():
+        print(f"  {n}: ECE {f['ece_before']:.3f} -> {f['ece_after']:.3f} (T = {f['temperature_from_others']:.2f}, "
+              "fitted on the other sources' held-out notes)")
+    before = np.mean([f["ece_before"] for f in first["groups"].values()])
+    after = np.mean([f["ece_after"] for f in first["groups"].values()])
+    print(f"  mean ECE over held-out sources: {before:.3f} -> {after:.3f}; temperature fitted on "
+          f"every held-out note (ships): {first['temperature']:.3f}")
     figures["shipped"] = {"name": args.ship, "per_class": per_class, "confusion": confusion.tolist(),
-                          "ece_before": float(np.mean(before)), "ece_after": float(np.mean(after)),
-                          "temperature": t_all}
+                          "ece_before": float(before), "ece_after": float(after), "temperature": first["temperature"]}
 
     if not args.no_rooms:
         tables = test_tables(names, jobs=args.jobs)

@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     X_all, y_all = np.concatenate([ds.X_train, ds.X_test]), np.concatenate([y_train, y_test])
     source = np.asarray([m["source"] for m in ds.metadata if m["split"] == "train"]
                         + [m["source"] for m in ds.metadata if m["split"] == "test"])
-    held_out = leave_one_source_out(classifier, X_all, y_all, source, classes=names)
+    held_out = leave_one_source_out(classifier, X_all, y_all, source)
     print(f"leave-one-source-out: mean {held_out['mean_accuracy']:.4f} over {len(held_out['sources'])} sources; "
           f"ECE {held_out['ece_before']:.3f} -> {held_out['ece_after']:.3f} at temperature "
           f"{held_out['temperature']:.3f}")
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def leave_one_source_out(make_classifier, X, y, source, *, classes) -> dict:
+def leave_one_source_out(make_classifier, X, y, source) -> dict:
     """Train on every source but one, score the one left out, for every source; fit the temperature on the results.
 
     Returns
@@ -127,44 +127,43 @@ def leave_one_source_out(make_classifier, X, y, source, *, classes) -> dict:
     dict
         ``sources`` (name -> notes, accuracy, ECE before/after with a temperature fitted on the other sources'
         held-out notes only), ``per_class`` (source -> class -> recall), ``confusion`` (rows true, columns
-        predicted, in ``classes`` order), ``mean_accuracy``, ``ece_before``/``ece_after`` (means over sources) and
-        ``temperature`` (fitted on every held-out note: the one that ships).
+        predicted, in the classifier's ``classes_`` order, which the logits' columns follow), ``mean_accuracy``,
+        ``ece_before``/``ece_after`` (means over sources) and ``temperature`` (fitted on every held-out note: the
+        one that ships).
     """
     import numpy as np
 
-    from instrumentid.calibration import expected_calibration_error, fit_temperature, label_indices, softmax
+    from instrumentid.calibration import label_indices
+    from instrumentid.evaluation import held_out_figures
 
     names = list(dict.fromkeys(source.tolist()))
-    logits, codes = {}, {}
+    logits, codes, fold_classes = {}, {}, []
     for name in names:
         test = source == name
         clf = make_classifier().fit(X[~test], y[~test])
+        fold_classes.append([str(c) for c in clf.classes_])
         logits[name], codes[name] = clf.decision_function(X[test]), label_indices(clf.classes_, y[test])
         print(f"  held out {name}: {np.mean(logits[name].argmax(1) == codes[name]):.4f} ({test.sum()} notes)",
               flush=True)
+    classes = fold_classes[0]
+    if any(c != classes for c in fold_classes):
+        raise SystemExit(f"leave-one-source-out: a fold trained on other classes than {classes}: {fold_classes}")
+    figures = held_out_figures(logits, codes, len(classes))
     out: dict = {"sources": {}, "per_class": {}}
-    confusion = np.zeros((len(classes), len(classes)), dtype=int)
-    for name in names:
-        others = [n for n in names if n != name]
-        t_other = fit_temperature(np.concatenate([logits[n] for n in others]),
-                                  np.concatenate([codes[n] for n in others]))
-        pred = logits[name].argmax(1)
-        np.add.at(confusion, (codes[name], pred), 1)
+    for name, f in figures["groups"].items():
         out["sources"][name] = {
-            "notes": int(len(pred)), "accuracy": round(float(np.mean(pred == codes[name])), 4),
-            "ece_before": round(expected_calibration_error(softmax(logits[name]), codes[name]), 4),
-            "ece_after": round(expected_calibration_error(softmax(logits[name], temperature=t_other), codes[name]), 4),
-            "temperature_from_other_sources": round(t_other, 4),
+            "notes": f["notes"], "accuracy": round(f["accuracy"], 4), "ece_before": round(f["ece_before"], 4),
+            "ece_after": round(f["ece_after"], 4),
+            "temperature_from_other_sources": round(f["temperature_from_others"], 4),
         }
-        out["per_class"][name] = {str(c): round(float(np.mean(pred[codes[name] == i] == i)), 4)
-                                  for i, c in enumerate(classes) if np.any(codes[name] == i)}
-    figures = out["sources"].values()
-    out["mean_accuracy"] = round(float(np.mean([f["accuracy"] for f in figures])), 4)
-    out["ece_before"] = round(float(np.mean([f["ece_before"] for f in figures])), 4)
-    out["ece_after"] = round(float(np.mean([f["ece_after"] for f in figures])), 4)
-    out["temperature"] = round(fit_temperature(np.concatenate(list(logits.values())),
-                                               np.concatenate(list(codes.values()))), 4)
-    out["confusion"] = {"classes": [str(c) for c in classes], "matrix": confusion.tolist()}
+        out["per_class"][name] = {classes[c]: round(r, 4) for c, r in f["recall"].items()}
+    rounded = out["sources"].values()
+    out["mean_accuracy"] = round(float(np.mean([f["accuracy"] for f in rounded])), 4)
+    out["ece_before"] = round(float(np.mean([f["ece_before"] for f in rounded])), 4)
+    out["ece_after"] = round(float(np.mean([f["ece_after"] for f in rounded])), 4)
+    out["temperature"] = round(figures["temperature"], 4)
+    confusion = figures["confusion"]
+    out["confusion"] = {"classes": classes, "matrix": confusion.tolist()}
     return out
 
 

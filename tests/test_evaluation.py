@@ -281,3 +281,27 @@ def test_cli_evaluate_by_source(small_classifier, feature_rows, tmp_path, capsys
     assert cli.main(["evaluate", "--model", str(model), "--data", str(tmp_path / "plain"), "--by-source"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("instrumentid: error: ") and "source" in err and err.count("\n") == 1
+
+
+def test_held_out_figures_of_leave_one_group_out():
+    from instrumentid.calibration import expected_calibration_error, fit_temperature, softmax
+    from instrumentid.evaluation import held_out_figures
+
+    rng = np.random.default_rng(0)
+    codes = {"a": np.array([0, 0, 1, 2] * 25), "b": np.array([1, 1, 2] * 30), "c": np.array([0, 2] * 40)}
+    # over-confident logits: right about 70 % of the time, always sure
+    logits = {}
+    for name, true in codes.items():
+        pred = np.where(rng.random(len(true)) < 0.7, true, (true + 1) % 3)
+        logits[name] = 8.0 * np.eye(3)[pred] + rng.normal(0, 0.5, (len(true), 3))
+    figures = held_out_figures(logits, codes, 3)
+    assert list(figures["groups"]) == ["a", "b", "c"]
+    b = figures["groups"]["b"]
+    assert b["notes"] == 90 and b["accuracy"] == np.mean(logits["b"].argmax(1) == codes["b"])
+    assert set(b["recall"]) == {1, 2}  # group b has no class 0
+    assert b["temperature_from_others"] == fit_temperature(np.concatenate([logits["a"], logits["c"]]),
+                                                           np.concatenate([codes["a"], codes["c"]]))
+    assert b["ece_before"] == expected_calibration_error(softmax(logits["b"]), codes["b"])
+    assert b["ece_after"] < b["ece_before"] and b["temperature_from_others"] > 1
+    assert figures["confusion"].sum() == 100 + 90 + 80
+    assert np.trace(figures["confusion"]) == sum(int(np.sum(z.argmax(1) == codes[n])) for n, z in logits.items())

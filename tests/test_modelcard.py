@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from instrumentid import cli
@@ -286,6 +287,13 @@ def test_the_shipped_model_card_carries_every_figure():
     assert "note_counts" in record and "rendering" in record
     held = record["leave_one_source_out"]
     assert sorted(held["sources"]) == sorted(record["sources"])
+    # the held-out figures are labelled with the right classes: each source's recall covers exactly the classes
+    # it has notes of, and the confusion matrix's rows add up to the notes of each class
+    counts = record["note_counts"]
+    for source, recall in held["per_class"].items():
+        assert set(recall) == {c for c, n in counts[source].items() if n}, source
+    rows = dict(zip(held["confusion"]["classes"], np.sum(held["confusion"]["matrix"], axis=1).tolist(), strict=True))
+    assert rows == {c: sum(counts[s].get(c, 0) for s in counts) for c in rows}
     config = json.loads((DEFAULT_MODEL / "model.json").read_text())
     assert config["calibration"]["temperature"] == pytest.approx(held["temperature"])
     assert config["trained_on"]["data"] == record["dataset"]["key"]
