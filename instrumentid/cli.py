@@ -58,6 +58,10 @@ def probability(text: str) -> float:
     return _number(text, float, lambda v: 0 <= v <= 1, "a probability from 0 to 1")
 
 
+def port(text: str) -> int:
+    return _number(text, int, lambda v: 1 <= v <= 65535, "a port number from 1 to 65535")
+
+
 def existing_path(text: str) -> Path:
     path = Path(text)
     if not path.exists():
@@ -207,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", metavar="ADDR",
                    help="with --backend ray: the Ray cluster to join (default RAY_ADDRESS, else a local Ray)")
     p.set_defaults(handler="predict")
+
+    p = sub.add_parser("app", help="a local web page: drop or record a recording, see its notes and instruments")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to serve on (default 127.0.0.1: this machine only; 0.0.0.0: the network)")
+    p.add_argument("--port", type=port, default=7860, help="TCP port (default 7860)")
+    p.add_argument("--model", type=existing_path, help="model or run folder to start with (default: the built-in "
+                                                       "model; the page can pick another)")
+    p.set_defaults(handler="app")
 
     p = sub.add_parser("notes", help="the notes found in recordings (onset, offset, pitch), without a model")
     _add_file_options(p, plot_help="save a spectrogram per file with its notes boxed in DIR")
@@ -431,6 +443,13 @@ def _cmd_predict(args) -> int:
     return _for_each_file(args, desc="predict", analyse=analyse, draw=draw, render=format_predictions)
 
 
+def _cmd_app(args) -> int:
+    from instrumentid.app import launch
+
+    launch(args.model, host=args.host, port=args.port)
+    return 0
+
+
 def _cmd_notes(args) -> int:
     from instrumentid import plots
     from instrumentid.analysis import find_notes, format_notes
@@ -524,6 +543,7 @@ HANDLERS = {
     "model_info": _cmd_model_info,
     "dataset_build": _cmd_dataset_build,
     "predict": _cmd_predict,
+    "app": _cmd_app,
     "notes": _cmd_notes,
     "spectrogram": _cmd_spectrogram,
     "evaluate": _cmd_evaluate,

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # One-shot set-up on a fresh machine: Debian SoundFonts, a virtual environment, torch (CPU) first, then the package.
 # Idempotent: a second run changes nothing. Environment: VENV (default .venv), PYTHON (default python3, 3.11 or later),
-# EXTRAS (the optional-dependency groups of pyproject.toml to install, default "test export lint ray").
+# EXTRAS (the optional-dependency groups of pyproject.toml to install, default "test export lint ray app").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 PY="${PYTHON:-python3}"
-EXTRAS="${EXTRAS:-test export lint ray}"
+EXTRAS="${EXTRAS:-test export lint ray app}"
 
 # SoundFonts for the default data set (FluidR3 GM; TimGM6mb ships inside pretty_midi).
 need_apt=()
@@ -17,6 +17,10 @@ need_apt=()
 # freepats (GUS patches of all ten classes), rendered with TiMidity++ (instrumentid/datasets/render.py).
 [ -f /etc/timidity/freepats.cfg ] || need_apt+=(freepats)
 command -v timidity >/dev/null || need_apt+=(timidity)
+# Headless Chromium and its driver for the browser tests of the app and the report (tests/headless.py); Selenium is
+# pointed at /usr/bin/chromedriver and never downloads a browser or a driver.
+command -v chromium >/dev/null || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq

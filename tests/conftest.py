@@ -80,3 +80,13 @@ def write_uiowa(folder, arrays):
 def uiowa_dir(tmp_path_factory):
     """A folder of the four UIowa files: 10 Gaussian classes, 120 features, 3,000 train / 800 test rows (read-only)."""
     return write_uiowa(tmp_path_factory.mktemp("uiowa"), make_uiowa_arrays())
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium WebDriver (tests/headless.py) shared by the browser tests; they skip when it is missing."""
+    from headless import start_chromium
+
+    driver = start_chromium()
+    yield driver
+    driver.quit()

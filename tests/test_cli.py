@@ -24,7 +24,8 @@ def _commands(parser, prefix=()):
 
 def test_every_command_has_a_handler_in_the_table():
     handlers = {words: sub.get_default("handler") for words, sub in _commands(cli.build_parser())}
-    assert len(handlers) == 13 and ("dataset", "build") in handlers and ("model", "info") in handlers
+    assert len(handlers) == 14 and ("dataset", "build") in handlers and ("model", "info") in handlers
+    assert ("app",) in handlers
     assert set(handlers.values()) == set(cli.HANDLERS)
     assert all(callable(h) for h in cli.HANDLERS.values())
 
