@@ -174,8 +174,8 @@ def test_report_is_self_contained_and_fits_a_phone(run_dir):
     assert "max-width" in html and "@media print" in html and "overflow-x: auto" in html
 
 
-def test_report_labels_the_notes_of_the_recording(run_dir):
-    """With notes.csv and the recording in the run folder, the spectrogram is redrawn with its notes boxed."""
+def _add_recording(run_dir) -> None:
+    """Step 1-2's files in a run folder: the recording (a C5 from 0.2 s) and notes.csv naming its note."""
     import numpy as np
     import soundfile as sf
 
@@ -185,9 +185,45 @@ def test_report_labels_the_notes_of_the_recording(run_dir):
     y = (0.3 * np.sin(2 * np.pi * 523.25 * t) * (t > 0.2)).astype(np.float32)
     sf.write(str(run_dir / "example.aiff"), y, SR, format="AIFF")
     (run_dir / "notes.csv").write_text("start_s,end_s,f0_hz,midi,name\n0.200,0.950,523.3,72,C5\n")
+
+
+def test_report_labels_the_notes_of_the_recording(run_dir):
+    """With notes.csv and the recording in the run folder, the spectrogram is redrawn with its notes boxed."""
+    _add_recording(run_dir)
     page = _page(render_report(run_dir))
     assert any("Every note found" in t for t in page.text) and "C5" in page.text
     assert len(page.images) == 2  # the labelled spectrogram and confusion_matrix.png
     (run_dir / "example.aiff").unlink()  # the recording is gone: the notes are still listed
     page = _page(render_report(run_dir))
     assert len(page.images) == 1 and "C5" in page.text and not any("Every note found" in t for t in page.text)
+
+
+def test_report_in_a_browser(run_dir, chromium, tmp_path):
+    """Issue 17: the report as headless Chromium lays it out: titled with the run's name, the result first and visible
+    without scrolling, then figures, then details; every figure drawn, nothing loaded from elsewhere, no sideways
+    scrolling on a phone's width; a screenshot in the test's folder."""
+    from headless import WINDOW, external_resources, in_viewport
+    from selenium.webdriver.common.by import By
+
+    from instrumentid.lab import plot_run
+
+    _add_recording(run_dir)
+    plot_run(run_dir)  # accuracy_loss.png, sweep_loss.png
+    chromium.get(write_report(run_dir).as_uri())
+    assert chromium.title.startswith(run_name(run_dir)) and chromium.find_element(By.TAG_NAME, "h1").text == "lab-1"
+    sections = chromium.find_elements(By.TAG_NAME, "section")
+    assert [s.get_attribute("id") for s in sections] == ["result", "figures", "details"]
+    assert [s.find_element(By.TAG_NAME, "h2").text for s in sections] == ["Result", "Figures", "Details"]
+    tops = [s.rect["y"] for s in sections]
+    assert tops == sorted(tops)  # laid out in that order, top to bottom
+    assert in_viewport(chromium, chromium.find_element(By.CSS_SELECTOR, "#result .big"))  # the test accuracy
+    widths = chromium.execute_script("return [...document.images].map(i => i.complete ? i.naturalWidth : 0);")
+    assert len(widths) == 4 and min(widths) > 0  # accuracy and loss, sweep, labelled spectrogram, confusion matrix
+    assert external_resources(chromium) == []
+    shot = tmp_path / "report.png"
+    assert chromium.save_screenshot(str(shot)) and shot.stat().st_size > 20_000
+    try:
+        chromium.set_window_size(400, 850)
+        assert chromium.execute_script("return document.documentElement.scrollWidth <= window.innerWidth;")
+    finally:
+        chromium.set_window_size(*WINDOW)
