@@ -6,6 +6,7 @@ Chromium (upload a rendered phrase, read the notes and instruments off the page,
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import socket
@@ -23,9 +24,8 @@ from instrumentid.errors import ModelFileError, ParameterError
 from instrumentid.prediction import format_predictions, predict
 
 SR = 22050
-needs_gradio = pytest.mark.skipif(
-    not __import__("importlib.util").util.find_spec("gradio"), reason="gradio is not installed (the app extra)"
-)
+needs_gradio = pytest.mark.skipif(importlib.util.find_spec("gradio") is None,
+                                  reason="gradio is not installed (the app extra)")
 
 
 @pytest.fixture(scope="module")
