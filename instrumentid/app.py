@@ -159,6 +159,7 @@ def analyse_recording(path, *, out, model=None, min_confidence: float = DEFAULT_
     """
     from instrumentid import plots
     from instrumentid.prediction import format_predictions, load_model, predict
+    from instrumentid.util import atomic_write_text
 
     path, out = Path(path), Path(out)
     name = path.name if name is None else name
@@ -181,10 +182,8 @@ def analyse_recording(path, *, out, model=None, min_confidence: float = DEFAULT_
     fig, _ = plots.plot_notes(result.analysis.mel_spectrogram(), predictions=result,
                               title=f"Notes and instruments: {name}")
     figure = plots.save_figure(fig, out / f"{stem}.png")
-    files = {}
-    for fmt in ("csv", "json"):
-        files[fmt] = out / f"{stem}.{fmt}"
-        files[fmt].write_text(format_predictions([result], fmt=fmt), encoding="utf-8")
+    files = {fmt: atomic_write_text(out / f"{stem}.{fmt}", format_predictions([result], fmt=fmt))
+             for fmt in ("csv", "json")}
     return PageResult(prediction=result, summary=result.to_table().splitlines()[0], figure=figure,
                       csv=files["csv"], json=files["json"], rows=_table(result), warnings=messages)
 
