@@ -196,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", type=Path, help="folder to write (default: the cache)")
     d.add_argument("--force", action="store_true", help="rebuild even if a cached copy exists")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="with --from-folder: local worker processes (default) or a Ray Data pipeline (pip install "
+                        "\"instrumentid[ray]\"), which also writes the notes as Parquet in OUT/notes and resumes")
+    d.add_argument("--ray-address", metavar="ADDR",
+                   help="with --backend ray: the Ray cluster to join (default RAY_ADDRESS, else a local Ray)")
     d.set_defaults(handler="dataset_build")
 
     p = sub.add_parser("predict", help="name the instrument of every note in recordings")
@@ -328,7 +333,17 @@ def _cmd_model_info(args) -> int:
 
 
 def _cmd_dataset_build(args) -> int:
-    if args.from_folder is not None:
+    if args.backend != "ray" and args.ray_address is not None:
+        raise InstrumentIdError("--ray-address needs --backend ray")
+    if args.from_folder is not None and args.backend == "ray":
+        if args.soundfont or args.programs or args.test_source or args.split != "pitch" or args.jobs is not None:
+            raise InstrumentIdError("--from-folder --backend ray excludes --soundfont, --programs, --split, "
+                                    "--test-source and --jobs")
+        from instrumentid.distributed import build_dataset
+
+        ds = build_dataset(args.from_folder, out=args.out, test_size=args.test_size, split_csv=args.split_csv,
+                           seed=args.seed, force=args.force, progress=not args.quiet, address=args.ray_address)
+    elif args.from_folder is not None:
         if args.soundfont or args.programs or args.test_source or args.split != "pitch":
             raise InstrumentIdError("--from-folder excludes --soundfont, --programs, --split and --test-source")
         from instrumentid.datasets.folder import build_folder_dataset
@@ -338,6 +353,8 @@ def _cmd_dataset_build(args) -> int:
             seed=args.seed, force=args.force, progress=not args.quiet,
         )
     else:
+        if args.backend == "ray":
+            raise InstrumentIdError("--backend ray needs --from-folder (the SoundFont data set is built locally)")
         if args.test_source is not None and args.split != "source":
             raise InstrumentIdError(f"--test-source {args.test_source!r} needs --split source")
         from instrumentid.datasets.soundfont import build_soundfont_dataset

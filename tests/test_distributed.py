@@ -1,16 +1,28 @@
-"""predict --backend ray (instrumentid.distributed): a local Ray with 2 CPUs against the local backend."""
+"""predict and dataset build --backend ray (instrumentid.distributed): local Ray, 2 CPUs, against the local backend."""
 
 import importlib.util
 import json
+import os
 import sys
+import warnings
 
 import numpy as np
 import pytest
 import synth
 
 from instrumentid import cli
-from instrumentid.distributed import INSTALL_HINT, SUMMARY_FILE, predict_corpus
+from instrumentid.datasets.base import load_dataset
+from instrumentid.datasets.folder import build_folder_dataset
+from instrumentid.distributed import (
+    INSTALL_HINT,
+    MAX_RETRIES,
+    NOTES_FOLDER,
+    SUMMARY_FILE,
+    build_dataset,
+    predict_corpus,
+)
 from instrumentid.prediction import DEFAULT_MODEL, load_model, predict
+from instrumentid.settings import DEFAULT_FEATURES
 
 SR = 22050
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None or importlib.util.find_spec("pyarrow") is None,
@@ -19,6 +31,10 @@ needs_default_model = pytest.mark.skipif(not (DEFAULT_MODEL / "model.json").is_f
                                          reason="the shipped default model is absent")
 PHRASES = ("gaps", "legato", "two_instruments")
 BROKEN = "broken.wav"
+#: class folder -> General-MIDI program, and the notes (midi, start_s, dur_s, velocity) of each file of a class
+PROGRAMS = {"flute": 73, "violin": 40}
+CLASS_FILES = {"a.wav": [(67, 0.1, 0.9, 90)], "b.wav": [(72, 0.1, 0.6, 70), (64, 0.9, 0.5, 100)],
+               "c.flac": [(60, 0.1, 0.9, 90)]}
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +58,37 @@ def corpus(tmp_path_factory):
     synth.write(folder / "sub" / "two_instruments.flac", synth.phrase_audio("two_instruments"), sr=SR)
     (folder / BROKEN).write_bytes(b"RIFF" + b"\x00not a wave file" * 20)
     return folder
+
+
+@pytest.fixture(scope="module")
+def class_folder(tmp_path_factory):
+    """Two classes of three files (single notes and a two-note phrase), a corrupt file and a silent one."""
+    root = tmp_path_factory.mktemp("classes")
+    for name, program in PROGRAMS.items():
+        (root / name).mkdir()
+        for file, notes in CLASS_FILES.items():
+            synth.write(root / name / file, synth.render_phrase([(program, *n) for n in notes], sr=SR, tail_s=0.3),
+                        sr=SR)
+    (root / "flute" / BROKEN).write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt not really audio" * 4)
+    synth.write(root / "violin" / "silent.wav", np.zeros(SR, np.float32), sr=SR)
+    return root
+
+
+@pytest.fixture(scope="module")
+def local_dataset(class_folder, tmp_path_factory):
+    """The local backend's build (2 worker processes, one BLAS thread each, as Ray's workers)."""
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        return build_folder_dataset(class_folder, out=tmp_path_factory.mktemp("local") / "ds", jobs=2,
+                                    progress=False)
+
+
+@pytest.fixture(scope="module")
+def ray_dataset(local_dataset, local_ray, class_folder, tmp_path_factory):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = build_dataset(class_folder, out=tmp_path_factory.mktemp("ray") / "ds", progress=False)
+    return ds, [str(w.message) for w in caught]
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +226,205 @@ def test_without_ray_one_message_names_the_extra(corpus, tmp_path, capsys, monke
     assert err.count("\n") == 1 and 'pip install "instrumentid[ray]"' in err
     assert not (tmp_path / "out").exists()
 
+
+
+# ----------------------------------------------------------------------------------------------- dataset build
+def _notes_table(path):
+    import pyarrow.parquet as pq
+
+    return pq.read_table(sorted(path.glob("*.parquet"))).sort_by([("file", "ascending"), ("note_index", "ascending")])
+
+
+@needs_ray
+def test_dataset_same_as_the_local_backend(local_dataset, ray_dataset):
+    ds, _ = ray_dataset
+    want = local_dataset
+    for name in ("X_train", "y_train", "X_test", "y_test"):
+        np.testing.assert_array_equal(getattr(ds, name), getattr(want, name), err_msg=name)  # bit for bit
+    assert ds.X_train.dtype == want.X_train.dtype
+    assert (ds.class_names, ds.metadata) == (want.class_names, want.metadata)
+    for key in ("cache_key", "skipped", "warnings", "n_files", "n_files_used", "n_notes", "audio_s", "class_counts"):
+        assert ds.info[key] == want.info[key], key
+    assert (ds.info["backend"], want.info["backend"], ds.info["jobs"]) == ("ray", "local", None)
+    # the same layout on disk: what train, evaluate and lab read
+    saved = load_dataset(ds.path)
+    np.testing.assert_array_equal(saved.X_test, want.X_test)
+    assert saved.metadata == load_dataset(want.path).metadata
+
+
+@needs_ray
+def test_dataset_parquet_rows(local_dataset, ray_dataset):
+    ds, _ = ray_dataset
+    table = _notes_table(ds.path / NOTES_FOLDER)
+    names = DEFAULT_FEATURES.feature_names
+    assert table.schema.names == ["file", "class", "note_index", "start_s", "end_s", "f0_hz", "midi", "release_s",
+                                  "note_name", *names, "n_notes", "duration_s", "warnings", "error"]
+    notes = [r for r in table.to_pylist() if r["note_index"] is not None]
+    X = np.concatenate([local_dataset.X_train, local_dataset.X_test])
+    by_note = {(m["file"], m["note_index"]): (m, x) for m, x in zip(local_dataset.metadata, X, strict=True)}
+    assert sorted(by_note) == [(r["file"], r["note_index"]) for r in notes]  # one row per note, nothing else
+    for row in notes:
+        meta, x = by_note[row["file"], row["note_index"]]
+        assert (row["class"], row["midi"], row["note_name"]) == (meta["class"], meta["midi"], meta["note_name"])
+        assert row["start_s"] == pytest.approx(meta["start_s"], abs=1e-4)
+        np.testing.assert_array_equal(np.array([row[n] for n in names], np.float32), x)
+
+
+@needs_ray
+def test_dataset_broken_file_is_reported_and_the_rest_completes(ray_dataset):
+    ds, messages = ray_dataset
+    skipped = {s["file"]: s["reason"] for s in ds.info["skipped"]}
+    assert set(skipped) == {f"flute/{BROKEN}", "violin/silent.wav"}
+    assert "not a supported or intact audio file" in skipped[f"flute/{BROKEN}"]
+    assert skipped["violin/silent.wav"].startswith("no notes detected")
+    assert any(f"skipped flute/{BROKEN}" in m for m in messages)
+    summary = json.loads((ds.path / NOTES_FOLDER / SUMMARY_FILE).read_text())
+    assert (summary["n_files"], summary["n_done"], summary["n_failed"]) == (8, 7, 1)  # silent: done, without notes
+    assert summary["failed"] == [{"file": f"flute/{BROKEN}", "error": skipped[f"flute/{BROKEN}"]}]
+    rows = [r for r in _notes_table(ds.path / NOTES_FOLDER).to_pylist() if r["file"] == f"flute/{BROKEN}"]
+    assert len(rows) == 1 and rows[0]["error"] == skipped[f"flute/{BROKEN}"] and rows[0]["note_index"] is None
+
+
+@needs_ray
+def test_dataset_resume_after_a_stopped_job(local_ray, ray_dataset, class_folder, tmp_path):
+    """A job stopped after some files: their rows are beside the data set (and a half-written part); rerun resumes."""
+    import pyarrow.parquet as pq
+
+    ds, _ = ray_dataset
+    out = tmp_path / "ds"
+    parts = tmp_path / f".ds.ray-{ds.info['cache_key']}"
+    parts.mkdir()
+    table = _notes_table(ds.path / NOTES_FOLDER)
+    first = [f for f in sorted(set(table.column("file").to_pylist())) if f.startswith("flute/")]  # 4 files
+    pq.write_table(table.filter(pc_isin(table, first)), parts / "written-before-the-stop.parquet")
+    (parts / "killed-while-writing.parquet").write_bytes(b"PAR1 half a file")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed = build_dataset(class_folder, out=out, progress=False)
+    assert any("cannot be read" in str(w.message) for w in caught)
+    summary = json.loads((out / NOTES_FOLDER / SUMMARY_FILE).read_text())
+    assert (summary["n_files"], summary["n_skipped"], summary["n_done"], summary["n_failed"]) == (8, 4, 7, 1)
+    assert not parts.exists() and not (out / NOTES_FOLDER / "killed-while-writing.parquet").exists()
+    for name in ("X_train", "y_train", "X_test", "y_test"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(ds, name))
+    assert resumed.metadata == ds.metadata and resumed.info["skipped"] == ds.info["skipped"]
+    assert _notes_table(out / NOTES_FOLDER).to_pylist() == table.to_pylist()  # every file once
+    # everything built: the data set is reused, Ray not even needed
+    again = build_dataset(class_folder, out=out, progress=False)
+    np.testing.assert_array_equal(again.X_train, ds.X_train)
+
+
+def pc_isin(table, files):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.is_in(table.column("file"), value_set=pa.array(files))
+
+
+@needs_ray
+def test_cli_dataset_build_backend_ray(local_ray, local_dataset, class_folder, tmp_path, capsys):
+    out = tmp_path / "ds"
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        code = cli.main(["dataset", "build", "--from-folder", str(class_folder), "--backend", "ray", "--out", str(out),
+                         "--quiet"])
+    assert code == 0
+    counts = f"{len(local_dataset.y_train)} train / {len(local_dataset.y_test)} test notes"
+    assert f"{out}: {counts}" in capsys.readouterr().out
+    np.testing.assert_array_equal(load_dataset(out).X_train, local_dataset.X_train)
+    assert list((out / NOTES_FOLDER).glob("*.parquet"))
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--ray-address", "auto"], "--ray-address needs --backend ray"),
+    (["--backend", "ray", "--jobs", "2"], "excludes"),
+])
+def test_cli_dataset_build_bad_backend_options(class_folder, tmp_path, extra, match, capsys):
+    assert cli.main(["dataset", "build", "--from-folder", str(class_folder), "--out", str(tmp_path / "ds"),
+                     *extra]) == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "ds").exists()
+
+
+def test_cli_dataset_build_backend_ray_needs_a_folder(tmp_path, capsys):
+    assert cli.main(["dataset", "build", "--backend", "ray", "--out", str(tmp_path / "ds")]) == 2
+    assert "--backend ray needs --from-folder" in capsys.readouterr().err
+
+
+def test_dataset_without_ray_one_message_names_the_extra(class_folder, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert cli.main(["dataset", "build", "--from-folder", str(class_folder), "--backend", "ray",
+                     "--out", str(tmp_path / "ds")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and 'pip install "instrumentid[ray]"' in err
+    assert not (tmp_path / "ds").exists()
+
+
+# ----------------------------------------------------------------------------------------------- worker death
+DYING = '''
+"""Ray worker setup hook: the worker analysing the file DIE_ONCE (as folder-name) dies (os._exit) the first time, the
+one analysing DIE_ALWAYS every time; each death is counted in DIE_DIR/folder-name.died."""
+import os
+from pathlib import Path
+
+
+def setup():
+    import instrumentid.distributed as distributed
+
+    analyze = distributed.analyze
+
+    def dying(source, *, name, **options):
+        key = f"{Path(name).parent.name}-{Path(name).name}"
+        marker = Path(os.environ["DIE_DIR"]) / f"{key}.died"
+        if key == os.environ["DIE_ALWAYS"] or (key == os.environ["DIE_ONCE"] and not marker.exists()):
+            with open(marker, "a") as fh:
+                fh.write("x")
+            os._exit(1)
+        return analyze(source, name=name, **options)
+
+    distributed.analyze = dying
+'''
+
+
+@pytest.fixture
+def dying_ray(tmp_path):
+    """A local Ray (2 CPUs) whose workers die on given files; replaces the module's Ray for the tests after it."""
+    import logging
+
+    import ray
+
+    ray.shutdown()
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "dying_worker.py").write_text(DYING)
+    path = os.pathsep.join([str(tmp_path / "hook"), *filter(None, [os.environ.get("PYTHONPATH")]), *sys.path])
+    env = {"PYTHONPATH": path, "DIE_DIR": str(tmp_path), "DIE_ONCE": "flute-b.wav", "DIE_ALWAYS": "violin-c.flac"}
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
+             runtime_env={"worker_process_setup_hook": "dying_worker.setup", "env_vars": env})
+    yield tmp_path
+    ray.shutdown()
+
+
+@needs_ray
+def test_a_dead_worker_is_retried_and_the_job_completes(dying_ray, local_dataset, class_folder):
+    """flute/b.wav kills its worker once (Ray retries: same rows); violin/c.flac every time (reported, the rest
+    completes)."""
+    out = dying_ray / "ds"
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        ds = build_dataset(class_folder, out=out, progress=False)
+    assert (dying_ray / "flute-b.wav.died").read_text() == "x"  # died once, then done
+    assert len((dying_ray / "violin-c.flac.died").read_text()) == MAX_RETRIES + 1  # retried, then given up
+    summary = json.loads((out / NOTES_FOLDER / SUMMARY_FILE).read_text())
+    lost = sorted(f["file"] for f in summary["failed"] if "worker failed at every attempt" in f["error"])
+    assert lost == ["violin/c.flac"]
+    assert summary["n_done"] == 6 and summary["n_failed"] == 2
+    assert {s["file"] for s in ds.info["skipped"]} == {f"flute/{BROKEN}", "violin/silent.wav", *lost}
+    keep = [i for i, m in enumerate(local_dataset.metadata) if m["file"] not in lost]
+    X = np.concatenate([local_dataset.X_train, local_dataset.X_test])
+    got = {(m["file"], m["note_index"]): x for m, x in zip(ds.metadata, np.concatenate([ds.X_train, ds.X_test]),
+                                                           strict=True)}
+    assert sorted(got) == sorted((local_dataset.metadata[i]["file"], local_dataset.metadata[i]["note_index"])
+                                 for i in keep)
+    for i in keep:
+        np.testing.assert_array_equal(got[local_dataset.metadata[i]["file"], local_dataset.metadata[i]["note_index"]],
+                                      X[i])

@@ -339,6 +339,7 @@ def build_folder_dataset(
     feature_settings: FeatureSettings | None = None,
     force: bool = False,
     progress: bool = True,
+    extract=None,
 ) -> FeatureDataset:
     """Build (or reuse) a feature data set from a folder with one sub-folder of audio files per class.
 
@@ -367,6 +368,12 @@ def build_folder_dataset(
         Rebuild even if a matching build exists.
     progress : bool
         Show a progress bar over files.
+    extract : callable, optional
+        Runs the extraction instead of the local worker pool (``jobs`` is then unused), as
+        ``extract(folder, files, out=out, key=key, note_settings=..., feature_settings=..., progress=...)`` with
+        ``files`` the relative paths and ``key`` the build's cache key; returns one result per file, in order, as
+        :func:`extract_file` returns them or ``{"error": reason}``. Its attribute ``backend`` (a name) is recorded in
+        ``dataset.json``. :func:`instrumentid.distributed.build_dataset` passes Ray's.
 
     Returns
     -------
@@ -413,8 +420,12 @@ def build_folder_dataset(
             return ds
 
     start = time.perf_counter()
-    results = _extract_all(folder, all_files, jobs=jobs or cpu_count(), progress=progress,
-                           note_settings=note_settings, feature_settings=feature_settings)
+    if extract is None:
+        results = _extract_all(folder, all_files, jobs=jobs or cpu_count(), progress=progress,
+                               note_settings=note_settings, feature_settings=feature_settings)
+    else:
+        results = extract(folder, all_files, out=out, key=key, note_settings=note_settings,
+                          feature_settings=feature_settings, progress=progress)
     extraction_s = time.perf_counter() - start
 
     usable, file_warnings, audio_s = {}, {}, 0.0
@@ -465,7 +476,8 @@ def build_folder_dataset(
         "n_notes": len(ds.y_train) + len(ds.y_test),
         "audio_s": round(audio_s, 3),
         "extraction_s": round(extraction_s, 3),
-        "jobs": jobs or cpu_count(),
+        "backend": "local" if extract is None else getattr(extract, "backend", type(extract).__name__),
+        "jobs": jobs or cpu_count() if extract is None else None,
         "class_counts": ds.class_counts(),
         "skipped": skipped,
         "warnings": file_warnings,
