@@ -145,7 +145,7 @@ def _contrast_bands(settings: FeatureSettings) -> tuple:
     return tuple(bands)
 
 
-def _frames(ys: list, settings: FeatureSettings) -> np.ndarray:
+def _frames(ys: list, settings: FeatureSettings) -> tuple:
     """The centred frames of several signals, one after the other, as librosa's STFT and YIN cut them.
 
     Each signal is zero-padded by ``n_fft // 2`` on both sides and cut every ``hop_length`` samples: ``1 + n //
@@ -153,7 +153,10 @@ def _frames(ys: list, settings: FeatureSettings) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray [shape=(n_frames, n_fft), dtype=float32]
+    view : np.ndarray [shape=(n_samples, n_fft), dtype=float32]
+        Every window of the signals laid end to end with their padding (a view, nothing copied).
+    starts : np.ndarray [shape=(n_frames,), dtype=int]
+        The rows of ``view`` that are frames, in order: ``view[starts]`` are the frames.
     """
     n_fft, hop = settings.n_fft, settings.hop_length
     lengths = np.array([len(y) for y in ys])
@@ -163,7 +166,7 @@ def _frames(ys: list, settings: FeatureSettings) -> np.ndarray:
     for y, offset, n in zip(ys, offsets, lengths, strict=False):
         padded[offset + n_fft // 2 : offset + n_fft // 2 + n] = y
         starts.append(offset + hop * np.arange(1 + n // hop))
-    return np.lib.stride_tricks.sliding_window_view(padded, n_fft)[np.concatenate(starts)]
+    return np.lib.stride_tricks.sliding_window_view(padded, n_fft), np.concatenate(starts)
 
 
 def _stft_power(ys: list, settings: FeatureSettings) -> np.ndarray:
@@ -178,12 +181,12 @@ def _stft_power(ys: list, settings: FeatureSettings) -> np.ndarray:
     """
     from scipy.fft import rfft
 
-    frames = _frames(ys, settings)
+    view, starts = _frames(ys, settings)
     window = _window(settings.n_fft)
-    power = np.empty((frames.shape[0], 1 + settings.n_fft // 2), dtype=np.float32)
-    step = 128  # frames per FFT call: keeps the float64 temporaries in cache
-    for i in range(0, frames.shape[0], step):
-        power[i : i + step] = np.abs(rfft(frames[i : i + step] * window, axis=-1).astype(np.complex64)) ** 2
+    power = np.empty((len(starts), 1 + settings.n_fft // 2), dtype=np.float32)
+    step = 128  # frames per FFT call: the frames and their float64 spectra stay in cache, none is kept
+    for i in range(0, len(starts), step):
+        power[i : i + step] = np.abs(rfft(view[starts[i : i + step]] * window, axis=-1).astype(np.complex64)) ** 2
     return power.T
 
 
@@ -224,7 +227,8 @@ def _f0(ys: list, settings: FeatureSettings) -> list:
 
     s = settings
     heads = [y[: max(s.n_fft, int(s.f0_max_s * s.sr))] for y in ys]
-    frames = _frames(heads, s)
+    view, starts = _frames(heads, s)
+    frames = view[starts]
     fmin, fmax = s.f0_range_hz
     min_period = int(np.floor(s.sr / fmax))
     max_period = min(int(np.ceil(s.sr / fmin)), s.n_fft - 1)
