@@ -58,9 +58,13 @@ MEL_N_FFT, MEL_HOP_LENGTH, MEL_N_MELS, MEL_FMAX = 2048, 512, 128, 8000.0
 MIN_NOTE_S = 0.05
 
 
-def _valid_note(y, sr, settings: FeatureSettings) -> np.ndarray:
+def _check_settings(settings) -> None:
     if not isinstance(settings, FeatureSettings):
         raise ParameterError(f"settings must be FeatureSettings, got {type(settings).__name__}")
+
+
+def _valid_note(y, sr, settings: FeatureSettings) -> np.ndarray:
+    """One note checked, mixed to mono, peak-normalized, zero-padded to at least ``n_fft`` samples, as float32."""
     if sr != settings.sr:
         raise ParameterError(
             f"features are computed at sr={settings.sr} Hz, got sr={sr!r}: resample first "
@@ -89,6 +93,302 @@ def _mel_basis(settings: FeatureSettings) -> np.ndarray:
     return basis
 
 
+#: Most STFT frames analysed together (their float64 spectra stay in cache); a longer note is analysed alone.
+BATCH_FRAMES = 256
+
+
+@functools.lru_cache(maxsize=4)
+def _window(n_fft: int) -> np.ndarray:
+    """The periodic Hann window of librosa's STFT, float64 [shape=(n_fft,)] (read-only, built once per process)."""
+    import librosa
+
+    window = librosa.filters.get_window("hann", n_fft, fftbins=True)
+    window.flags.writeable = False
+    return window
+
+
+@functools.lru_cache(maxsize=4)
+def _frequencies(settings: FeatureSettings) -> np.ndarray:
+    """Centre frequency of every STFT bin in Hz, float64 [shape=(1 + n_fft // 2,)] (read-only)."""
+    import librosa
+
+    freqs = librosa.fft_frequencies(sr=settings.sr, n_fft=settings.n_fft)
+    freqs.flags.writeable = False
+    return freqs
+
+
+@functools.lru_cache(maxsize=4)
+def _contrast_bands(settings: FeatureSettings) -> tuple:
+    """Rows of each spectral-contrast band and how many of its sorted bins are averaged, as librosa chooses them.
+
+    Returns a tuple of ``(lo, hi, n_quantile)``, one per band (``n_bands + 1``): the band is STFT rows ``lo:hi``
+    (librosa's ``spectral_contrast`` with ``quantile=0.02``: each band reaches one bin below its lower edge and,
+    except the last, stops one bin short of its upper one; the last takes every bin above).
+    """
+    s = settings
+    freqs = _frequencies(s)
+    edges = np.zeros(s.n_bands + 2)
+    edges[1:] = s.contrast_fmin * (2.0 ** np.arange(0, s.n_bands + 1))
+    if np.any(edges[:-1] >= 0.5 * s.sr):
+        raise ParameterError(f"spectral contrast: {s.n_bands} octave bands above {s.contrast_fmin} Hz exceed the "
+                             f"Nyquist frequency {s.sr / 2} Hz")
+    bands = []
+    for k, (f_low, f_high) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        idx = np.flatnonzero((freqs >= f_low) & (freqs <= f_high))
+        if idx.size == 0:
+            raise ParameterError(f"spectral contrast: no STFT bin between {f_low} and {f_high} Hz (n_fft="
+                                 f"{s.n_fft}): raise contrast_fmin or n_fft")
+        lo = int(idx[0]) - 1 if k > 0 else int(idx[0])
+        hi = len(freqs) if k == s.n_bands else int(idx[-1]) + 1
+        n_quantile = max(1, int(np.rint(0.02 * (hi - lo))))
+        bands.append((lo, hi if k == s.n_bands else hi - 1, n_quantile))
+    return tuple(bands)
+
+
+def _frames(ys: list, settings: FeatureSettings) -> tuple:
+    """The centred frames of several signals, one after the other, as librosa's STFT and YIN cut them.
+
+    Each signal is zero-padded by ``n_fft // 2`` on both sides and cut every ``hop_length`` samples: ``1 + n //
+    hop_length`` frames of a signal of ``n`` samples.
+
+    Returns
+    -------
+    view : np.ndarray [shape=(n_samples, n_fft), dtype=float32]
+        Every window of the signals laid end to end with their padding (a view, nothing copied).
+    starts : np.ndarray [shape=(n_frames,), dtype=int]
+        The rows of ``view`` that are frames, in order: ``view[starts]`` are the frames.
+    """
+    n_fft, hop = settings.n_fft, settings.hop_length
+    lengths = np.array([len(y) for y in ys])
+    offsets = np.concatenate([[0], np.cumsum(lengths + n_fft)])  # each signal with its padding, end to end
+    padded = np.zeros(offsets[-1], dtype=np.float32)
+    starts = []
+    for y, offset, n in zip(ys, offsets, lengths, strict=False):
+        padded[offset + n_fft // 2 : offset + n_fft // 2 + n] = y
+        starts.append(offset + hop * np.arange(1 + n // hop))
+    return np.lib.stride_tricks.sliding_window_view(padded, n_fft), np.concatenate(starts)
+
+
+def _stft_power(ys: list, settings: FeatureSettings) -> np.ndarray:
+    """Power spectrogram of several notes, their frames side by side.
+
+    The same numbers as ``np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length)) ** 2`` for each note (centred
+    frames, zero padding, a float64 Hann window, complex64 result), computed with few FFT calls.
+
+    Returns
+    -------
+    np.ndarray [shape=(1 + n_fft // 2, sum of 1 + len(y) // hop_length), dtype=float32, Fortran order]
+    """
+    from scipy.fft import rfft
+
+    view, starts = _frames(ys, settings)
+    window = _window(settings.n_fft)
+    power = np.empty((len(starts), 1 + settings.n_fft // 2), dtype=np.float32)
+    step = 128  # frames per FFT call: the frames and their float64 spectra stay in cache, none is kept
+    for i in range(0, len(starts), step):
+        power[i : i + step] = np.abs(rfft(view[starts[i : i + step]] * window, axis=-1).astype(np.complex64)) ** 2
+    return power.T
+
+
+def _power_to_db(S: np.ndarray, bounds: np.ndarray, *, top_db: float = 80.0) -> np.ndarray:
+    """``librosa.power_to_db(S[:, a:b], top_db=top_db)`` for every note's columns ``a:b`` (``bounds``), side by side."""
+    log_spec = 10.0 * np.log10(np.maximum(1e-10, S))
+    floor = np.maximum.reduceat(log_spec, bounds[:-1], axis=1).max(axis=0) - top_db  # per note: its maximum - top_db
+    return np.maximum(log_spec, np.repeat(floor, np.diff(bounds)), out=log_spec)
+
+
+def _contrast(mag: np.ndarray, bounds: np.ndarray, settings: FeatureSettings) -> np.ndarray:
+    """``librosa.feature.spectral_contrast(S=mag[:, a:b], sr=sr, fmin=contrast_fmin, n_bands=n_bands)`` per note.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_bands + 1, n_frames), dtype=float64]
+        The notes' frames side by side, as in ``mag``.
+    """
+    bands = _contrast_bands(settings)
+    valley = np.zeros((len(bands), mag.shape[1]))
+    peak = np.zeros_like(valley)
+    for k, (lo, hi, q) in enumerate(bands):
+        band = np.ascontiguousarray(mag[lo:hi])
+        band.sort(axis=0)
+        valley[k] = np.mean(band[:q], axis=0)
+        peak[k] = np.mean(band[-q:], axis=0)
+    return _power_to_db(peak, bounds) - _power_to_db(valley, bounds)
+
+
+def _f0(ys: list, settings: FeatureSettings) -> list:
+    """The YIN f0 track (Hz) of each note's first ``f0_max_s`` seconds: ``librosa.yin`` note by note, to the bit.
+
+    The same steps and float types as ``librosa.yin(head, fmin=, fmax=, sr=, frame_length=n_fft,
+    hop_length=hop_length)`` (its cumulative mean normalized difference from an FFT autocorrelation, troughs under
+    0.1, parabolic interpolation), on every note's frames at once and with lags along the rows' contiguous axis.
+    """
+    from scipy.fft import irfft, next_fast_len, rfft
+
+    s = settings
+    heads = [y[: max(s.n_fft, int(s.f0_max_s * s.sr))] for y in ys]
+    view, starts = _frames(heads, s)
+    frames = view[starts]
+    fmin, fmax = s.f0_range_hz
+    min_period = int(np.floor(s.sr / fmax))
+    max_period = min(int(np.ceil(s.sr / fmin)), s.n_fft - 1)
+    n_pad = next_fast_len(2 * s.n_fft - 1, real=True)
+    spectrum = rfft(frames, n=n_pad, axis=-1)
+    acf = irfft(spectrum.real**2 + spectrum.imag**2, n=n_pad, axis=-1)[:, : max_period + 1]
+    energy = np.cumsum(np.square(frames[:, :max_period]), axis=-1)
+    energy[:, 0] = 0  # librosa zeroes the first row of the running energy before subtracting it
+    diff = 2 * (acf[:, :1] - acf[:, 1:]) - energy  # difference function at lags 1..max_period
+    mean = np.cumsum(diff, axis=-1) / np.arange(1, max_period + 1)
+    denominator = mean[:, min_period - 1 :]
+    cmnd = diff[:, min_period - 1 :] / (denominator + np.finfo(denominator.dtype).tiny)
+    # the first trough under the threshold, else the global minimum
+    trough = np.zeros(cmnd.shape, dtype=bool)
+    trough[:, 1:-1] = (cmnd[:, 1:-1] < cmnd[:, :-2]) & (cmnd[:, 1:-1] <= cmnd[:, 2:])
+    trough[:, 0] = cmnd[:, 0] < cmnd[:, 1]
+    trough[:, -1] = cmnd[:, -1] < cmnd[:, -2]
+    trough &= cmnd < 0.1
+    period = np.where(trough.any(axis=1), np.argmax(trough, axis=1), np.argmin(cmnd, axis=1))
+    # parabolic interpolation around the chosen lag (none at the ends)
+    rows = np.arange(cmnd.shape[0])
+    inner = np.clip(period, 1, cmnd.shape[1] - 2)
+    left, mid, right = cmnd[rows, inner - 1], cmnd[rows, inner], cmnd[rows, inner + 1]
+    a = right + left - 2 * mid
+    b = (right - left) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.where(np.abs(b) >= np.abs(a), 0.0, -b / a)
+    shift[(period == 0) | (period == cmnd.shape[1] - 1)] = 0.0
+    f0 = s.sr / (min_period + period + shift)
+    bounds = np.cumsum([0] + [1 + len(h) // s.hop_length for h in heads])
+    return [f0[i:j] for i, j in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _shape_descriptors(mag: np.ndarray, freqs: np.ndarray) -> tuple:
+    """Spectral centroid, bandwidth, roll-off (85 %) and flatness of every frame of ``mag``, to the bit.
+
+    The arithmetic (float types, order of operations, memory layout of the sums) of librosa's
+    ``spectral_centroid``, ``spectral_bandwidth``, ``spectral_rolloff`` and ``spectral_flatness`` on ``S=mag``, with
+    the normalized spectrum computed once instead of twice and without their input checks (``mag`` is finite and
+    non-negative by construction).
+
+    Parameters
+    ----------
+    mag : np.ndarray [shape=(1 + n_fft // 2, n_frames), dtype=float32, Fortran order]
+    freqs : np.ndarray [shape=(1 + n_fft // 2,)]
+        Bin frequencies in Hz.
+
+    Returns
+    -------
+    centroid, bandwidth, rolloff, flatness : np.ndarray [shape=(n_frames,)]
+    """
+    length = np.sum(np.abs(mag).astype(float) ** 1, axis=0, keepdims=True) ** 1.0  # librosa.util.normalize(norm=1)
+    length[length < np.finfo(mag.dtype).tiny] = 1.0
+    normalized = np.empty_like(mag)
+    normalized[:] = mag / length
+    centroid = np.sum(freqs[:, np.newaxis] * normalized, axis=0, keepdims=True)
+    deviation = np.abs(np.subtract.outer(centroid[0], freqs).swapaxes(-2, -1))
+    bandwidth = np.sum(normalized * deviation**2, axis=0) ** (1.0 / 2)
+    total = np.cumsum(mag, axis=0)
+    rolloff = freqs[np.argmax(total >= 0.85 * total[-1], axis=0)]  # the lowest bin reaching 85 % of the energy
+    floored = np.maximum(1e-10, mag**2.0)
+    flatness = np.exp(np.mean(np.log(floored), axis=0)) / np.mean(floored, axis=0)
+    return centroid[0], bandwidth, rolloff, flatness
+
+
+def _analyse(ys: list, settings: FeatureSettings, *, spectra: bool = False) -> list:
+    """The feature blocks of several valid notes (see :func:`_valid_note`), analysed together.
+
+    Every spectrogram, descriptor and pitch track is computed for all notes' frames at once; only what sums over a
+    note (the mel filter bank's product, means, the envelope's fit) is computed note by note, in the same order of
+    operations as librosa's per-note functions, so each note's numbers are the same as when it is analysed alone.
+
+    Returns
+    -------
+    list of dict
+        Per note, as :func:`feature_blocks`.
+    """
+    import librosa
+    from scipy.fft import dct
+
+    s = settings
+    sr, hop = s.sr, s.hop_length
+    bounds = np.concatenate([[0], np.cumsum([1 + len(y) // hop for y in ys])])
+    power = _stft_power(ys, s)
+    mag = np.sqrt(power)
+    basis_t = _mel_basis(s).T
+    # the mel product note by note: BLAS rounds a product differently with the number of frames it holds
+    mel = np.empty((basis_t.shape[1], power.shape[1]), dtype=np.float32)
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        mel[:, a:b] = (power[:, a:b].T @ basis_t).T
+    log_mel = _power_to_db(mel, bounds)
+    mfcc = dct(log_mel, axis=0, type=2, norm="ortho")[: s.n_mfcc]
+    contrast = _contrast(mag, bounds, s)
+    rms = librosa.feature.rms(S=mag, frame_length=s.n_fft)[0] + 1e-6
+    freqs = _frequencies(s)
+    centroid, bandwidth, rolloff, flatness = _shape_descriptors(mag, freqs)
+    f0_tracks = _f0(ys, s)
+    n_attack = max(1, int(round(s.attack_s * sr / hop)))
+    out = []
+    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        m = np.ascontiguousarray(mfcc[:, a:b])
+        delta = np.diff(m, axis=1) if m.shape[1] > 1 else np.zeros_like(m)
+        c = contrast[:, a:b]
+        f0_hz = float(np.median(f0_tracks[i]))
+        blocks = {
+            "mfcc_mean": m.mean(axis=1), "mfcc_std": m.std(axis=1), "dmfcc_std": delta.std(axis=1),
+            "mfcc_attack": m[:, :n_attack].mean(axis=1), "contrast_mean": c.mean(axis=1),
+            "contrast_std": c.std(axis=1), "envelope": _envelope(rms[a:b], s),
+            "harmonics": _harmonics(power[:, a:b].mean(axis=1), f0_hz, freqs, s),
+            "pitchnorm": _pitch_normalized(centroid[a:b], bandwidth[a:b], rolloff[a:b], flatness[a:b], f0_hz),
+        }
+        if spectra:
+            blocks.update(power=np.array(power[:, a:b], order="F"), log_mel=np.ascontiguousarray(log_mel[:, a:b]),
+                          mfcc=m, f0_hz=f0_hz)
+        out.append(blocks)
+    return out
+
+
+def _envelope(rms: np.ndarray, settings: FeatureSettings) -> np.ndarray:
+    """Envelope block: log time to the loudest frame, decay slope after it (dB/s / 50), levels at evenly spaced times.
+
+    ``rms`` [shape=(n_frames,)] is the note's frame level (plus 1e-6), relative to whose maximum the levels are taken.
+    """
+    level_db = 20.0 * np.log10(rms / rms.max())
+    k = int(np.argmax(rms))
+    t = np.arange(rms.shape[0]) * settings.hop_length / settings.sr
+    slope = np.polyfit(t[k:], level_db[k:], 1)[0] if rms.shape[0] - k > 2 else 0.0
+    points = np.interp(np.linspace(0.0, 1.0, settings.n_envelope), np.linspace(0.0, 1.0, rms.shape[0]), level_db)
+    return np.concatenate([[np.log(t[k] + 0.01), np.clip(slope, -200.0, 50.0) / 50.0], points])
+
+
+def _harmonics(spectrum: np.ndarray, f0_hz: float, freqs: np.ndarray, settings: FeatureSettings) -> np.ndarray:
+    """Levels of harmonics 1..n_harmonics in dB relative to the strongest (floor -80).
+
+    Each is the loudest bin within 3 % + 15 Hz of a multiple of ``f0_hz`` in the note's mean power ``spectrum``
+    [shape=(1 + n_fft // 2,)].
+    """
+    harmonics = np.full(settings.n_harmonics, -80.0)
+    f = f0_hz * np.arange(1, settings.n_harmonics + 1)
+    f = f[f < settings.sr / 2]
+    lo = np.searchsorted(freqs, 0.97 * f - 15.0, side="right")  # first bin above the band's lower edge
+    hi = np.searchsorted(freqs, 1.03 * f + 15.0, side="left")  # first bin at or above its upper edge
+    peaks = np.array([spectrum[i:j].max() for i, j in zip(lo, hi, strict=True)], dtype=np.float32)
+    harmonics[: len(f)] = 10.0 * np.log10(peaks + 1e-10)
+    return np.maximum(harmonics - harmonics.max(), -80.0)
+
+
+def _pitch_normalized(centroid, bandwidth, rolloff, flatness, f0_hz: float) -> np.ndarray:
+    """Pitch-normalized shape block.
+
+    log2 of the mean centroid, bandwidth and roll-off over f0, log10 of the mean flatness, the spread of log2
+    centroid and log2 f0 (each argument [shape=(n_frames,)] but ``f0_hz``).
+    """
+    return np.array([
+        np.log2(np.mean(centroid) / f0_hz + 1e-6), np.log2(np.mean(bandwidth) / f0_hz + 1e-6),
+        np.log2(np.mean(rolloff) / f0_hz + 1e-6), np.log10(np.mean(flatness) + 1e-10),
+        np.std(np.log2(centroid + 1.0)), np.log2(f0_hz),
+    ])
+
+
 def feature_blocks(y, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATURES) -> dict:
     """The named blocks of :func:`note_features` (see :attr:`FeatureSettings.blocks`), plus the spectra behind them.
 
@@ -108,57 +408,19 @@ def feature_blocks(y, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATU
         [shape=(1 + n_fft // 2, n_frames)]), ``"log_mel"`` [shape=(n_mels, n_frames)], ``"mfcc"`` (all
         ``n_mfcc`` rows) and ``"f0_hz"`` (float).
     """
-    import librosa
+    _check_settings(settings)
+    return _analyse([_valid_note(y, sr, settings)], settings, spectra=True)[0]
 
-    s = settings
-    y = _valid_note(y, sr, s)
-    n_fft, hop = s.n_fft, s.hop_length
-    power = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop)) ** 2
-    mag = np.sqrt(power)
-    mel = np.einsum("...ft,mf->...mt", power, _mel_basis(s), optimize=True)  # librosa's melspectrogram(S=power)
-    log_mel = librosa.power_to_db(mel, top_db=80.0)
-    mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=s.n_mfcc)
-    delta = np.diff(mfcc, axis=1) if mfcc.shape[1] > 1 else np.zeros_like(mfcc)
-    n_attack = max(1, int(round(s.attack_s * sr / hop)))
-    contrast = librosa.feature.spectral_contrast(S=mag, sr=sr, fmin=s.contrast_fmin, n_bands=s.n_bands)
 
-    # envelope: frame level relative to the loudest frame
-    rms = librosa.feature.rms(S=mag, frame_length=n_fft)[0] + 1e-6
-    level_db = 20.0 * np.log10(rms / rms.max())
-    k = int(np.argmax(rms))
-    t = np.arange(rms.shape[0]) * hop / sr
-    slope = np.polyfit(t[k:], level_db[k:], 1)[0] if rms.shape[0] - k > 2 else 0.0
-    points = np.interp(np.linspace(0.0, 1.0, s.n_envelope), np.linspace(0.0, 1.0, rms.shape[0]), level_db)
-    envelope = np.concatenate([[np.log(t[k] + 0.01), np.clip(slope, -200.0, 50.0) / 50.0], points])
-
-    # harmonics and pitch-normalized shape at the median YIN f0 of the note's start
-    fmin, fmax = s.f0_range_hz
-    head = y[: max(n_fft, int(s.f0_max_s * sr))]
-    f0_hz = float(np.median(librosa.yin(head, fmin=fmin, fmax=fmax, sr=sr, frame_length=n_fft, hop_length=hop)))
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
-    spectrum = power.mean(axis=1)
-    harmonics = np.full(s.n_harmonics, -80.0)
-    for h in range(1, s.n_harmonics + 1):
-        f = h * f0_hz
-        if f < sr / 2:
-            band = (freqs > 0.97 * f - 15.0) & (freqs < 1.03 * f + 15.0)
-            harmonics[h - 1] = 10.0 * np.log10(spectrum[band].max() + 1e-10)
-    harmonics = np.maximum(harmonics - harmonics.max(), -80.0)
-    centroid = librosa.feature.spectral_centroid(S=mag, sr=sr)[0]
-    bandwidth = librosa.feature.spectral_bandwidth(S=mag, sr=sr, centroid=centroid[np.newaxis])[0]
-    rolloff = librosa.feature.spectral_rolloff(S=mag, sr=sr)[0]
-    flatness = librosa.feature.spectral_flatness(S=mag)[0]
-    pitchnorm = np.array([
-        np.log2(np.mean(centroid) / f0_hz + 1e-6), np.log2(np.mean(bandwidth) / f0_hz + 1e-6),
-        np.log2(np.mean(rolloff) / f0_hz + 1e-6), np.log10(np.mean(flatness) + 1e-10),
-        np.std(np.log2(centroid + 1.0)), np.log2(f0_hz),
-    ])
-    return {
-        "mfcc_mean": mfcc.mean(axis=1), "mfcc_std": mfcc.std(axis=1), "dmfcc_std": delta.std(axis=1),
-        "mfcc_attack": mfcc[:, :n_attack].mean(axis=1), "contrast_mean": contrast.mean(axis=1),
-        "contrast_std": contrast.std(axis=1), "envelope": envelope, "harmonics": harmonics, "pitchnorm": pitchnorm,
-        "power": power, "log_mel": log_mel, "mfcc": mfcc, "f0_hz": f0_hz,
-    }
+def _vector(blocks: dict, settings: FeatureSettings) -> np.ndarray:
+    """One note's blocks as its float32 feature vector; non-finite values are an error naming the first one."""
+    out = np.concatenate([blocks[name] for name in settings.blocks]).astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        names = settings.feature_names
+        raise ParameterError(f"the note's features are not finite: {bad.size} NaN/Inf value(s), first "
+                             f"{names[bad[0]]} = {out[bad[0]]}")
+    return out
 
 
 def note_features(y, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATURES) -> np.ndarray:
@@ -177,7 +439,7 @@ def note_features(y, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATUR
     -------
     np.ndarray [shape=(settings.n_features,), dtype=float32]
         120 values with the default settings; see the module docstring for the layout. Deterministic: the same
-        samples give the same vector.
+        samples give the same vector, alone or among other notes (:func:`notes_features`).
 
     Raises
     ------
@@ -186,19 +448,15 @@ def note_features(y, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATUR
         sample rate other than the analysis rate, or features that come out NaN or infinite (never replaced by a
         number: the message names the first such feature).
     """
-    blocks = feature_blocks(y, sr=sr, settings=settings)
-    out = np.concatenate([blocks[name] for name in settings.blocks]).astype(np.float32)
-    bad = np.flatnonzero(~np.isfinite(out))
-    if bad.size:
-        names = settings.feature_names
-        raise ParameterError(f"the note's features are not finite: {bad.size} NaN/Inf value(s), first "
-                             f"{names[bad[0]]} = {out[bad[0]]}")
-    return out
+    return notes_features([y], sr=sr, settings=settings)[0]
 
 
 def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATURES,
                    labels=None) -> np.ndarray:
-    """Featurize several notes.
+    """Featurize several notes, analysed together in batches of up to :data:`BATCH_FRAMES` STFT frames.
+
+    Each row is the vector :func:`note_features` gives for that note alone, to the bit: the batch shares the FFT,
+    descriptor and pitch-track calls, not the numbers.
 
     Parameters
     ----------
@@ -214,17 +472,49 @@ def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_F
     Returns
     -------
     np.ndarray [shape=(n_notes, settings.n_features), dtype=float32]
+
+    Raises
+    ------
+    ParameterError
+        As :func:`note_features`, for the first note at fault (named by its label when ``labels`` is given).
     """
+    _check_settings(settings)
     notes = list(notes)
     out = np.empty((len(notes), settings.n_features), dtype=np.float32)
+    todo = []
     for i, y in enumerate(notes):
-        try:
-            out[i] = note_features(y, sr=sr, settings=settings)
-        except ParameterError as err:
-            if labels is None:
-                raise
-            raise ParameterError(f"{labels[i]}: {err}") from None
+        with _named(labels, i):
+            todo.append(_valid_note(y, sr, settings))
+    start = 0
+    while start < len(todo):
+        stop, n_frames = start, 0
+        while stop < len(todo) and (stop == start or n_frames + _n_frames(todo[stop], settings) <= BATCH_FRAMES):
+            n_frames += _n_frames(todo[stop], settings)
+            stop += 1
+        for i, blocks in enumerate(_analyse(todo[start:stop], settings), start=start):
+            with _named(labels, i):
+                out[i] = _vector(blocks, settings)
+        start = stop
     return out
+
+
+def _n_frames(y: np.ndarray, settings: FeatureSettings) -> int:
+    return 1 + y.shape[0] // settings.hop_length
+
+
+class _named:
+    """Context manager: a ParameterError raised inside names note ``i`` by its label, when there are labels."""
+
+    def __init__(self, labels, i: int) -> None:
+        self.label = None if labels is None else labels[i]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        if self.label is not None and kind is not None and issubclass(kind, ParameterError):
+            raise ParameterError(f"{self.label}: {err}") from None
+        return False
 
 
 def segment_features(y, notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATURES) -> np.ndarray:

@@ -1,11 +1,26 @@
-"""Tests of instrumentid.features: the 120-value note features and the mel spectrogram."""
+"""Tests of instrumentid.features: the 120-value note features and the mel spectrogram.
+
+The batched path (issue 15) is checked against the per-note code it replaced (tests/features_reference.py): every row
+of :func:`notes_features` must be the vector the earlier implementation gives (to 1e-5, relative and absolute; in
+practice the bits are the same, which the golden outputs rely on), whatever the batch holds: notes of several
+instruments and lengths, notes shorter than one FFT frame, notes cut at the end of a recording, and every note of a
+recording with many notes.
+"""
 
 import numpy as np
 import pytest
+import synth
+from features_reference import reference_features
 
+from instrumentid import features
+from instrumentid.analysis import analyze
 from instrumentid.audio import SR
+from instrumentid.datasets.programs import DEFAULT_CLASSES, read_programs
+from instrumentid.datasets.render import default_sources
+from instrumentid.datasets.soundfont import plan_notes, render_varied
 from instrumentid.features import (
     FEATURE_NAMES,
+    MIN_NOTE_S,
     N_FEATURES,
     feature_blocks,
     mel_spectrogram,
@@ -13,6 +28,9 @@ from instrumentid.features import (
     notes_features,
 )
 from instrumentid.settings import DEFAULT_FEATURES, FeatureSettings
+
+#: The batch tests' notes shorter than one FFT frame warn (as they should); the warning is tested in test_audio.py.
+pytestmark = pytest.mark.filterwarnings("ignore:note. audio is shorter than one analysis frame")
 
 
 def _tone(f0, *, duration_s=0.5, sr=SR, harmonics=(1.0, 0.5, 0.25)):
@@ -112,18 +130,95 @@ def test_non_finite_features_are_an_error(monkeypatch):
     from instrumentid.errors import ParameterError
     from instrumentid.notes import Note
 
-    real = features.feature_blocks
+    real = features._analyse
 
-    def broken(y, **kwargs):
-        blocks = real(y, **kwargs)
-        blocks["harmonics"] = blocks["harmonics"].copy()
-        blocks["harmonics"][2] = np.nan
-        return blocks
+    def broken(ys, settings, **kwargs):  # the first note of every batch gets a NaN harmonic level
+        out = real(ys, settings, **kwargs)
+        out[0]["harmonics"] = out[0]["harmonics"].copy()
+        out[0]["harmonics"][2] = np.nan
+        return out
 
-    monkeypatch.setattr(features, "feature_blocks", broken)
+    monkeypatch.setattr(features, "_analyse", broken)
     with pytest.raises(ParameterError, match="not finite: 1 NaN/Inf value.*harmonic3_db = nan"):
         note_features(_tone(440.0))
     y = np.concatenate([_tone(440.0), _tone(660.0)])
     notes = [Note(0.0, 0.5, 440.0, 69), Note(0.5, 1.0, 660.0, 76)]
     with pytest.raises(ParameterError, match=r"note 1 \(A4, 0.000-0.500 s\): the note's features are not finite"):
         features.segment_features(y, notes, sr=SR)
+
+
+# ----------------------------------------------------------------------------------- the batched path (issue 15)
+def _assert_same(X, clips):
+    expected = np.stack([reference_features(y) for y in clips])
+    np.testing.assert_allclose(X, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def clips():
+    """Rendered, varied notes of every default class and source (rooms, noise, lead-in), plus short and cut ones."""
+    rows = plan_notes(default_sources(), read_programs(DEFAULT_CLASSES))
+    notes = [y for y in (render_varied(r) for r in rows[:: max(1, len(rows) // 60)]) if y is not None]
+    rng = np.random.default_rng(7)
+    shortest = int(np.ceil(MIN_NOTE_S * SR))
+    short = [y[: int(n)] for y, n in zip(notes[:8], rng.integers(shortest, 2048, 8), strict=True)]  # under a frame
+    tails = [y[-int(n):] for y, n in zip(notes[8:16], rng.integers(shortest, 9000, 8), strict=True)]
+    return notes + short + tails + [notes[0][:shortest]]
+
+
+def test_batched_rows_are_the_per_note_features(clips):
+    assert len({round(len(y) / SR, 2) for y in clips}) > 20  # many lengths
+    _assert_same(notes_features(clips, sr=SR), clips)
+
+
+@pytest.mark.parametrize("batch_frames", [1, 7, 64])
+def test_any_batch_split_gives_the_same_rows(clips, monkeypatch, batch_frames):
+    """Small batches (a long note alone in a batch over the limit) give the very same rows as one call per note."""
+    monkeypatch.setattr(features, "BATCH_FRAMES", batch_frames)
+    X = notes_features(clips[::3], sr=SR)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(X, np.stack([note_features(y) for y in clips[::3]]))
+
+
+def test_order_of_notes_does_not_matter(clips):
+    order = np.random.default_rng(0).permutation(len(clips))
+    X = notes_features(clips, sr=SR)
+    np.testing.assert_array_equal(notes_features([clips[i] for i in order], sr=SR), X[order])
+
+
+def test_recording_with_many_notes_and_a_note_at_its_end():
+    """analyze() on a phrase of 16 notes of two instruments, the last one cut by the end of the file."""
+    notes = [(71 if i % 2 else 40, 60 + (i * 5) % 19, 0.1 + 0.45 * i, 0.35, 70 + i) for i in range(16)]
+    y = synth.render_phrase(notes, tail_s=0.0)
+    a = analyze(y, sr=SR)
+    assert len(a.notes) >= 12
+    assert round(a.notes[-1].sound_end_s * SR) >= len(y) - SR // 20  # the last note runs to the end of the file
+    clips = [a.y[round(n.start_s * SR): round(n.sound_end_s * SR)] for n in a.notes]
+    _assert_same(a.X, clips)
+
+
+@pytest.mark.parametrize("settings", [FeatureSettings(n_fft=1024, hop_length=256, n_mels=64, n_mfcc=13),
+                                      FeatureSettings(n_bands=4, contrast_fmin=200.0, n_harmonics=5,
+                                                               f0_range_hz=(60.0, 2000.0), f0_max_s=0.3)])
+def test_other_settings_match_too(clips, settings):
+    X = notes_features(clips[:12], sr=SR, settings=settings)
+    expected = np.stack([reference_features(y, settings=settings) for y in clips[:12]])
+    np.testing.assert_allclose(X, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_feature_blocks_keeps_its_spectra(clips):
+    import librosa
+
+    y = clips[3]
+    blocks = features.feature_blocks(y)
+    y_norm = features._valid_note(y, SR, DEFAULT_FEATURES)
+    np.testing.assert_array_equal(blocks["power"], np.abs(librosa.stft(y_norm, n_fft=2048, hop_length=512)) ** 2)
+    assert blocks["log_mel"].shape == (128, blocks["power"].shape[1])
+    assert blocks["mfcc"].shape == (20, blocks["power"].shape[1])
+    assert blocks["f0_hz"] > 0
+
+
+def test_contrast_bands_past_nyquist_are_an_error():
+    from instrumentid.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="exceed the Nyquist"):
+        note_features(np.ones(4096, np.float32), settings=FeatureSettings(contrast_fmin=2000.0, n_bands=6))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from instrumentid.datasets import render
+from instrumentid.errors import ParameterError
 from instrumentid.settings import SR
 
 TIM = render.timgm6mb()
@@ -119,3 +120,31 @@ def test_timidity_config_needs_the_program(tmp_path, monkeypatch):
     empty.write_text("# nothing\n")
     with pytest.raises(render.ParameterError, match="maps no program"):
         render.check_soundfont(empty)
+
+
+@pytest.mark.skipif(not render.FREEPATS_CFG.is_file(), reason="freepats/timidity not installed")
+def test_render_notes_matches_render_note_note_by_note():
+    """One TiMidity++ run for many notes gives each note exactly as it is rendered alone (noise shaping included)."""
+    notes = [{"program": 0, "midi": 60, "velocity": 30, "duration_s": 0.3},
+             {"program": 73, "midi": 72, "velocity": 110, "duration_s": 0.5, "vibrato": (5.5, 0.3)},
+             {"program": 40, "midi": 55},
+             {"program": 0, "midi": 84, "velocity": 70, "duration_s": 0.2, "release_s": 0.0}]
+    together = render.render_notes(render.FREEPATS_CFG, notes)
+    assert [len(y) for y in together] == [round(n.get("duration_s", 1.0) * SR) + round(n.get("release_s", 0.25) * SR)
+                                          for n in notes]
+    for note, y in zip(notes, together, strict=True):
+        np.testing.assert_array_equal(y, render.render_note(render.FREEPATS_CFG, **note))
+    assert np.max(np.abs(together[1])) > 0.01
+
+
+def test_render_notes_of_a_soundfont_and_bad_notes():
+    notes = [{"program": 73, "midi": 72, "duration_s": 0.3}, {"program": 0, "midi": 48, "velocity": 100}]
+    for note, y in zip(notes, render.render_notes(TIM, notes), strict=True):
+        np.testing.assert_array_equal(y, render.render_note(TIM, **note))
+    assert render.render_notes(TIM, []) == []
+    with pytest.raises(ParameterError, match="needs program and midi"):
+        render.render_notes(TIM, [{"program": 0}])
+    with pytest.raises(ParameterError, match="needs program and midi"):
+        render.render_notes(TIM, [{"program": 0, "midi": 60, "loudness": 3}])
+    with pytest.raises(ParameterError, match="velocity must be in"):
+        render.render_notes(TIM, [{"program": 0, "midi": 60, "velocity": 0}])

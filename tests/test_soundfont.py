@@ -169,3 +169,20 @@ def test_cli_build(cache, tmp_path, capsys):
     assert code == 0
     assert "2 classes (piano, flute)" in capsys.readouterr().out
     assert (out / "uiowa_train_data.npy").is_file()
+
+
+def test_rendering_many_notes_at_once_gives_each_note_as_alone():
+    """render_varied_many (one TiMidity++ run per source for freepats) equals render_varied row by row."""
+    from instrumentid.datasets.render import default_sources
+
+    rows = sfds.plan_notes(default_sources(), read_programs(DEFAULT_CLASSES))
+    rows = rows[:: max(1, len(rows) // 40)]
+    assert len({r["source"] for r in rows}) >= 2
+    together = sfds.render_varied_many(rows)
+    for row, y in zip(rows, together, strict=True):
+        alone = sfds.render_varied(row)
+        if alone is None:
+            assert y is None
+        else:
+            np.testing.assert_array_equal(y, alone)
+    assert sum(y is not None for y in together) > len(rows) // 2

@@ -3,7 +3,8 @@
 The default data set (:mod:`instrumentid.datasets.soundfont`), the lab's example recording (:func:`lab_example`) and
 the tests' recordings are all rendered here, SoundFonts (SF2/SF3) with ``tinysoundfont`` and banks of GUS patches
 (freepats) with Debian's TiMidity++ through its configuration file: :func:`render_note` plays one isolated note, dry,
-optionally with vibrato through the pitch wheel; :func:`render_phrase` plays several notes on one MIDI channel per
+optionally with vibrato through the pitch wheel (:func:`render_notes` plays many, each exactly as alone, in one
+TiMidity++ run); :func:`render_phrase` plays several notes on one MIDI channel per
 program, with vibrato and pitch bends (slurs). :func:`default_sources` lists the SoundFonts of the default data set
 installed here, each with the programs whose recordings no other source has; :func:`check_soundfont` checks that a
 file is a SoundFont. A synthesizer is loaded once per (SoundFont, sample rate) and process.
@@ -42,6 +43,7 @@ __all__ = [
     "default_sources",
     "lab_example",
     "render_note",
+    "render_notes",
     "render_phrase",
     "sources_from_paths",
     "timgm6mb",
@@ -245,11 +247,14 @@ def _timidity_programs(cfg: str) -> frozenset:
     return frozenset(programs)
 
 
-def _timidity_note(cfg: str, program: int, midi: int, velocity: int, n_on: int, n_total: int, sr: int,
-                   vibrato: tuple | None) -> np.ndarray:
-    """One note rendered by the ``timidity`` program: a one-note MIDI file in, raw 16-bit mono samples out."""
+#: Most notes one ``timidity`` run renders (one MIDI file and one WAV file each, in a temporary folder).
+TIMIDITY_BATCH = 256
+
+
+def _timidity_midi(program: int, midi: int, velocity: int, n_on: int, n_total: int, sr: int,
+                   vibrato: tuple | None) -> bytes:
+    """A one-note MIDI file (1 ms ticks): program, note on for ``n_on`` samples, optional vibrato bends."""
     import io
-    import subprocess
 
     import mido
 
@@ -275,14 +280,57 @@ def _timidity_note(cfg: str, program: int, midi: int, velocity: int, n_on: int, 
     midi_file.tracks.append(track)
     buf = io.BytesIO()
     midi_file.save(file=buf)
-    cmd = ["timidity", "-c", cfg, "-Or", "--output-mono", "--output-16bit", "--output-signed", "-s", str(sr),
-           "-EFreverb=d", "-EFchorus=d", "-EFdelay=d", "-o", "-", "-"]
-    proc = subprocess.run(cmd, input=buf.getvalue(), capture_output=True, check=False)
-    if proc.returncode != 0:
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
-        raise ParameterError(f"timidity failed on {cfg!r} (program {program}, pitch {midi}): {tail[0]}")
-    y = np.frombuffer(proc.stdout[: len(proc.stdout) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
-    return np.pad(y[:n_total], (0, max(0, n_total - y.shape[0])))
+    return buf.getvalue()
+
+
+def _timidity_notes(cfg: str, notes: list, sr: int) -> list:
+    """Notes rendered by the ``timidity`` program, many per run.
+
+    Each note is its own one-note MIDI file, and TiMidity++ writes each file's song to its own 16-bit mono WAV file
+    (``-Ow`` without ``-o``), starting every song afresh (its noise shaping included): a note comes out the same
+    whether it is rendered alone or among others, while the program starts and reads its patches once per run
+    instead of once per note.
+
+    Parameters
+    ----------
+    cfg : str
+        TiMidity++ configuration.
+    notes : list of (program, midi, velocity, n_on, n_total, vibrato)
+        Key-down and total lengths in samples.
+    sr : int
+        Sample rate in Hz.
+
+    Returns
+    -------
+    list of np.ndarray [shape=(n_total,), dtype=float32]
+    """
+    import subprocess
+    import tempfile
+
+    import soundfile
+
+    out: list = []
+    for start in range(0, len(notes), TIMIDITY_BATCH):
+        batch = notes[start : start + TIMIDITY_BATCH]
+        with tempfile.TemporaryDirectory(prefix="instrumentid-timidity-") as tmp:
+            names = []
+            for i, (program, midi, velocity, n_on, n_total, vibrato) in enumerate(batch):
+                path = Path(tmp) / f"note{i:05d}.mid"
+                path.write_bytes(_timidity_midi(program, midi, velocity, n_on, n_total, sr, vibrato))
+                names.append(path)
+            cmd = ["timidity", "-c", cfg, "-Ow", "--output-mono", "--output-16bit", "--output-signed", "-s", str(sr),
+                   "-EFreverb=d", "-EFchorus=d", "-EFdelay=d", *map(str, names)]
+            proc = subprocess.run(cmd, capture_output=True, check=False)
+            for path, (program, midi, _, _, n_total, _) in zip(names, batch, strict=True):
+                try:
+                    samples, _ = soundfile.read(path.with_suffix(".wav"), dtype="int16")
+                except (OSError, RuntimeError, soundfile.LibsndfileError):
+                    tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+                    raise ParameterError(f"timidity failed on {cfg!r} (program {program}, pitch {midi}): "
+                                         f"{tail[0]}") from None
+                y = samples.astype(np.float32) / 32768.0
+                out.append(np.pad(y[:n_total], (0, max(0, n_total - y.shape[0]))))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- rendering
@@ -302,6 +350,72 @@ def _synth(soundfont: str, sr: int):
 def _bend_value(semitones: float, bend_range: float = BEND_RANGE) -> int:
     """Pitch-wheel position (0-16383, 8192 = centre) bending by ``semitones`` with a wheel range of ``bend_range``."""
     return min(16383, max(0, round(8192 + semitones / bend_range * 8192)))
+
+
+def _check_note(path: Path, program, midi, velocity, duration_s, release_s, sr, bank) -> tuple:
+    """Check one note's numbers (and that a TiMidity++ configuration has its program); return (n_on, n_total)."""
+    if not 0 <= int(program) <= 127:
+        raise ParameterError(f"program must be a General-MIDI program in [0, 127], got {program!r}")
+    if not 0 <= int(midi) <= 127:
+        raise ParameterError(f"midi must be a MIDI pitch in [0, 127], got {midi!r}")
+    if not 1 <= int(velocity) <= 127:
+        raise ParameterError(f"velocity must be in [1, 127], got {velocity!r}")
+    if not (np.isfinite(duration_s) and duration_s > 0) or not (np.isfinite(release_s) and release_s >= 0):
+        raise ParameterError(f"duration_s must be > 0 and release_s >= 0, got {duration_s!r} and {release_s!r}")
+    if _is_timidity_cfg(path) and (int(bank) != 0 or int(program) not in _timidity_programs(str(path))):
+        raise ParameterError(f"TiMidity++ configuration {path.name!r} has no program {program} in bank {bank}")
+    n_on = max(1, round(duration_s * sr))
+    return n_on, n_on + round(release_s * sr)
+
+
+def render_notes(soundfont, notes, *, sr: int = SR, bank: int = 0) -> list:
+    """Render several isolated notes of one SoundFont, each exactly as :func:`render_note` renders it alone.
+
+    With a TiMidity++ configuration every note goes to one ``timidity`` run (per :data:`TIMIDITY_BATCH` notes)
+    instead of one run each, which is most of the time of a single note.
+
+    Parameters
+    ----------
+    soundfont : str or Path
+        SF2/SF3 file or TiMidity++ configuration (see :func:`render_note`).
+    notes : sequence of dict
+        Keyword arguments of :func:`render_note` per note: ``program`` and ``midi``, optionally ``velocity``,
+        ``duration_s``, ``release_s`` and ``vibrato``.
+    sr : int
+        Sample rate in Hz.
+    bank : int
+        SoundFont bank (0 for General MIDI).
+
+    Returns
+    -------
+    list of np.ndarray [shape=(n_i,), dtype=float32]
+        One rendering per note, in order.
+
+    Raises
+    ------
+    ParameterError
+        As :func:`render_note`, for the first bad note; an unknown key in a note.
+    """
+    import inspect
+
+    path = check_soundfont(soundfont)
+    defaults = {k: v.default for k, v in inspect.signature(render_note).parameters.items()
+                if k in ("velocity", "duration_s", "release_s", "vibrato")}
+    specs = []
+    for note in notes:
+        unknown = set(note) - {"program", "midi", *defaults}
+        if unknown or not {"program", "midi"} <= set(note):
+            raise ParameterError(f"a note needs program and midi (optionally {', '.join(defaults)}), got "
+                                 f"{sorted(note)}")
+        specs.append({**defaults, **note})
+    if not _is_timidity_cfg(path):
+        return [render_note(path, sr=sr, bank=bank, **n) for n in specs]
+    todo = []
+    for n in specs:
+        n_on, n_total = _check_note(path, n["program"], n["midi"], n["velocity"], n["duration_s"], n["release_s"],
+                                    sr, bank)
+        todo.append((int(n["program"]), int(n["midi"]), int(n["velocity"]), n_on, n_total, n["vibrato"]))
+    return _timidity_notes(str(path), todo, int(sr))
 
 
 def render_note(
@@ -350,20 +464,10 @@ def render_note(
         Not a SoundFont, a program the SoundFont lacks, or an out-of-range pitch, velocity or length.
     """
     path = check_soundfont(soundfont)
-    if not 0 <= int(program) <= 127:
-        raise ParameterError(f"program must be a General-MIDI program in [0, 127], got {program!r}")
-    if not 0 <= int(midi) <= 127:
-        raise ParameterError(f"midi must be a MIDI pitch in [0, 127], got {midi!r}")
-    if not 1 <= int(velocity) <= 127:
-        raise ParameterError(f"velocity must be in [1, 127], got {velocity!r}")
-    if not (np.isfinite(duration_s) and duration_s > 0) or not (np.isfinite(release_s) and release_s >= 0):
-        raise ParameterError(f"duration_s must be > 0 and release_s >= 0, got {duration_s!r} and {release_s!r}")
-    n_on = max(1, round(duration_s * sr))
-    n_total = n_on + round(release_s * sr)
+    n_on, n_total = _check_note(path, program, midi, velocity, duration_s, release_s, sr, bank)
     if _is_timidity_cfg(path):
-        if int(bank) != 0 or int(program) not in _timidity_programs(str(path)):
-            raise ParameterError(f"TiMidity++ configuration {path.name!r} has no program {program} in bank {bank}")
-        return _timidity_note(str(path), int(program), int(midi), int(velocity), n_on, n_total, int(sr), vibrato)
+        return _timidity_notes(str(path), [(int(program), int(midi), int(velocity), n_on, n_total, vibrato)],
+                               int(sr))[0]
     synth, sfid = _synth(str(path), int(sr))
     if synth.sfpreset_name(sfid, int(bank), int(program)) is None:
         raise ParameterError(f"SoundFont {path.name!r} has no program {program} in bank {bank}")

@@ -31,7 +31,7 @@ import numpy as np
 from instrumentid.audio import SILENCE_PEAK, resample
 from instrumentid.datasets.base import FeatureDataset, cached, map_in_workers, resolve_settings, save_dataset
 from instrumentid.datasets.programs import DEFAULT_CLASSES, program_range, read_programs
-from instrumentid.datasets.render import RELEASE_S, default_sources, render_note, sources_from_paths
+from instrumentid.datasets.render import RELEASE_S, default_sources, render_notes, sources_from_paths
 from instrumentid.datasets.variation import VARIATION, room_bank, vary_note
 from instrumentid.errors import ParameterError
 from instrumentid.settings import SR, FeatureSettings, NoteSettings, settings_key
@@ -47,6 +47,7 @@ __all__ = [
     "load_default_dataset",
     "plan_notes",
     "render_varied",
+    "render_varied_many",
     "split_test_mask",
 ]
 
@@ -120,16 +121,7 @@ def plan_notes(sources, classes, *, seed: int = 0, renders: int = RENDERS_PER_NO
 
 
 def render_varied(row: dict, *, sr: int = SR, variation: dict | None = None):
-    """Render one planned note with its variation.
-
-    Parameters
-    ----------
-    row : dict
-        One row of :func:`plan_notes` (``path``, ``program``, ``pitch``, ``velocity``, ``length_s``, ``seed``).
-    sr : int
-        Sample rate in Hz.
-    variation : dict, optional
-        Ranges of the random choices (default :data:`~instrumentid.datasets.variation.VARIATION`).
+    """Render one planned note with its variation (:func:`render_varied_many` of one row).
 
     Returns
     -------
@@ -137,7 +129,51 @@ def render_varied(row: dict, *, sr: int = SR, variation: dict | None = None):
         The varied note (:func:`~instrumentid.datasets.variation.vary_note`), or None if the SoundFont renders
         silence (a pitch outside its samples).
     """
+    return render_varied_many([row], sr=sr, variation=variation)[0]
+
+
+def render_varied_many(rows: list, *, sr: int = SR, variation: dict | None = None) -> list:
+    """Render planned notes with their variation: :func:`render_varied` for each row, with fewer synthesizer calls.
+
+    The dry notes of each SoundFont are rendered together (:func:`~instrumentid.datasets.render.render_notes`: one
+    TiMidity++ run for many notes); every note draws its choices from its own seeded generator in the same order as
+    when it is rendered alone, so the notes are the same.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of :func:`plan_notes`.
+    sr : int
+        Sample rate in Hz.
+    variation : dict, optional
+        Ranges of the random choices (default :data:`~instrumentid.datasets.variation.VARIATION`).
+
+    Returns
+    -------
+    list of (np.ndarray [shape=(n,), dtype=float32] or None)
+        One per row, in order: the varied note (:func:`~instrumentid.datasets.variation.vary_note`), or None if the
+        SoundFont renders silence (a pitch outside its samples).
+    """
     v = VARIATION if variation is None else variation
+    plans = [_dry_note(row, v) for row in rows]
+    dry: list = [None] * len(rows)
+    for path in dict.fromkeys(row["path"] for row in rows):
+        which = [i for i, row in enumerate(rows) if row["path"] == path]
+        for i, y in zip(which, render_notes(path, [plans[i][1] for i in which], sr=sr), strict=True):
+            dry[i] = y
+    out: list = []
+    for (rng, _, shift), y in zip(plans, dry, strict=True):
+        if np.max(np.abs(y)) < SILENCE_PEAK:
+            out.append(None)
+            continue
+        if shift:
+            y = resample(y, orig_sr=sr, target_sr=sr * 2.0 ** (shift / 12.0))
+        out.append(vary_note(y, rng=rng, sr=sr, variation=v))
+    return out
+
+
+def _dry_note(row: dict, v: dict) -> tuple:
+    """The note's generator (after its render choices), what to render dry (render_note's arguments), the shift."""
     rng = np.random.default_rng(row["seed"])
     rng.integers(len(DURATIONS_S))  # the draw that chose the length in plan_notes
     vibrato = None
@@ -151,13 +187,9 @@ def render_varied(row: dict, *, sr: int = SR, variation: dict | None = None):
         if 0 <= row["pitch"] + k <= 127:
             shift = k
     ratio = 2.0 ** (shift / 12.0)
-    y = render_note(row["path"], row["program"], row["pitch"] + shift, velocity=row["velocity"],
-                    duration_s=row["length_s"] / ratio, release_s=RELEASE_S / ratio, sr=sr, vibrato=vibrato)
-    if np.max(np.abs(y)) < SILENCE_PEAK:
-        return None
-    if shift:
-        y = resample(y, orig_sr=sr, target_sr=sr * ratio)
-    return vary_note(y, rng=rng, sr=sr, variation=v)
+    note = {"program": row["program"], "midi": row["pitch"] + shift, "velocity": row["velocity"],
+            "duration_s": row["length_s"] / ratio, "release_s": RELEASE_S / ratio, "vibrato": vibrato}
+    return rng, note, shift
 
 
 # ----------------------------------------------------------------------------------------------- rendering in workers
@@ -175,8 +207,7 @@ def _featurize_chunk(rows: list, *, feature_settings: FeatureSettings, variation
     from instrumentid.analysis import clip_features
 
     kept, clips, silent = [], [], []
-    for row in rows:
-        y = render_varied(row, variation=variation)
+    for row, y in zip(rows, render_varied_many(rows, variation=variation), strict=True):
         if y is None:
             silent.append(row["index"])
         else:
