@@ -122,6 +122,14 @@ def _add_file_options(p, *, plot_help: str) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_backend_options(parser: argparse.ArgumentParser, backend_help: str) -> None:
+    """``--backend local|ray`` and ``--ray-address`` of the two corpus commands (predict, dataset build)."""
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help=backend_help + ' (ray: pip install "instrumentid[ray]")')
+    parser.add_argument("--ray-address", metavar="ADDR",
+                        help="with --backend ray: the Ray cluster to join (default RAY_ADDRESS, else a local Ray)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``instrumentid`` argument parser (tests call it with a list of arguments)."""
     parser = _Parser(
@@ -196,11 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", type=Path, help="folder to write (default: the cache)")
     d.add_argument("--force", action="store_true", help="rebuild even if a cached copy exists")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
-    d.add_argument("--backend", choices=("local", "ray"), default="local",
-                   help="with --from-folder: local worker processes (default) or a Ray Data pipeline (pip install "
-                        "\"instrumentid[ray]\"), which also writes the notes as Parquet in OUT/notes and resumes")
-    d.add_argument("--ray-address", metavar="ADDR",
-                   help="with --backend ray: the Ray cluster to join (default RAY_ADDRESS, else a local Ray)")
+    _add_backend_options(d, "with --from-folder: local worker processes (default) or a Ray Data pipeline, which "
+                            "also writes the notes as Parquet in OUT/notes and resumes")
     d.set_defaults(handler="dataset_build")
 
     p = sub.add_parser("predict", help="name the instrument of every note in recordings")
@@ -210,11 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"a note whose most probable instrument has a (calibrated) probability below P is shown as "
                         f"instrument {UNKNOWN!r}, with its guesses still listed; so is a recording whose mean "
                         f"probability is below P. 0 never says {UNKNOWN!r} (default {DEFAULT_MIN_CONFIDENCE:g})")
-    p.add_argument("--backend", choices=("local", "ray"), default="local",
-                   help="local: this process (default); ray: a Ray Data pipeline (pip install \"instrumentid[ray]\") "
-                        "writing Parquet, one row per note, into the folder --out, skipping files already there")
-    p.add_argument("--ray-address", metavar="ADDR",
-                   help="with --backend ray: the Ray cluster to join (default RAY_ADDRESS, else a local Ray)")
+    _add_backend_options(p, "local: this process (default); ray: a Ray Data pipeline writing Parquet, one row per "
+                            "note, into the folder --out, skipping files already there")
     p.set_defaults(handler="predict")
 
     p = sub.add_parser("app", help="a local web page: drop or record a recording, see its notes and instruments")
