@@ -2,7 +2,8 @@
 
 Writes (once) WAV files of the given lengths at 44.1 kHz, stereo, 16-bit: the lab's saxophone phrase (16 s, rendered
 from the installed SoundFont) and 4 s of silence, repeated, the right channel a little quieter than the left. Each
-command then runs in its own process, one at a time; its peak resident memory is that process's ``ru_maxrss``.
+command then runs in its own process, one at a time; its peak resident memory is that process's ``ru_maxrss`` (taken
+through a small launcher process, :data:`LAUNCHER`) and its time the wall time from start to exit.
 ``decode`` is ``load_audio`` alone (decode, check, mix down, resample to 22,050 Hz); ``--audio FILE.py`` takes
 ``load_audio`` from another copy of ``instrumentid/audio.py``, e.g. an older one for the "before" figure:
 
@@ -21,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +81,34 @@ print(f"{y.size},{sr}")
 """
 
 
+#: Runs the command given after the result file in a child of its own and writes ``wall_s peak_kb exit_code`` there.
+#: Through this small process, the command's peak memory is its own: a process forked from a large one (a benchmark
+#: that imported torch) reports that one's resident size as its ``ru_maxrss``, since Linux keeps the larger figure
+#: across ``exec``.
+LAUNCHER = """import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(f"{time.perf_counter() - start} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
+def run_measured(args: list, *, stdout, stderr) -> dict:
+    """Run ``args`` (``args[0]`` an absolute path) through :data:`LAUNCHER`: wall time (s), peak memory (MB), exit code.
+
+    ``stdout`` and ``stderr`` are where the command's output goes (files, or ``subprocess.DEVNULL``).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result"
+        subprocess.run([sys.executable, "-c", LAUNCHER, str(result), *args], stdout=stdout, stderr=stderr,
+                       check=False)
+        seconds, peak_kb, code = result.read_text().split() if result.exists() else ("nan", "0", "-1")
+    return {"seconds": float(seconds), "peak_mb": int(peak_kb) / 1024, "exit": int(code)}
+
+
 def measure(command: str, path: Path, minutes: float, audio: Path | None = None) -> dict:
     """Run ``instrumentid COMMAND PATH`` in a child process: wall time (s), peak memory (MB), exit code."""
     if command == "decode":
@@ -90,15 +117,10 @@ def measure(command: str, path: Path, minutes: float, audio: Path | None = None)
         args = [sys.executable, "-m", "instrumentid", command, str(path), "--quiet", "--format", "csv",
                 "--max-minutes", f"{minutes + 1:g}"]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        start = time.perf_counter()
-        process = subprocess.Popen(args, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
-        seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
+        run = run_measured(args, stdout=out, stderr=err)
         out.seek(0), err.seek(0)
         rows, stderr = len(out.read().splitlines()) - 1, err.read().strip()[-300:]
-    return {"command": command, "minutes": minutes, "seconds": seconds, "peak_mb": usage.ru_maxrss / 1024,
-            "rows": max(0, rows), "exit": process.returncode, "stderr": stderr}
+    return {"command": command, "minutes": minutes, **run, "rows": max(0, rows), "stderr": stderr}
 
 
 def main(argv=None) -> int:
