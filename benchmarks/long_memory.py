@@ -81,7 +81,8 @@ print(f"{y.size},{sr}")
 """
 
 
-#: Runs the command given after the result file in a child of its own and writes ``wall_s peak_kb exit_code`` there.
+#: Runs the command given after the result file in a child of its own and writes ``wall_s peak_kb exit_code cpu_s``
+#: there (``cpu_s``: user + system time of all its threads, less sensitive than the wall time to other processes).
 #: Through this small process, the command's peak memory is its own: a process forked from a large one (a benchmark
 #: that imported torch) reports that one's resident size as its ``ru_maxrss``, since Linux keeps the larger figure
 #: across ``exec``.
@@ -92,12 +93,14 @@ if pid == 0:
     os.execv(sys.argv[2], sys.argv[2:])
 _, status, usage = os.wait4(pid, 0)
 with open(sys.argv[1], "w") as f:
-    f.write(f"{time.perf_counter() - start} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+    f.write(f"{time.perf_counter() - start} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)} "
+            f"{usage.ru_utime + usage.ru_stime}")
 """
 
 
 def run_measured(args: list, *, stdout, stderr) -> dict:
-    """Run ``args`` (``args[0]`` an absolute path) through :data:`LAUNCHER`: wall time (s), peak memory (MB), exit code.
+    """Run ``args`` (``args[0]`` an absolute path) through :data:`LAUNCHER`: wall and CPU time (s), peak memory (MB),
+    exit code.
 
     ``stdout`` and ``stderr`` are where the command's output goes (files, or ``subprocess.DEVNULL``).
     """
@@ -105,8 +108,8 @@ def run_measured(args: list, *, stdout, stderr) -> dict:
         result = Path(tmp) / "result"
         subprocess.run([sys.executable, "-c", LAUNCHER, str(result), *args], stdout=stdout, stderr=stderr,
                        check=False)
-        seconds, peak_kb, code = result.read_text().split() if result.exists() else ("nan", "0", "-1")
-    return {"seconds": float(seconds), "peak_mb": int(peak_kb) / 1024, "exit": int(code)}
+        seconds, peak_kb, code, cpu = result.read_text().split() if result.exists() else ("nan", "0", "-1", "nan")
+    return {"seconds": float(seconds), "cpu_s": float(cpu), "peak_mb": int(peak_kb) / 1024, "exit": int(code)}
 
 
 def measure(command: str, path: Path, minutes: float, audio: Path | None = None) -> dict:
@@ -132,14 +135,14 @@ def main(argv=None) -> int:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/instrumentid-long"), help="where the files go")
     parser.add_argument("--audio", type=Path, help="decode with load_audio from this copy of instrumentid/audio.py")
     args = parser.parse_args(argv)
-    print(f"{'recording':<28} {'command':<8} {'wall s':>7} {'peak MB':>8} {'rows':>6}")
+    print(f"{'recording':<28} {'command':<8} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'rows':>6}")
     failed = 0
     for minutes in args.minutes:
         path = recording(args.dir, minutes)
         for command in args.commands:
             r = measure(command, path, minutes, args.audio)
             label = f"{minutes:g} min, 44.1 kHz stereo"
-            print(f"{label:<28} {command:<8} {r['seconds']:7.1f} {r['peak_mb']:8.0f} {r['rows']:6d}"
+            print(f"{label:<28} {command:<8} {r['seconds']:7.1f} {r['cpu_s']:7.1f} {r['peak_mb']:8.0f} {r['rows']:6d}"
                   + ("" if r["exit"] == 0 else f"  exit {r['exit']}: {r['stderr']}"), flush=True)
             failed += r["exit"] != 0
     return 1 if failed else 0

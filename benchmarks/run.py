@@ -517,8 +517,8 @@ def format_report(results: dict) -> str:
     if "long" in results:
         r = results["long"]
         lines.append(f"  predict, {r['minutes']:g} min recording (44.1 kHz stereo WAV, {r['rows']} notes): "
-                     + (f"{r['seconds']:.1f} s, peak {r['peak_mb']:.0f} MB" if r["exit"] == 0
-                        else f"failed (exit {r['exit']}): {r['stderr']}"))
+                     + (f"{r['seconds']:.1f} s ({r['cpu_s']:.1f} s of CPU), peak {r['peak_mb']:.0f} MB"
+                        if r["exit"] == 0 else f"failed (exit {r['exit']}): {r['stderr']}"))
     if "help_s" in results:
         lines.append(f"  instrumentid --help: {results['help_s']:.3f} s (best of {cfg['help_repeat']})")
     if "help_error" in results:
