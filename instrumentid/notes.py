@@ -8,10 +8,11 @@ vibrato never splits a note, and each pitch change is moved back to where the ne
 partial taking over the pitch track of a decaying note is not a pitch change, and a note whose odd harmonics are
 missing is moved up the octave YIN dropped.
 
-Memory stays bounded on long recordings: every frame-wise analysis (level, pitch, spectrum) runs a block of
-:data:`BLOCK_FRAMES` frames at a time, the spectrum is never kept whole (the pass over it keeps the onset function's
-mel bands and 8 harmonic magnitudes per frame), and the few steps that look at the spectrum around one attack compute
-those frames again from the samples, with the same framing, so every value equals the whole-signal STFT's.
+Memory stays bounded on long recordings: every frame-wise analysis runs a block of frames at a time (level, pitch
+and periodicity :data:`FRAME_BLOCK_FRAMES`, the spectrum :data:`BLOCK_FRAMES`; the blocks on all cores), the spectrum
+is never kept whole (the pass over it keeps the onset function's mel bands and 8 harmonic magnitudes per frame), and
+the few steps that look at the spectrum around one attack compute those frames again from the samples, with the same
+framing, so every value equals the whole-signal STFT's.
 
 All analysis runs at :data:`instrumentid.settings.SR`; every setting (hop, frame lengths, thresholds) is a field of
 :class:`~instrumentid.settings.NoteSettings`. Call it through :func:`instrumentid.analysis.analyze`, the one path
