@@ -2,7 +2,8 @@
 
 Writes (once) WAV files of the given lengths at 44.1 kHz, stereo, 16-bit: the lab's saxophone phrase (16 s, rendered
 from the installed SoundFont) and 4 s of silence, repeated, the right channel a little quieter than the left. Each
-command then runs in its own process, one at a time; its peak resident memory is that process's ``ru_maxrss``.
+command then runs in its own process, one at a time; its peak resident memory is that process's ``ru_maxrss`` (taken
+through a small launcher process, :data:`LAUNCHER`) and its time the wall time from start to exit.
 ``decode`` is ``load_audio`` alone (decode, check, mix down, resample to 22,050 Hz); ``--audio FILE.py`` takes
 ``load_audio`` from another copy of ``instrumentid/audio.py``, e.g. an older one for the "before" figure:
 
@@ -21,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +81,37 @@ print(f"{y.size},{sr}")
 """
 
 
+#: Runs the command given after the result file in a child of its own and writes ``wall_s peak_kb exit_code cpu_s``
+#: there (``cpu_s``: user + system time of all its threads, less sensitive than the wall time to other processes).
+#: Through this small process, the command's peak memory is its own: a process forked from a large one (a benchmark
+#: that imported torch) reports that one's resident size as its ``ru_maxrss``, since Linux keeps the larger figure
+#: across ``exec``.
+LAUNCHER = """import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(f"{time.perf_counter() - start} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)} "
+            f"{usage.ru_utime + usage.ru_stime}")
+"""
+
+
+def run_measured(args: list, *, stdout, stderr) -> dict:
+    """Run ``args`` (``args[0]`` an absolute path) through :data:`LAUNCHER`: wall and CPU time (s), peak memory (MB),
+    exit code.
+
+    ``stdout`` and ``stderr`` are where the command's output goes (files, or ``subprocess.DEVNULL``).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result"
+        subprocess.run([sys.executable, "-c", LAUNCHER, str(result), *args], stdout=stdout, stderr=stderr,
+                       check=False)
+        seconds, peak_kb, code, cpu = result.read_text().split() if result.exists() else ("nan", "0", "-1", "nan")
+    return {"seconds": float(seconds), "cpu_s": float(cpu), "peak_mb": int(peak_kb) / 1024, "exit": int(code)}
+
+
 def measure(command: str, path: Path, minutes: float, audio: Path | None = None) -> dict:
     """Run ``instrumentid COMMAND PATH`` in a child process: wall time (s), peak memory (MB), exit code."""
     if command == "decode":
@@ -90,15 +120,10 @@ def measure(command: str, path: Path, minutes: float, audio: Path | None = None)
         args = [sys.executable, "-m", "instrumentid", command, str(path), "--quiet", "--format", "csv",
                 "--max-minutes", f"{minutes + 1:g}"]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        start = time.perf_counter()
-        process = subprocess.Popen(args, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
-        seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
+        run = run_measured(args, stdout=out, stderr=err)
         out.seek(0), err.seek(0)
         rows, stderr = len(out.read().splitlines()) - 1, err.read().strip()[-300:]
-    return {"command": command, "minutes": minutes, "seconds": seconds, "peak_mb": usage.ru_maxrss / 1024,
-            "rows": max(0, rows), "exit": process.returncode, "stderr": stderr}
+    return {"command": command, "minutes": minutes, **run, "rows": max(0, rows), "stderr": stderr}
 
 
 def main(argv=None) -> int:
@@ -110,14 +135,14 @@ def main(argv=None) -> int:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/instrumentid-long"), help="where the files go")
     parser.add_argument("--audio", type=Path, help="decode with load_audio from this copy of instrumentid/audio.py")
     args = parser.parse_args(argv)
-    print(f"{'recording':<28} {'command':<8} {'wall s':>7} {'peak MB':>8} {'rows':>6}")
+    print(f"{'recording':<28} {'command':<8} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'rows':>6}")
     failed = 0
     for minutes in args.minutes:
         path = recording(args.dir, minutes)
         for command in args.commands:
             r = measure(command, path, minutes, args.audio)
             label = f"{minutes:g} min, 44.1 kHz stereo"
-            print(f"{label:<28} {command:<8} {r['seconds']:7.1f} {r['peak_mb']:8.0f} {r['rows']:6d}"
+            print(f"{label:<28} {command:<8} {r['seconds']:7.1f} {r['cpu_s']:7.1f} {r['peak_mb']:8.0f} {r['rows']:6d}"
                   + ("" if r["exit"] == 0 else f"  exit {r['exit']}: {r['stderr']}"), flush=True)
             failed += r["exit"] != 0
     return 1 if failed else 0

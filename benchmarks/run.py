@@ -10,13 +10,18 @@ In one run, on the same data, it measures
 
 - **fit**: 10 epochs, batch 128, Adam 1e-3, test evaluation every epoch: ``instrumentid.training.fit``, the lab's
   Keras code, a plain PyTorch loop and scikit-learn's ``MLPClassifier`` (see ``benchmarks/peers.py``), each with its
-  final test accuracy and its time as a multiple of instrumentid's;
+  final test accuracy and its time as a multiple of instrumentid's; and the fit's compute floor (its floating-point
+  operations at the best ``torch.matmul`` throughput of its shapes, ``benchmarks/fit_floor.py``), with, when the fit
+  takes over 1.5x the floor, where the rest goes (one fit under ``torch.profiler``);
 - **sweep**: rates 0.1, 0.01, 0.001, 0.0001, 20 epochs each, a fresh model per rate: ``instrumentid.training.sweep``
   (all rates in one model-batch) against the peers running the rates one after another;
 - **default data set**: a build from scratch into a temporary cache, and feature extraction alone (notes/s, x real
   time), with ``benchmarks/build_speed.py``;
 - **predict** on a 16 s recording (rendered from a SoundFont, 44.1 kHz WAV): warm (model loaded, in this process) and
-  cold (``instrumentid predict FILE`` from the shell);
+  cold (``instrumentid predict FILE`` from the shell: wall time and peak memory), and cold with the torch model
+  (``InstrumentClassifier``, the path before numpy inference) as the "before";
+- **long**: ``instrumentid predict`` of a 60-minute recording (44.1 kHz stereo WAV, ``benchmarks/long_memory.py``):
+  wall time and peak memory;
 - ``instrumentid --help`` from the shell.
 
 Data (``--data``): ``lab`` (default) is random data of the lab's shape, Gaussian class clusters with the UIowa
@@ -27,8 +32,8 @@ Every implementation gets the same standardized float32 arrays (mean and varianc
 packages are missing is listed as "not installed". Times are wall-clock seconds, the best of ``--repeat`` runs
 (``--sweep-repeat`` for the sweeps and the build, which are long).
 
-``--quick`` shrinks everything (1/20 of the rows, 2 epochs, a 4 s recording, no full build) for a smoke run; its
-figures are not comparable with the full run's.
+``--quick`` shrinks everything (1/20 of the rows, 2 epochs, a 4 s and a 30 s recording, no full build) for a smoke
+run; its figures are not comparable with the full run's.
 """
 
 from __future__ import annotations
@@ -51,7 +56,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import build_speed  # noqa: E402 - benchmarks/ is on the path only now
+import fit_floor  # noqa: E402
 import fit_speed  # noqa: E402
+import long_memory  # noqa: E402
 import peers  # noqa: E402
 
 from instrumentid.cli import positive_int  # noqa: E402
@@ -62,6 +69,11 @@ RATES = T.rates
 #: Issue 8's targets.
 TARGET_KERAS_RATIO, TARGET_TORCH_RATIO, TARGET_ACC_POINTS = 10.0, 2.0, 0.3
 TARGET_SWEEP_RATIO, TARGET_REAL_TIME, TARGET_PREDICT_S, TARGET_HELP_S = 20.0, 500.0, 1.0, 0.5
+#: Issue 15's targets: cold predict (s, MB), warm predict (s), feature extraction (x real time), data set build
+#: (notes/s: 3x the 193 of the issue's run), the long recording (s, MB) and the fit as a multiple of its floor.
+TARGET_COLD_S, TARGET_COLD_MB, TARGET_WARM_S, TARGET_REAL_TIME_15 = 1.5, 250.0, 0.1, 600.0
+TARGET_BUILD_RATE, TARGET_LONG_S, TARGET_LONG_MB, TARGET_FLOOR_RATIO = 3 * 193.0, 30.0, 1024.0, 1.5
+PARTS = ("fit", "sweep", "build", "predict", "long", "help")
 
 
 # ----------------------------------------------------------------------------------------------- settings
@@ -76,6 +88,7 @@ def settings(*, quick: bool = False, repeat: int = 3, sweep_repeat: int = 1) -> 
         "lr": T.lr,
         "rates": list(RATES),
         "recording_s": 4.0 if quick else 16.0,
+        "long_minutes": 0.5 if quick else 60.0,
         "repeat": repeat,
         "sweep_repeat": sweep_repeat,
         "help_repeat": 3 if quick else 7,
@@ -223,6 +236,19 @@ def time_training(data, *, sweep: bool, cfg: dict, data_file: Path | None, peer_
     return rows
 
 
+def time_floor(data, *, cfg: dict, fit_s: float, threads: int = 2, log=print) -> dict:
+    """The fit's compute floor (``benchmarks/fit_floor.py``) and the fit's time as a multiple of it; over
+    :data:`TARGET_FLOOR_RATIO`, also a profiled fit's operator time by kind (``breakdown``)."""
+    log("[fit] compute floor ...")
+    out = fit_floor.lab_fit_floor(data, epochs=cfg["fit_epochs"], batch_size=cfg["batch_size"], threads=threads,
+                                  repeat=max(5, cfg["repeat"]))
+    out["fit_s"], out["ratio"] = fit_s, fit_s / out["floor_s"]
+    if out["ratio"] > TARGET_FLOOR_RATIO:
+        log("[fit] profiling a fit ...")
+        out["breakdown"] = fit_floor.breakdown(data, epochs=cfg["fit_epochs"], batch_size=cfg["batch_size"])
+    return out
+
+
 # ----------------------------------------------------------------------------------------------- data set build
 def time_build(cfg: dict, *, log=print) -> dict:
     """Default data set build from scratch (``full_build``) and feature extraction speed (``build_speed``)."""
@@ -283,21 +309,45 @@ def cli_command() -> list:
     return [str(script)] if script.exists() else [sys.executable, "-m", "instrumentid"]
 
 
+def run_command(cmd: list) -> tuple:
+    """Run a shell command once: ``(wall seconds, peak resident memory in MB)``, its own (``long_memory.LAUNCHER``).
+
+    Raises RuntimeError (with its last stderr line) if it fails.
+    """
+    with tempfile.TemporaryFile("w+") as err:
+        run = long_memory.run_measured(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        if run["exit"] != 0:
+            err.seek(0)
+            last = (err.read().strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"{Path(cmd[0]).name} {cmd[1]} failed (exit code {run['exit']}): {last}")
+    return run["seconds"], run["peak_mb"]
+
+
 def time_command(cmd: list, *, repeat: int) -> float:
     """Best wall time of a shell command over ``repeat`` runs; RuntimeError (with its last stderr line) if it fails."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
-        best = min(best, time.perf_counter() - start)
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise RuntimeError(f"{Path(cmd[0]).name} {cmd[1]} failed (exit code {proc.returncode}): {last}")
-    return best
+    return best_command(cmd, repeat=repeat)[0]
+
+
+def best_command(cmd: list, *, repeat: int) -> tuple:
+    """Best wall time and lowest peak memory (MB) of a shell command over ``repeat`` runs (see :func:`run_command`)."""
+    runs = [run_command(cmd) for _ in range(repeat)]
+    return min(r[0] for r in runs), min(r[1] for r in runs)
+
+
+#: ``predict`` with the torch model (:class:`~instrumentid.classifier.InstrumentClassifier`, the path before numpy
+#: inference, still reachable from the Python API): the recording, then the model folder or nothing (built-in).
+TORCH_PREDICT = """import sys
+from pathlib import Path
+from instrumentid.classifier import InstrumentClassifier
+from instrumentid.prediction import DEFAULT_MODEL, format_predictions, predict
+model = InstrumentClassifier.load(sys.argv[2] if len(sys.argv) > 2 else DEFAULT_MODEL)
+print(format_predictions([predict(sys.argv[1], model=model)]))
+"""
 
 
 def time_predict(recording, *, model=None, repeat: int = 3) -> dict:
-    """``predict`` on ``recording``: warm (in this process, model loaded, one call done first) and cold (shell)."""
+    """``predict`` on ``recording``: warm (in this process, model loaded, one call done first), cold (shell: wall time
+    and peak memory) and, as the "before", cold with the torch model (:data:`TORCH_PREDICT`)."""
     from instrumentid.prediction import load_model, predict
 
     clf = load_model(model)
@@ -310,10 +360,12 @@ def time_predict(recording, *, model=None, repeat: int = 3) -> dict:
     cmd = cli_command() + ["predict", str(recording)] + ([] if model is None else ["--model", str(model)])
     out = {"warm_s": warm, "n_notes": len(result.notes), "duration_s": result.duration_s,
            "command": " ".join(shlex.quote(c) for c in cmd)}
-    try:
-        out["cold_s"] = time_command(cmd, repeat=repeat)
-    except RuntimeError as exc:
-        out["cold_error"] = str(exc)
+    torch_cmd = [sys.executable, "-c", TORCH_PREDICT, str(recording), *([] if model is None else [str(model)])]
+    for key, command in (("cold", cmd), ("cold_torch", torch_cmd)):
+        try:
+            out[f"{key}_s"], out[f"{key}_mb"] = best_command(command, repeat=repeat)
+        except RuntimeError as exc:
+            out[f"{key}_error"] = str(exc)
     return out
 
 
@@ -373,6 +425,55 @@ def targets(results: dict) -> list:
     return out
 
 
+def targets_15(results: dict) -> list:
+    """Issue 15's targets measured by this run: ``(target, measured, met)``; a target not measured is left out."""
+    out = []
+    pred = results.get("predict")
+    if pred and "cold_s" in pred:
+        out.append((f"cold predict of a {pred['duration_s']:.0f} s recording <= {TARGET_COLD_S:g} s and "
+                    f"<= {TARGET_COLD_MB:g} MB", f"{pred['cold_s']:.2f} s, {pred['cold_mb']:.0f} MB",
+                    pred["cold_s"] <= TARGET_COLD_S and pred["cold_mb"] <= TARGET_COLD_MB))
+    if pred:
+        out.append((f"warm predict <= {TARGET_WARM_S:g} s", f"{pred['warm_s']:.2f} s", pred["warm_s"] <= TARGET_WARM_S))
+    build = results.get("build", {})
+    if "features" in build:
+        rate = build["features"]["x_real_time"]
+        out.append((f"feature extraction >= {TARGET_REAL_TIME_15:g}x real time", f"{rate:.0f}x",
+                    rate >= TARGET_REAL_TIME_15))
+    if "build" in build:
+        rate = build["build"]["n_notes"] / build["build"]["seconds"]
+        out.append((f"default data set build >= {TARGET_BUILD_RATE:g} notes/s (3x 193)", f"{rate:.0f} notes/s",
+                    rate >= TARGET_BUILD_RATE))
+    long = results.get("long")
+    if long and long["exit"] == 0:
+        out.append((f"predict of a {long['minutes']:g} min recording <= {TARGET_LONG_S:g} s and "
+                    f"<= {TARGET_LONG_MB / 1024:g} GB", f"{long['seconds']:.1f} s, {long['peak_mb']:.0f} MB",
+                    long["seconds"] <= TARGET_LONG_S and long["peak_mb"] <= TARGET_LONG_MB))
+    floor = results.get("floor")
+    if floor:
+        out.append((f"fit <= {TARGET_FLOOR_RATIO:g}x its compute floor", f"{floor['ratio']:.1f}x",
+                    floor["ratio"] <= TARGET_FLOOR_RATIO))
+    return out
+
+
+def floor_lines(floor: dict) -> list:
+    """The compute floor of the fit, and where the rest of its time goes when it was profiled."""
+    lines = [f"  compute floor: {floor['flops'] / 1e9:.1f} GFLOP ({floor['network']}, forward and backward of every "
+             "training row, forward of the test rows every epoch) at the best torch.matmul throughput of each of the "
+             f"fit's shapes = {floor['floor_s']:.2f} s; the fit ({floor['fit_s']:.2f} s) is {floor['ratio']:.1f}x "
+             f"the floor (at the fastest shape's {floor['best_gflops']:.0f} GFLOP/s, {floor['best_shape']}, for "
+             f"every product: {floor['bound_s']:.2f} s, {floor['fit_s'] / floor['bound_s']:.1f}x)"]
+    lines.append("  matmul throughput, GFLOP/s (best of 1 and 2 threads): " + ", ".join(
+        f"{shape} {s['gflops']:.0f}" for shape, s in floor["shapes"].items()))
+    b = floor.get("breakdown")
+    if b:
+        lines.append(f"  where the fit's time goes (one fit under torch.profiler, {b['wall_s']:.2f} s wall): "
+                     + ", ".join(f"{kind} {sec:.2f} s" for kind, sec in b["kinds"].items())
+                     + f"; the rest, {max(b['wall_s'] - b['operators'], 0.0):.2f} s, is Python (the step loop, "
+                     "calls into torch) and waiting")
+    return lines
+
+
 def format_report(results: dict) -> str:
     """The whole report as text (Markdown-friendly: the tables are indented code)."""
     m, cfg = results["machine"], results["settings"]
@@ -388,7 +489,8 @@ def format_report(results: dict) -> str:
     if "fit" in results:
         lines.append(f"fit: {cfg['fit_epochs']} epochs, batch {cfg['batch_size']}, Adam lr {cfg['lr']:g}, test "
                      f"evaluation every epoch (scikit-learn: at the end); best of {cfg['repeat']}")
-        lines += training_table(results["fit"], rates=[cfg["lr"]]) + [""]
+        lines += training_table(results["fit"], rates=[cfg["lr"]])
+        lines += (floor_lines(results["floor"]) if "floor" in results else []) + [""]
     if "sweep" in results:
         lines.append(f"sweep: {len(cfg['rates'])} rates x {cfg['sweep_epochs']} epochs, a fresh model per rate "
                      f"(instrumentid: all rates in one model-batch; peers: one rate after another); best of "
@@ -407,8 +509,16 @@ def format_report(results: dict) -> str:
     if "predict" in results:
         p = results["predict"]
         lines.append(f"  predict, {p['duration_s']:.0f} s recording ({p['n_notes']} notes, {p['model']}): "
-                     f"warm {p['warm_s']:.2f} s, cold from the shell "
-                     + (f"{p['cold_s']:.2f} s" if "cold_s" in p else p["cold_error"]))
+                     f"warm {p['warm_s']:.2f} s; cold from the shell "
+                     + (f"{p['cold_s']:.2f} s, peak {p['cold_mb']:.0f} MB" if "cold_s" in p else p["cold_error"])
+                     + "; before (the torch model, InstrumentClassifier): "
+                     + (f"{p['cold_torch_s']:.2f} s, peak {p['cold_torch_mb']:.0f} MB" if "cold_torch_s" in p
+                        else p["cold_torch_error"]))
+    if "long" in results:
+        r = results["long"]
+        lines.append(f"  predict, {r['minutes']:g} min recording (44.1 kHz stereo WAV, {r['rows']} notes): "
+                     + (f"{r['seconds']:.1f} s ({r['cpu_s']:.1f} s of CPU), peak {r['peak_mb']:.0f} MB"
+                        if r["exit"] == 0 else f"failed (exit {r['exit']}): {r['stderr']}"))
     if "help_s" in results:
         lines.append(f"  instrumentid --help: {results['help_s']:.3f} s (best of {cfg['help_repeat']})")
     if "help_error" in results:
@@ -417,12 +527,16 @@ def format_report(results: dict) -> str:
     if checks:
         lines += ["", "issue 8 targets:"]
         lines += [f"  [{'met' if ok else 'MISSED'}] {name}: {value}" for name, value, ok in checks]
+    checks = targets_15(results)
+    if checks:
+        lines += ["", "issue 15 targets:"]
+        lines += [f"  [{'met' if ok else 'MISSED'}] {name}: {value}" for name, value, ok in checks]
     return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------------- main
 def run(*, data: str = "lab", quick: bool = False, skip_peers: bool = False, repeat: int = 3, sweep_repeat: int = 1,
-        threads: int = 2, parts=("fit", "sweep", "build", "predict", "help"), command: str = "", log=print) -> dict:
+        threads: int = 2, parts=PARTS, command: str = "", log=print) -> dict:
     """Measure everything; returns the results (``format_report`` turns them into the table)."""
     import torch
 
@@ -436,6 +550,9 @@ def run(*, data: str = "lab", quick: bool = False, skip_peers: bool = False, rep
             if part in parts:
                 results[part] = time_training(arrays, sweep=part == "sweep", cfg=cfg, data_file=data_file,
                                               threads=threads, log=log)
+            if part == "fit" and part in parts:
+                results["floor"] = time_floor(arrays, cfg=cfg, fit_s=results["fit"][0]["seconds"], threads=threads,
+                                              log=log)
         if "build" in parts:
             results["build"] = time_build(cfg, log=log)
         if "predict" in parts:
@@ -443,6 +560,10 @@ def run(*, data: str = "lab", quick: bool = False, skip_peers: bool = False, rep
             recording = write_recording(Path(tmp) / "recording.wav", duration_s=cfg["recording_s"])
             model, model_text = predict_model(arrays, tmp)
             results["predict"] = {**time_predict(recording, model=model, repeat=repeat), "model": model_text}
+        if "long" in parts:
+            log(f"[long] predict, {cfg['long_minutes']:g} min recording ...")
+            path = long_memory.recording(Path(tmp), cfg["long_minutes"])
+            results["long"] = long_memory.measure("predict", path, cfg["long_minutes"])
         if "help" in parts:
             log("[help] ...")
             try:
@@ -464,8 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sweep-repeat", type=positive_int, default=1,
                         help="best of N for the sweeps and the build (default 1)")
     parser.add_argument("--threads", type=positive_int, default=2, help="cores each implementation uses (default 2)")
-    parser.add_argument("--only", nargs="+", choices=("fit", "sweep", "build", "predict", "help"),
-                        default=["fit", "sweep", "build", "predict", "help"], help="measure only these parts")
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS), help="measure only these parts")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
     return parser
 

@@ -8,10 +8,11 @@ vibrato never splits a note, and each pitch change is moved back to where the ne
 partial taking over the pitch track of a decaying note is not a pitch change, and a note whose odd harmonics are
 missing is moved up the octave YIN dropped.
 
-Memory stays bounded on long recordings: every frame-wise analysis (level, pitch, spectrum) runs a block of
-:data:`BLOCK_FRAMES` frames at a time, the spectrum is never kept whole (the pass over it keeps the onset function's
-mel bands and 8 harmonic magnitudes per frame), and the few steps that look at the spectrum around one attack compute
-those frames again from the samples, with the same framing, so every value equals the whole-signal STFT's.
+Memory stays bounded on long recordings: every frame-wise analysis runs a block of frames at a time (level, pitch
+and periodicity :data:`FRAME_BLOCK_FRAMES`, the spectrum :data:`BLOCK_FRAMES`; the blocks on all cores), the spectrum
+is never kept whole (the pass over it keeps the onset function's mel bands and 8 harmonic magnitudes per frame), and
+the few steps that look at the spectrum around one attack compute those frames again from the samples, with the same
+framing, so every value equals the whole-signal STFT's.
 
 All analysis runs at :data:`instrumentid.settings.SR`; every setting (hop, frame lengths, thresholds) is a field of
 :class:`~instrumentid.settings.NoteSettings`. Call it through :func:`instrumentid.analysis.analyze`, the one path
@@ -23,6 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections import deque
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -30,11 +32,17 @@ import numpy as np
 from instrumentid.audio import prepare
 from instrumentid.errors import ParameterError
 from instrumentid.settings import DEFAULT_NOTES, SR, NoteSettings
+from instrumentid.util import worker_threads
 
 __all__ = ["Note", "detect_notes", "midi_to_name"]
 
-#: Frames analysed at a time (an STFT block of 2048-point frames is 1025 x 4096 float32: 17 MB).
+#: Frames of the spectral pass analysed at a time (an STFT block of 2048-point frames is 1025 x 4096 float32: 17 MB).
 BLOCK_FRAMES = 4096
+#: Frames of the frame-wise analyses (level, YIN, periodicity) computed at a time: YIN's buffers for 64 frames (its
+#: FFTs of 2048-point frames padded to 4096) are about 2.5 MB and stay in the processor's cache; at 4096 frames they
+#: were 100 MB and YIN took 2.5x the CPU time (1.48 against 0.58 s for 2 minutes). Any size gives the same values
+#: (each frame is computed on its own).
+FRAME_BLOCK_FRAMES = 64
 #: Fewest frames in a block of the spectral pass: a shorter last block joins the one before it (so every block, like
 #: the whole signal, is a matrix and not a single column).
 _MIN_BLOCK_FRAMES = 64
@@ -246,7 +254,7 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
 
 
 def _frame_blocks(y: np.ndarray, frame_length: int, hop_length: int):
-    """The centred frames of ``y``, :data:`BLOCK_FRAMES` at a time: ``(part, frames)`` pairs.
+    """The centred frames of ``y``, :data:`FRAME_BLOCK_FRAMES` at a time: ``(part, frames)`` pairs.
 
     ``frames`` is a slice of frame indices and ``part`` the samples they span, to be framed without centring
     (``center=False``): ``y`` is taken as padded with ``frame_length // 2`` zeros at each end, as librosa's
@@ -255,8 +263,8 @@ def _frame_blocks(y: np.ndarray, frame_length: int, hop_length: int):
     """
     half = frame_length // 2
     n_frames = 1 + (y.size + 2 * half - frame_length) // hop_length
-    for b0 in range(0, n_frames, BLOCK_FRAMES):
-        b1 = min(n_frames, b0 + BLOCK_FRAMES)
+    for b0 in range(0, n_frames, FRAME_BLOCK_FRAMES):
+        b1 = min(n_frames, b0 + FRAME_BLOCK_FRAMES)
         yield _frame_span(y, b0, b1, frame_length=frame_length, hop_length=hop_length), slice(b0, b1)
 
 
@@ -276,9 +284,33 @@ def _in_blocks(fn, y: np.ndarray, frame_length: int, hop_length: int) -> np.ndar
     ``fn(part, frames)`` gets the samples of the frames ``frames`` (a slice of frame indices) and must frame
     ``part`` without centring (``center=False``); see :func:`_frame_blocks`. The frames, and so the result, are those
     of one call on the whole signal, while the intermediate arrays (librosa's frame matrices) stay the size of one
-    block. Meant for results of a few values per frame.
+    block. Meant for results of a few values per frame. The blocks run on several threads (:func:`_map`).
     """
-    return np.concatenate([fn(part, frames) for part, frames in _frame_blocks(y, frame_length, hop_length)], axis=-1)
+    return np.concatenate(list(_map(fn, _frame_blocks(y, frame_length, hop_length))), axis=-1)
+
+
+def _map(fn, items):
+    """``fn(*item)`` for each item, in order, computed on :func:`~instrumentid.util.worker_threads` threads.
+
+    numpy's and scipy's FFTs and array operations release the GIL, so blocks of frames run side by side on the
+    cores; each result is the one the serial loop gives. At most twice as many items as threads are in flight, so
+    memory stays that of a few blocks.
+    """
+    items = list(items)
+    threads = min(worker_threads(), len(items))
+    if threads < 2:
+        yield from (fn(*item) for item in items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="instrumentid-notes") as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(fn, *item))
+            if len(pending) > 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 class _Spectrum:
@@ -321,12 +353,6 @@ class _Spectrum:
         part = _frame_span(self.y, a, b, frame_length=self.n_fft, hop_length=self.hop_length)
         return np.abs(librosa.stft(part, n_fft=self.n_fft, hop_length=self.hop_length, center=False)), a
 
-    def blocks(self):
-        """``(lo, hi, magnitude)`` for consecutive blocks of frames covering the recording."""
-        for lo, hi in _block_bounds(self.n_frames):
-            magnitude, first = self.frames(lo, hi)
-            yield lo, hi, magnitude
-
 
 def _block_bounds(n_frames: int) -> list[tuple[int, int]]:
     """``[lo, hi)`` blocks of :data:`BLOCK_FRAMES` frames covering ``n_frames`` frames.
@@ -368,33 +394,45 @@ def _spectral_pass(spectrum: _Spectrum, f0: np.ndarray) -> tuple[np.ndarray, np.
 
     n_frames, n_bins = spectrum.n_frames, spectrum.n_bins
     bin_hz = SR / spectrum.n_fft
-    harmonics = np.empty((_N_HARMONICS, n_frames), np.float32)
-    mel_db: np.ndarray | None = None
-    top = None
-    for lo, hi, magnitude in spectrum.blocks():
+
+    def first_pass(lo, hi):
+        magnitude, _ = spectrum.frames(lo, hi)
         block_db = librosa.power_to_db(librosa.feature.melspectrogram(S=magnitude**2, sr=SR), top_db=None)
-        if mel_db is None:
-            mel_db = np.empty((block_db.shape[0], n_frames), block_db.dtype)
-        mel_db[:, lo:hi] = block_db
-        top = block_db.max() if top is None else max(top, block_db.max())
+        near_max = np.empty((_N_HARMONICS, hi - lo), np.float32)
         for h in range(1, _N_HARMONICS + 1):
             bins = np.rint(h * f0[lo:hi] / bin_hz).astype(int)
             near = magnitude[np.clip(bins[None, :] + np.arange(-1, 2)[:, None], 0, n_bins - 1),
                              np.arange(hi - lo)[None, :]]
-            harmonics[h - 1, lo:hi] = near.max(axis=0)
+            near_max[h - 1] = near.max(axis=0)
+        return block_db, near_max
+
+    harmonics = np.empty((_N_HARMONICS, n_frames), np.float32)
+    mel_db: np.ndarray | None = None
+    top = None
+    bounds = _block_bounds(n_frames)
+    for (lo, hi), (block_db, near_max) in zip(bounds, _map(first_pass, bounds), strict=True):
+        if mel_db is None:
+            mel_db = np.empty((block_db.shape[0], n_frames), block_db.dtype)
+        mel_db[:, lo:hi] = block_db
+        top = block_db.max() if top is None else max(top, block_db.max())
+        harmonics[:, lo:hi] = near_max
     assert mel_db is not None and top is not None
     floor = top - 80.0  # power_to_db's top_db
     # onset_strength's envelope at frame t reads the frames back to t - lag - n_fft // (2 * hop_length) (centring,
     # with its default n_fft of 2048): each block is computed with that many frames before it
     reach = 2 + 2048 // (2 * spectrum.hop_length)
-    envelope: np.ndarray | None = None
-    for lo, hi in _block_bounds(n_frames):
+
+    def second_pass(lo, hi):
         first = max(lo - reach, 0)
         part = librosa.onset.onset_strength(S=np.maximum(mel_db[:, first:hi], floor), sr=SR,
                                             hop_length=spectrum.hop_length, lag=2, max_size=3)
+        return part[lo - first:]
+
+    envelope: np.ndarray | None = None
+    for (lo, hi), part in zip(bounds, _map(second_pass, bounds), strict=True):
         if envelope is None:
             envelope = np.empty(n_frames, part.dtype)
-        envelope[lo:hi] = part[lo - first:]
+        envelope[lo:hi] = part
     assert envelope is not None
     return envelope, harmonics
 

@@ -24,6 +24,7 @@ __all__ = [
     "package_versions",
     "read_json",
     "remove_stale",
+    "worker_threads",
 ]
 
 
@@ -202,6 +203,14 @@ def limit_worker_threads() -> None:
     from threadpoolctl import threadpool_limits
 
     _worker_limits = threadpool_limits(limits=1)
+
+
+def worker_threads() -> int:
+    """Threads one analysis may use: :func:`cpu_count`, or 1 in a worker of :func:`limit_worker_threads`.
+
+    The workers of a pool share the cores already.
+    """
+    return 1 if _worker_limits is not None else cpu_count()
 
 
 def package_versions(distributions) -> dict:

@@ -19,6 +19,7 @@ def _load(name):
     sys.path.insert(0, str(BENCH))
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -41,7 +42,8 @@ def quick_results(run):
 def test_quick_run_produces_the_table(run, quick_results):
     text = run.format_report(quick_results)
     for part in ("machine:", "versions:", "fit: 2 epochs", "sweep: 4 rates x 2 epochs", "feature extraction",
-                 "predict, 4 s recording", "instrumentid --help", "issue 8 targets:"):
+                 "predict, 4 s recording", "instrumentid --help", "issue 8 targets:", "compute floor:",
+                 "predict, 0.5 min recording", "issue 15 targets:", "fit <= 1.5x its compute floor"):
         assert part in text, part
     # every peer is listed, and skipped
     assert text.count("skipped") == 2 * len(run.PEERS)
@@ -51,6 +53,10 @@ def test_quick_run_produces_the_table(run, quick_results):
     assert ours["seconds"] > 0 and ours["ratio"] == 1.0 and 0.0 <= ours["accuracy"][1e-3] <= 1.0
     assert sorted(sweep[0]["accuracy"]) == sorted(run.RATES)
     assert quick_results["predict"]["n_notes"] > 0 and quick_results["predict"]["warm_s"] > 0
+    assert quick_results["predict"]["cold_mb"] > 0 and quick_results["predict"]["cold_torch_s"] > 0
+    assert quick_results["long"]["exit"] == 0 and quick_results["long"]["rows"] > 0
+    floor = quick_results["floor"]
+    assert floor["ratio"] == pytest.approx(ours["seconds"] / floor["floor_s"]) and floor["bound_s"] <= floor["floor_s"]
     json.dumps(quick_results, default=str)  # what --json writes
 
 
@@ -84,6 +90,18 @@ def test_peers_learn_the_same_task(peers, run, name):
     assert out["seconds"] > 0 and out["versions"]
 
 
+def test_issue_15_targets_are_judged_from_the_measurements(run):
+    results = {
+        "predict": {"duration_s": 16.0, "warm_s": 0.05, "cold_s": 1.2, "cold_mb": 260.0},
+        "long": {"minutes": 60.0, "seconds": 25.0, "peak_mb": 900.0, "exit": 0},
+        "floor": {"ratio": 1.4},
+        "build": {"features": {"x_real_time": 500.0}, "build": {"n_notes": 1200, "seconds": 2.0}},
+    }
+    checks = {name.split(" ")[0] + " " + name.split(" ")[1]: ok for name, _, ok in run.targets_15(results)}
+    assert checks == {"cold predict": False, "warm predict": True, "feature extraction": False,
+                      "default data": True, "predict of": True, "fit <=": True}
+
+
 def test_targets_are_judged_from_the_measurements(run):
     results = {
         "fit": [
@@ -102,6 +120,26 @@ def test_targets_are_judged_from_the_measurements(run):
     assert checks["fit <= 1/2 of PyTorch's time"] is False
     assert checks["fit accuracy within 0.3 points of PyTorch"] is False
     assert checks["instrumentid --help < 0.5 s"] is False
+
+
+def test_fit_products_count_the_fit_analytically():
+    fit_floor = _load("fit_floor")
+    D, H, C, n, n_test, epochs = 120, 256, 10, 300, 50, 2
+    products = fit_floor.fit_products(n, n_test, n_features=D, hidden=H, n_classes=C, epochs=epochs,
+                                      batch_size=128, eval_chunk=8192)
+    forward, backward = 2 * (D * H + H * C), 2 * (H * C + C * H + D * H)  # no gradient for the input
+    assert fit_floor.total_flops(products) == epochs * (n * (forward + backward) + n_test * forward)
+    # batches of 128, 128 and the last 44 rows, at their own shapes
+    assert {(p.m, p.count) for p in products if p.name == "train forward, hidden"} == {(128, 4), (44, 2)}
+
+
+def test_peak_memory_is_the_commands_own(run):
+    """A child forked from a large process reports that one's size as its ru_maxrss; the launcher avoids it."""
+    ballast = np.ones(400 * 2**20 // 8)  # this process holds 400 MB more than the child ever will
+    seconds, peak_mb = run.run_command([sys.executable, "-c", "pass"])
+    assert ballast[-1] == 1.0 and 0 < peak_mb < 100 and seconds > 0
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        run.run_command([sys.executable, "-c", "import sys; sys.exit(3)"])
 
 
 def test_bad_data_argument(run, capsys):

@@ -2,7 +2,8 @@
 
 The reference is the path note detection took before: the whole recording's STFT magnitude, its mel spectrogram in
 dB and SuperFlux onset function computed in one call each, and the harmonic magnitudes read from the whole matrix.
-``BLOCK_FRAMES`` is made small here so that a phrase of a few seconds spans many blocks (and a last short one).
+``BLOCK_FRAMES`` (the spectral pass) and ``FRAME_BLOCK_FRAMES`` (level, YIN, periodicity) are made small here so
+that a phrase of a few seconds spans many blocks (and a last short one); the blocks run on several threads.
 """
 
 import numpy as np
@@ -28,6 +29,7 @@ PINNED = {
 def small_blocks(monkeypatch):
     """Blocks of 97 frames (the spectral pass's last block is at least 64)."""
     monkeypatch.setattr(notes, "BLOCK_FRAMES", 97)
+    monkeypatch.setattr(notes, "FRAME_BLOCK_FRAMES", 97)
 
 
 def whole_magnitude(y):
@@ -72,10 +74,14 @@ def test_frames_equal_the_whole_spectrum_columns():
 
 
 @pytest.mark.parametrize("phrase", sorted(PINNED))
-def test_notes_in_blocks_are_the_notes_found_before(monkeypatch, phrase):
+@pytest.mark.parametrize("threads", [1, 3])
+def test_notes_in_blocks_are_the_notes_found_before(monkeypatch, phrase, threads):
     y = np.array(phrase_audio(phrase))
+    monkeypatch.setattr(notes, "worker_threads", lambda: threads)
+    monkeypatch.setattr(notes, "FRAME_BLOCK_FRAMES", 10**9)
     one_block = [n.to_dict() for n in notes.detect_notes(y, sr=SR)]
     monkeypatch.setattr(notes, "BLOCK_FRAMES", 97)
+    monkeypatch.setattr(notes, "FRAME_BLOCK_FRAMES", 97)
     assert 1 + y.size // HOP > 3 * notes.BLOCK_FRAMES
     found = notes.detect_notes(y, sr=SR)
     assert [n.to_dict() for n in found] == one_block
@@ -94,7 +100,9 @@ def test_memory_does_not_grow_with_the_spectrum(monkeypatch):
     import tracemalloc
 
     y = np.tile(np.array(phrase_audio("lab_sax")), 3)[: 30 * SR]
-    monkeypatch.setattr(notes, "BLOCK_FRAMES", 64)  # yin's own buffers stay small
+    monkeypatch.setattr(notes, "BLOCK_FRAMES", 64)
+    monkeypatch.setattr(notes, "FRAME_BLOCK_FRAMES", 64)  # yin's own buffers stay small
+    monkeypatch.setattr(notes, "worker_threads", lambda: 1)  # each further thread holds one more block (~1 MB here)
     notes.detect_notes(y, sr=SR)  # librosa's caches and imports first
     tracemalloc.start()
     try:

@@ -1,4 +1,4 @@
-"""instrumentid.util: atomic folders and the clean-up of what killed processes left behind."""
+"""instrumentid.util: atomic folders, the clean-up of what killed processes left behind, worker threads."""
 
 import os
 import subprocess
@@ -39,3 +39,12 @@ def test_stale_folders_of_dead_processes_are_removed(tmp_path):
     with atomic_folder(tmp_path / "run"):  # every new atomic folder cleans up first
         pass
     assert alive.exists()
+
+
+def test_worker_threads_is_one_in_a_limited_worker(monkeypatch):
+    from instrumentid import util
+
+    monkeypatch.setattr(util, "_worker_limits", None)
+    assert util.worker_threads() == util.cpu_count() >= 1
+    monkeypatch.setattr(util, "_worker_limits", object())  # what limit_worker_threads leaves in a pool's worker
+    assert util.worker_threads() == 1
