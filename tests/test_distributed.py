@@ -3,7 +3,10 @@
 import importlib.util
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -14,10 +17,12 @@ from instrumentid import cli
 from instrumentid.datasets.base import load_dataset
 from instrumentid.datasets.folder import build_folder_dataset
 from instrumentid.distributed import (
+    BATCH_FILES,
     INSTALL_HINT,
     MAX_RETRIES,
     NOTES_FOLDER,
     SUMMARY_FILE,
+    _read_output,
     build_dataset,
     predict_corpus,
 )
@@ -428,3 +433,101 @@ def test_a_dead_worker_is_retried_and_the_job_completes(dying_ray, local_dataset
     for i in keep:
         np.testing.assert_array_equal(got[local_dataset.metadata[i]["file"], local_dataset.metadata[i]["note_index"]],
                                       X[i])
+
+
+# ------------------------------------------------------------------------------------------- a job interrupted
+STALLING = '''
+"""Imported by every Python process of the test's job (sitecustomize): the analysis of the file STALL_FILE hangs, so
+the job is caught partway, with the other files' rows written, when the test interrupts it."""
+import os
+
+if os.environ.get("STALL_FILE"):
+    import time
+    from pathlib import Path
+
+    import instrumentid.distributed as distributed
+
+    _analyze = distributed.analyze
+
+    def stalling(source, *, name, **options):
+        if Path(name).name == os.environ["STALL_FILE"]:
+            time.sleep(600)
+        return _analyze(source, name=name, **options)
+
+    distributed.analyze = stalling
+'''
+N_QUICK = BATCH_FILES + 2  # one full batch of the row stage is written while the stalled file holds up the rest
+
+
+@pytest.fixture(scope="module")
+def many_files(tmp_path_factory):
+    """BATCH_FILES + 2 one-note recordings and one that stalls (see STALLING)."""
+    folder = tmp_path_factory.mktemp("many")
+    for i in range(N_QUICK):
+        program, midi = (73, 67 + i % 12) if i % 2 else (40, 55 + i % 12)
+        synth.write(folder / f"note{i:02d}.wav", synth.render_phrase([(program, midi, 0.05, 0.35, 90)], sr=SR,
+                                                                      tail_s=0.2), sr=SR)
+    synth.write(folder / "stall.wav", synth.render_phrase([(73, 72, 0.05, 0.35, 90)], sr=SR, tail_s=0.2), sr=SR)
+    return folder
+
+
+def _interrupt_when_written(cmd: list, out, env: dict, *, timeout_s: float = 180.0) -> subprocess.CompletedProcess:
+    """Run ``cmd``, press Ctrl+C (SIGINT) once a readable Parquet part with rows is in ``out``; its exit and stderr."""
+    import pyarrow.parquet as pq
+
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and proc.poll() is None:
+            parts = [p for p in out.glob("*.parquet") if _rows(pq, p)]
+            if parts:
+                proc.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.5)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+def _rows(pq, part) -> int:
+    try:
+        return pq.read_metadata(part).num_rows
+    except Exception:  # noqa: BLE001 - being written
+        return 0
+
+
+@needs_ray
+@needs_default_model
+@pytest.mark.slow
+def test_an_interrupted_job_resumes_without_redoing_files(local_ray, many_files, tmp_path):
+    """predict --backend ray, stopped with Ctrl+C partway (one file stalls): the rerun skips every file written and
+    ends with each file's notes once, as the local backend finds them."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(STALLING)
+    env = {**os.environ, "STALL_FILE": "stall.wav",
+           "PYTHONPATH": os.pathsep.join([str(hook), *filter(None, [os.environ.get("PYTHONPATH")]), *sys.path])}
+    env.pop("RAY_ADDRESS", None)  # its own local Ray, as a user's first run
+    out = tmp_path / "out"
+    stopped = _interrupt_when_written([sys.executable, "-m", "instrumentid", "predict", str(many_files),
+                                       "--backend", "ray", "--out", str(out), "--quiet"], out, env)
+    assert stopped.returncode == 130, stopped.stderr
+    assert "interrupted" in stopped.stderr and "Traceback" not in stopped.stderr
+    written, _, _ = _read_output(out)
+    assert 1 <= len(written) <= N_QUICK and str((many_files / "stall.wav").resolve()) not in written
+
+    resumed = predict_corpus([many_files], out=out, progress=False)
+    assert resumed.n_files == N_QUICK + 1 and resumed.n_skipped == len(written)
+    assert not resumed.failed and len(resumed.done) == N_QUICK + 1
+    table = _table(out)
+    got = sorted(zip(table.column("file").to_pylist(), table.column("index").to_pylist(), strict=True))
+    assert len(got) == len(set(got))  # no file's notes written twice
+    model = load_model(DEFAULT_MODEL)
+    want = []
+    for path in sorted(many_files.iterdir()):
+        want += [(str(path.resolve()), i + 1) for i in range(len(predict(path, model=model).notes))]  # 1-based
+    assert got == sorted(want)
