@@ -35,6 +35,7 @@ import numpy as np
 from instrumentid.audio import valid_audio
 from instrumentid.errors import ParameterError
 from instrumentid.settings import DEFAULT_FEATURES, SR, FeatureSettings
+from instrumentid.util import thread_map
 
 __all__ = [
     "FEATURE_NAMES",
@@ -485,16 +486,22 @@ def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_F
     for i, y in enumerate(notes):
         with _named(labels, i):
             todo.append(_valid_note(y, sr, settings))
+    batches = []
     start = 0
     while start < len(todo):
         stop, n_frames = start, 0
         while stop < len(todo) and (stop == start or n_frames + _n_frames(todo[stop], settings) <= BATCH_FRAMES):
             n_frames += _n_frames(todo[stop], settings)
             stop += 1
-        for i, blocks in enumerate(_analyse(todo[start:stop], settings), start=start):
+        batches.append((start, stop))
+        start = stop
+    # the batches run side by side on the cores (FFTs and array operations release the GIL); each note's numbers
+    # do not depend on its batch
+    analysed = thread_map(lambda a, b: _analyse(todo[a:b], settings), batches)
+    for (start, _), results in zip(batches, analysed, strict=True):
+        for i, blocks in enumerate(results, start=start):
             with _named(labels, i):
                 out[i] = _vector(blocks, settings)
-        start = stop
     return out
 
 

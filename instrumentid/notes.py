@@ -24,7 +24,6 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from collections import deque
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -32,7 +31,7 @@ import numpy as np
 from instrumentid.audio import prepare
 from instrumentid.errors import ParameterError
 from instrumentid.settings import DEFAULT_NOTES, SR, NoteSettings
-from instrumentid.util import worker_threads
+from instrumentid.util import thread_map
 
 __all__ = ["Note", "detect_notes", "midi_to_name"]
 
@@ -284,33 +283,10 @@ def _in_blocks(fn, y: np.ndarray, frame_length: int, hop_length: int) -> np.ndar
     ``fn(part, frames)`` gets the samples of the frames ``frames`` (a slice of frame indices) and must frame
     ``part`` without centring (``center=False``); see :func:`_frame_blocks`. The frames, and so the result, are those
     of one call on the whole signal, while the intermediate arrays (librosa's frame matrices) stay the size of one
-    block. Meant for results of a few values per frame. The blocks run on several threads (:func:`_map`).
+    block. Meant for results of a few values per frame. The blocks run on several threads
+    (:func:`~instrumentid.util.thread_map`).
     """
-    return np.concatenate(list(_map(fn, _frame_blocks(y, frame_length, hop_length))), axis=-1)
-
-
-def _map(fn, items):
-    """``fn(*item)`` for each item, in order, computed on :func:`~instrumentid.util.worker_threads` threads.
-
-    numpy's and scipy's FFTs and array operations release the GIL, so blocks of frames run side by side on the
-    cores; each result is the one the serial loop gives. At most twice as many items as threads are in flight, so
-    memory stays that of a few blocks.
-    """
-    items = list(items)
-    threads = min(worker_threads(), len(items))
-    if threads < 2:
-        yield from (fn(*item) for item in items)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(threads, thread_name_prefix="instrumentid-notes") as pool:
-        pending: deque = deque()
-        for item in items:
-            pending.append(pool.submit(fn, *item))
-            if len(pending) > 2 * threads:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    return np.concatenate(list(thread_map(fn, _frame_blocks(y, frame_length, hop_length))), axis=-1)
 
 
 class _Spectrum:
@@ -410,7 +386,7 @@ def _spectral_pass(spectrum: _Spectrum, f0: np.ndarray) -> tuple[np.ndarray, np.
     mel_db: np.ndarray | None = None
     top = None
     bounds = _block_bounds(n_frames)
-    for (lo, hi), (block_db, near_max) in zip(bounds, _map(first_pass, bounds), strict=True):
+    for (lo, hi), (block_db, near_max) in zip(bounds, thread_map(first_pass, bounds), strict=True):
         if mel_db is None:
             mel_db = np.empty((block_db.shape[0], n_frames), block_db.dtype)
         mel_db[:, lo:hi] = block_db
@@ -429,7 +405,7 @@ def _spectral_pass(spectrum: _Spectrum, f0: np.ndarray) -> tuple[np.ndarray, np.
         return part[lo - first:]
 
     envelope: np.ndarray | None = None
-    for (lo, hi), part in zip(bounds, _map(second_pass, bounds), strict=True):
+    for (lo, hi), part in zip(bounds, thread_map(second_pass, bounds), strict=True):
         if envelope is None:
             envelope = np.empty(n_frames, part.dtype)
         envelope[lo:hi] = part

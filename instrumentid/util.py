@@ -24,6 +24,7 @@ __all__ = [
     "package_versions",
     "read_json",
     "remove_stale",
+    "thread_map",
     "worker_threads",
 ]
 
@@ -211,6 +212,35 @@ def worker_threads() -> int:
     The workers of a pool share the cores already.
     """
     return 1 if _worker_limits is not None else cpu_count()
+
+
+def thread_map(fn, items):
+    """``fn(*item)`` for each item of ``items`` (tuples of arguments), in order, on :func:`worker_threads` threads.
+
+    numpy's and scipy's FFTs and array operations release the GIL, so items run side by side on the cores; each
+    result is the one the serial loop gives. At most twice as many items as threads are in flight, so memory stays
+    that of a few items. One thread (or one item) runs the plain loop.
+
+    Yields
+    ------
+    The results, in the order of ``items``.
+    """
+    items = list(items)
+    threads = min(worker_threads(), len(items))
+    if threads < 2:
+        yield from (fn(*item) for item in items)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="instrumentid") as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(fn, *item))
+            if len(pending) > 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def package_versions(distributions) -> dict:

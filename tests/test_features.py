@@ -12,7 +12,7 @@ import pytest
 import synth
 from features_reference import reference_features
 
-from instrumentid import features
+from instrumentid import features, util
 from instrumentid.analysis import analyze
 from instrumentid.audio import SR
 from instrumentid.datasets.programs import DEFAULT_CLASSES, read_programs
@@ -177,6 +177,16 @@ def test_any_batch_split_gives_the_same_rows(clips, monkeypatch, batch_frames):
     X = notes_features(clips[::3], sr=SR)
     monkeypatch.undo()
     np.testing.assert_array_equal(X, np.stack([note_features(y) for y in clips[::3]]))
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_batches_on_threads_give_the_same_rows(clips, monkeypatch, threads):
+    """The batches run on worker_threads() threads (1: the plain loop): the same rows, in the notes' order."""
+    monkeypatch.setattr(features, "BATCH_FRAMES", 64)  # many batches
+    monkeypatch.setattr(util, "worker_threads", lambda: threads)
+    X = notes_features(clips, sr=SR)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(X, np.stack([note_features(y) for y in clips]))
 
 
 def test_order_of_notes_does_not_matter(clips):

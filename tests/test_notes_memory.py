@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from synth import phrase_audio
 
-from instrumentid import notes
+from instrumentid import notes, util
 from instrumentid.settings import DEFAULT_NOTES, SR
 
 N_FFT, HOP = DEFAULT_NOTES.frame_length, DEFAULT_NOTES.hop_length
@@ -77,7 +77,7 @@ def test_frames_equal_the_whole_spectrum_columns():
 @pytest.mark.parametrize("threads", [1, 3])
 def test_notes_in_blocks_are_the_notes_found_before(monkeypatch, phrase, threads):
     y = np.array(phrase_audio(phrase))
-    monkeypatch.setattr(notes, "worker_threads", lambda: threads)
+    monkeypatch.setattr(util, "worker_threads", lambda: threads)
     monkeypatch.setattr(notes, "FRAME_BLOCK_FRAMES", 10**9)
     one_block = [n.to_dict() for n in notes.detect_notes(y, sr=SR)]
     monkeypatch.setattr(notes, "BLOCK_FRAMES", 97)
@@ -102,7 +102,7 @@ def test_memory_does_not_grow_with_the_spectrum(monkeypatch):
     y = np.tile(np.array(phrase_audio("lab_sax")), 3)[: 30 * SR]
     monkeypatch.setattr(notes, "BLOCK_FRAMES", 64)
     monkeypatch.setattr(notes, "FRAME_BLOCK_FRAMES", 64)  # yin's own buffers stay small
-    monkeypatch.setattr(notes, "worker_threads", lambda: 1)  # each further thread holds one more block (~1 MB here)
+    monkeypatch.setattr(util, "worker_threads", lambda: 1)  # each further thread holds one more block (~1 MB here)
     notes.detect_notes(y, sr=SR)  # librosa's caches and imports first
     tracemalloc.start()
     try:
