@@ -505,7 +505,10 @@ def format_report(results: dict) -> str:
     if "features" in build:
         f = build["features"]
         lines.append(f"  feature extraction (clip_features, one process): {f['notes_per_s']:.0f} notes/s, "
-                     f"{f['x_real_time']:.0f}x real time ({f['n_notes']} notes, mean {f['mean_note_s']:.2f} s)")
+                     f"{f['x_real_time']:.0f}x real time, {f['cpu_ms_per_note']:.1f} CPU ms a note ({f['n_notes']} "
+                     f"notes, mean {f['mean_note_s']:.2f} s); before (one note at a time, the code of before issue "
+                     f"15): {f['before_notes_per_s']:.0f} notes/s, {f['before_x_real_time']:.0f}x, "
+                     f"{f['before_cpu_ms_per_note']:.1f} CPU ms a note")
     if "predict" in results:
         p = results["predict"]
         lines.append(f"  predict, {p['duration_s']:.0f} s recording ({p['n_notes']} notes, {p['model']}): "

@@ -7,6 +7,7 @@ command never leaves a half-written file or folder. Temporary files get the usua
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -21,6 +22,7 @@ __all__ = [
     "cache_dir",
     "cpu_count",
     "limit_worker_threads",
+    "one_blas_thread",
     "package_versions",
     "read_json",
     "remove_stale",
@@ -204,6 +206,23 @@ def limit_worker_threads() -> None:
     from threadpoolctl import threadpool_limits
 
     _worker_limits = threadpool_limits(limits=1)
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Context manager: BLAS runs on one thread inside (as in a worker of :func:`limit_worker_threads`).
+
+    For code that runs many small matrix products, possibly on several threads of its own (:func:`thread_map`).
+    The limit is the process's (threadpoolctl), restored on exit; in a limited worker it is already one.
+    """
+    if _worker_limits is not None:
+        yield
+        return
+    import scipy.linalg  # noqa: F401 - load the BLAS libraries first, so that threadpoolctl sees them
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def worker_threads() -> int:

@@ -189,6 +189,21 @@ def test_batches_on_threads_give_the_same_rows(clips, monkeypatch, threads):
     np.testing.assert_array_equal(X, np.stack([note_features(y) for y in clips]))
 
 
+def _in_a_build_worker(notes):
+    return notes_features(notes, sr=SR)
+
+
+def test_a_build_worker_gives_the_rows_of_this_process(clips):
+    """A data set build's worker process (one BLAS thread, one analysis thread) and this process (threads on every
+    core) compute the same bits: a note's row in the training data is the row predict computes for it."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=util.limit_worker_threads) as pool:
+        in_worker = pool.submit(_in_a_build_worker, clips[::2]).result()
+    np.testing.assert_array_equal(in_worker, notes_features(clips[::2], sr=SR))
+
+
 def test_order_of_notes_does_not_matter(clips):
     order = np.random.default_rng(0).permutation(len(clips))
     X = notes_features(clips, sr=SR)
