@@ -358,9 +358,10 @@ def main(argv=None) -> int:
         print(f"\nmean ECE over held-out sources: {ece[0]:.3f} -> {ece[1]:.3f} after a temperature fitted on the "
               "other sources' held-out notes")
         figures["recipes"][name].update(recall_all_sources=recall, ece_before=float(ece[0]), ece_after=float(ece[1]))
-    print(f"\n({time.perf_counter() - t0:.0f} s)")
+    figures["seconds"] = round(time.perf_counter() - t0)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
+    print(f"\n({figures['seconds']} s)")
     return 0
 
 
