@@ -50,6 +50,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from instrumentid.calibration import softmax
 from instrumentid.datasets import soundfont as sfds
 from instrumentid.datasets.base import map_in_workers
 from instrumentid.datasets.programs import DEFAULT_CLASSES, read_programs
@@ -82,6 +83,8 @@ VARIANTS = {
     "band-cmn": dict(freq_pool=True, mixstyle=False, band_cmn=True),
 }
 CHUNK_NOTES = 64
+#: The comparison: the shipped MLP recipe on the same folds.
+BASELINE = "MLP shipped (120 features)"
 
 
 # ----------------------------------------------------------------------------------------------- patches
@@ -304,13 +307,30 @@ def main(argv=None) -> int:
     print(f"{len(y)} notes from {', '.join(names)} (table {info['cache_key']}), patches {P.shape[1]}x{P.shape[2]} "
           f"({time.perf_counter() - t0:.0f} s); mean of {args.seeds} seed(s), {args.epochs} epochs\n", flush=True)
 
-    recipes: dict = {} if args.no_baseline else {"MLP shipped (120 features)": None}
+    recipes: dict = {} if args.no_baseline else {BASELINE: None}
     recipes.update({f"CNN {v}": VARIANTS[v] for v in args.variants})
     header = ["recipe", "pitch split"] + [f"LOSO {n}" for n in names] + ["LOSO mean", "LOSO min", "min/fold"]
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header), flush=True)
     figures: dict = {"notes": len(y), "sources": names, "table": info["cache_key"], "seeds": args.seeds,
                      "epochs": args.epochs, "recipes": {}}
-    details = {}
+    details, kept = {}, {}
+
+    def summary(name, pitch_logits, held, minutes):
+        """Print and keep one recipe's row from its logits (per seed: pitch test notes; per source and seed)."""
+        per_seed = [held_out_figures({n: held[n][k] for n in names}, {n: y[src == n] for n in names}, C)
+                    for k in range(args.seeds)]
+        loso = [float(np.mean([f["groups"][n]["accuracy"] for f in per_seed])) for n in names]
+        pitch = None if not pitch_logits else float(np.mean([np.mean(z.argmax(1) == y[pitch_test])
+                                                             for z in pitch_logits]))
+        figures["recipes"][name] = {"pitch": pitch, "loso": dict(zip(names, loso, strict=True)),
+                                    "loso_mean": float(np.mean(loso)), "loso_min": float(np.min(loso)),
+                                    "minutes_per_fold": minutes}
+        details[name] = per_seed
+        cells = ["-" if pitch is None else f"{100 * pitch:.1f} %"]
+        cells += [f"{100 * c:.1f} %" for c in [*loso, np.mean(loso), np.min(loso)]]
+        print(f"| {name} | " + " | ".join(cells) + f" | {'-' if minutes is None else f'{minutes:.1f}'} |",
+              flush=True)
+
     for name, variant in recipes.items():
         def logits(train, test, seed, variant=variant, name=name):
             t = time.perf_counter()
@@ -323,24 +343,23 @@ def main(argv=None) -> int:
             return z
 
         t_recipe = time.perf_counter()
-        row: dict = {"pitch": None, "loso": {}}
-        if not args.no_pitch:
-            row["pitch"] = float(np.mean([np.mean(logits(~pitch_test, pitch_test, s).argmax(1) == y[pitch_test])
-                                          for s in range(args.seeds)]))
+        pitch_logits = [] if args.no_pitch else [logits(~pitch_test, pitch_test, s) for s in range(args.seeds)]
         held = {n: [logits(~(src == n), src == n, s) for s in range(args.seeds)] for n in names}
-        per_seed = [held_out_figures({n: held[n][k] for n in names}, {n: y[src == n] for n in names}, C)
-                    for k in range(args.seeds)]
-        row["loso"] = {n: float(np.mean([f["groups"][n]["accuracy"] for f in per_seed])) for n in names}
-        loso = list(row["loso"].values())
-        row["loso_mean"], row["loso_min"] = float(np.mean(loso)), float(np.min(loso))
         folds = len(names) + (0 if args.no_pitch else 1)
-        row["minutes_per_fold"] = (time.perf_counter() - t_recipe) / 60 / folds / args.seeds
-        figures["recipes"][name] = {**row, "variant": variant}
-        details[name] = per_seed
-        pitch = "-" if row["pitch"] is None else f"{100 * row['pitch']:.1f} %"
-        print(f"| {name} | {pitch} | " + " | ".join(f"{100 * c:.1f} %" for c in [*loso, row["loso_mean"],
-                                                                               row["loso_min"]])
-              + f" | {row['minutes_per_fold']:.1f} |", flush=True)
+        summary(name, pitch_logits, held, (time.perf_counter() - t_recipe) / 60 / folds / args.seeds)
+        figures["recipes"][name]["variant"] = variant
+        kept[name] = (pitch_logits, held)
+
+    if BASELINE in kept:  # the MLP and each CNN together: the mean of their softmax probabilities
+        for name in [k for k in kept if k != BASELINE]:
+            both = [kept[BASELINE], kept[name]]
+
+            def mean_proba(a, b):
+                return np.log((softmax(a) + softmax(b)) / 2)
+
+            pitch_logits = [mean_proba(a, b) for a, b in zip(both[0][0], both[1][0], strict=True)]
+            held = {n: [mean_proba(a, b) for a, b in zip(both[0][1][n], both[1][1][n], strict=True)] for n in names}
+            summary(f"{BASELINE} + {name} (mean probability)", pitch_logits, held, None)
 
     for name, per_seed in details.items():
         print(f"\n## {name}: held-out recall per source and class (mean of {args.seeds} seed(s))\n")
