@@ -39,6 +39,7 @@ __all__ = [
     "format_records",
     "load",
     "mel_spectrogram",
+    "no_notes_message",
     "note_row",
 ]
 
@@ -182,6 +183,21 @@ def analyze(source, *, sr: float | None = None, note_settings: NoteSettings | No
     found = find_notes(source, sr=sr, note_settings=note_settings, name=name, max_duration_s=max_duration_s)
     X = features.segment_features(found.y, found.notes, sr=SR, settings=feature_settings)
     return dataclasses.replace(found, X=X, feature_settings=feature_settings)
+
+
+def no_notes_message(name: str, messages) -> str:
+    """The error of a recording without notes: ``no notes found in 'name'``, with the reasons among ``messages``.
+
+    Parameters
+    ----------
+    name : str
+        The recording as the user knows it (a path or a file name).
+    messages : iterable of str
+        The warnings its analysis gave, without their ``"<name>: "`` prefix; detection's own "no notes found" is
+        left out, the rest (silent, clipped, too short...) are the reasons.
+    """
+    reasons = [m for m in messages if not m.startswith("no notes found")]
+    return f"no notes found in {name!r}" + (f" ({'; '.join(reasons)})" if reasons else "")
 
 
 def find_notes(source, *, sr: float | None = None, note_settings: NoteSettings | None = None,

@@ -158,6 +158,7 @@ def analyse_recording(path, *, out, model=None, min_confidence: float = DEFAULT_
         a bad model or a ``min_confidence`` outside [0, 1]: the messages of ``instrumentid predict``.
     """
     from instrumentid import plots
+    from instrumentid.analysis import no_notes_message
     from instrumentid.prediction import format_predictions, load_model, predict
     from instrumentid.util import atomic_write_text
 
@@ -174,8 +175,7 @@ def analyse_recording(path, *, out, model=None, min_confidence: float = DEFAULT_
         raise type(err)(str(err).replace(str(path), name)) from None
     messages = tuple(dict.fromkeys(str(w.message).removeprefix(f"{name}: ") for w in caught))
     if not result.notes:
-        why = "; ".join(m for m in messages if not m.startswith("no notes found"))
-        raise ParameterError(f"no notes found in {name!r}" + (f" ({why})" if why else ""))
+        raise ParameterError(no_notes_message(name, messages))
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{Path(name).stem}.notes"
     assert result.analysis is not None  # predict() keeps the analysis: no second decode

@@ -381,6 +381,7 @@ def _for_each_file(args, *, desc: str, analyse, draw, render) -> int:
     from tqdm import tqdm
 
     from instrumentid import plots
+    from instrumentid.analysis import no_notes_message
     from instrumentid.errors import ParameterError
     from instrumentid.prediction import find_audio_files
     from instrumentid.util import atomic_write_text
@@ -396,9 +397,7 @@ def _for_each_file(args, *, desc: str, analyse, draw, render) -> int:
                 result = analyse(path)
             messages = [m.removeprefix(f"{path.name}: ") for m in dict.fromkeys(str(w.message) for w in caught)]
             if not result.notes:
-                reasons = [m for m in messages if not m.startswith("no notes found")]
-                why = f" ({'; '.join(reasons)})" if reasons else ""
-                raise ParameterError(f"no notes found in {str(path)!r}{why}")
+                raise ParameterError(no_notes_message(str(path), messages))
             for message in messages:
                 tqdm.write(f"instrumentid: warning: {path}: {message}", file=sys.stderr)
             if args.plot is not None:

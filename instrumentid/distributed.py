@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from instrumentid.analysis import Note, analyze
+from instrumentid.analysis import Note, analyze, no_notes_message
 from instrumentid.audio import MAX_DURATION_S
 from instrumentid.calibration import DEFAULT_MIN_CONFIDENCE, UNKNOWN, check_min_confidence
 from instrumentid.datasets.base import FeatureDataset, resolve_settings
@@ -236,10 +236,7 @@ class _Classify(_Rows):
 
     def no_notes(self, file, messages):
         # as the local backend: a file without notes is a failure, with the warnings' reasons
-        messages = [m.removeprefix(f"{Path(file).name}: ") for m in messages]
-        reasons = [m for m in messages if not m.startswith("no notes found")]
-        why = f" ({'; '.join(reasons)})" if reasons else ""
-        return f"no notes found in {file!r}{why}"
+        return no_notes_message(file, [m.removeprefix(f"{Path(file).name}: ") for m in messages])
 
     def note_rows(self, file, notes, X, extra):
         proba = self.clf.predict_proba(X)
