@@ -314,10 +314,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities: softmax of the network's logits divided by ``temperature_``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Raw feature rows, standardized here with ``scaler_``.
+        ``X`` is as for :meth:`decision_function`: raw feature rows [shape=(n_samples, n_features)].
 
         Returns
         -------
@@ -521,17 +518,9 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
     def save(self, path):
         """Write the fitted model to the folder ``path`` (``model.safetensors`` + ``model.json``), atomically.
 
-        Returns
-        -------
-        Path
-            The model folder.
-
-        Raises
-        ------
-        NotFittedError
-            The classifier is not fitted.
-        ParameterError
-            ``path`` is a file, or a folder that holds other things than a saved model.
+        Returns the model folder (a :class:`~pathlib.Path`). Raises :class:`~instrumentid.errors.NotFittedError`
+        when the classifier is not fitted, and :class:`~instrumentid.errors.ParameterError` when ``path`` is a file
+        or a folder that holds other things than a saved model (see :func:`instrumentid.persistence.write_model`).
         """
         from instrumentid import persistence
 

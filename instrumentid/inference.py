@@ -213,10 +213,7 @@ class LightClassifier:
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities of raw feature rows: softmax of the logits divided by ``temperature_``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features_in_)
-            Finite feature rows, not standardized.
+        ``X`` is as for :meth:`decision_function`: finite, unstandardized rows [shape=(n_samples, n_features_in_)].
 
         Returns
         -------
