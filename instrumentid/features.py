@@ -186,8 +186,13 @@ def _stft_power(ys: list, settings: FeatureSettings) -> np.ndarray:
     window = _window(settings.n_fft)
     power = np.empty((len(starts), 1 + settings.n_fft // 2), dtype=np.float32)
     step = 128  # frames per FFT call: the frames and their float64 spectra stay in cache, none is kept
+    windowed = np.empty((min(step, len(starts)), settings.n_fft))
     for i in range(0, len(starts), step):
-        power[i : i + step] = np.abs(rfft(view[starts[i : i + step]] * window, axis=-1).astype(np.complex64)) ** 2
+        rows = starts[i : i + step]
+        frames = np.multiply(view[rows], window, out=windowed[: len(rows)])
+        # |X| of the complex64 spectrum squared in place: the same float32 operations as np.abs(X) ** 2
+        block = np.abs(rfft(frames, axis=-1).astype(np.complex64), out=power[i : i + step])
+        np.square(block, out=block)
     return power.T
 
 
@@ -235,7 +240,9 @@ def _f0(ys: list, settings: FeatureSettings) -> list:
     max_period = min(int(np.ceil(s.sr / fmin)), s.n_fft - 1)
     n_pad = next_fast_len(2 * s.n_fft - 1, real=True)
     spectrum = rfft(frames, n=n_pad, axis=-1)
-    acf = irfft(spectrum.real**2 + spectrum.imag**2, n=n_pad, axis=-1)[:, : max_period + 1]
+    power = np.square(spectrum.real)
+    power += np.square(spectrum.imag)  # re**2 + im**2, without the temporaries
+    acf = irfft(power, n=n_pad, axis=-1)[:, : max_period + 1]
     energy = np.cumsum(np.square(frames[:, :max_period]), axis=-1)
     energy[:, 0] = 0  # librosa zeroes the first row of the running energy before subtracting it
     diff = 2 * (acf[:, :1] - acf[:, 1:]) - energy  # difference function at lags 1..max_period
@@ -281,16 +288,22 @@ def _shape_descriptors(mag: np.ndarray, freqs: np.ndarray) -> tuple:
     -------
     centroid, bandwidth, rolloff, flatness : np.ndarray [shape=(n_frames,)]
     """
-    length = np.sum(np.abs(mag).astype(float) ** 1, axis=0, keepdims=True) ** 1.0  # librosa.util.normalize(norm=1)
+    # librosa.util.normalize(norm=1): |mag| ** 1 summed in float64 (mag >= 0, so |mag| ** 1 is mag)
+    length = np.sum(mag.astype(float), axis=0, keepdims=True)
     length[length < np.finfo(mag.dtype).tiny] = 1.0
     normalized = np.empty_like(mag)
-    normalized[:] = mag / length
+    np.divide(mag, length, out=normalized, casting="unsafe")  # in float64, then stored as float32
     centroid = np.sum(freqs[:, np.newaxis] * normalized, axis=0, keepdims=True)
-    deviation = np.abs(np.subtract.outer(centroid[0], freqs).swapaxes(-2, -1))
-    bandwidth = np.sum(normalized * deviation**2, axis=0) ** (1.0 / 2)
+    # the weighted squared deviations, in one float64 array laid out as librosa's (frames x bins, C order)
+    deviation = np.subtract.outer(centroid[0], freqs)
+    np.abs(deviation, out=deviation)
+    np.square(deviation, out=deviation)
+    np.multiply(deviation, normalized.T, out=deviation)
+    bandwidth = np.sum(deviation.swapaxes(-2, -1), axis=0) ** (1.0 / 2)
     total = np.cumsum(mag, axis=0)
     rolloff = freqs[np.argmax(total >= 0.85 * total[-1], axis=0)]  # the lowest bin reaching 85 % of the energy
-    floored = np.maximum(1e-10, mag**2.0)
+    floored = np.square(mag)
+    np.maximum(floored, 1e-10, out=floored)
     flatness = np.exp(np.mean(np.log(floored), axis=0)) / np.mean(floored, axis=0)
     return centroid[0], bandwidth, rolloff, flatness
 
