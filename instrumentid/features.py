@@ -105,7 +105,8 @@ def _kept_array(kind: str, shape: tuple, **args) -> np.ndarray:
 
     Computed once per machine and librosa version, then read back with numpy: the same bits, without importing
     librosa's ``filters`` (``scipy.signal``, numba: most of the import time and memory of a process that only needs
-    the features, ``benchmarks/import_cost.py``). A missing, unreadable or misshapen file is computed again.
+    the features, ``benchmarks/import_cost.py``). A missing, unreadable or misshapen file is computed again; a cache
+    folder that cannot be written is no error.
 
     Returns
     -------
@@ -126,9 +127,12 @@ def _kept_array(kind: str, shape: tuple, **args) -> np.ndarray:
         ok = False
     if not ok:
         array = _LIBROSA_ARRAYS[kind](**args)
-        with atomic_file(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, array, allow_pickle=False)
+        try:
+            with atomic_file(path) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.save(fh, array, allow_pickle=False)
+        except OSError:
+            pass  # a cache folder that cannot be written: computed again by the next process, nothing else changes
     array.flags.writeable = False
     return array
 

@@ -294,3 +294,11 @@ def test_features_alone_do_not_import_librosa(tmp_path):
     y = np.sin(2 * np.pi * 440 * np.arange(11025) / 22050).astype(np.float32)
     for i in range(2):
         np.testing.assert_array_equal(np.load(tmp_path / f"x{i}.npy"), notes_features([y, y[:5000]]))
+
+
+def test_a_cache_folder_that_cannot_be_written_is_no_error(tmp_path, monkeypatch):
+    folder = tmp_path / "not-a-folder"
+    folder.write_text("a file where the cache folder should be")  # nothing can be written under it
+    monkeypatch.setenv("INSTRUMENTID_CACHE", str(folder))
+    window = features._kept_array("window", (DEFAULT_FEATURES.n_fft,), n_fft=DEFAULT_FEATURES.n_fft)
+    assert window.tobytes() == features._window(DEFAULT_FEATURES.n_fft).tobytes()
