@@ -28,6 +28,7 @@ The note is peak-normalized first, so the vector does not depend on the recordin
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,15 +84,65 @@ def _valid_note(y, sr, settings: FeatureSettings) -> np.ndarray:
     return y.astype(np.float32)
 
 
-@functools.lru_cache(maxsize=4)
-def _mel_basis(settings: FeatureSettings) -> np.ndarray:
-    """The mel filter bank of ``settings`` (built once per process; librosa rebuilds it per call)."""
+def _librosa_mel(*, sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     import librosa
 
+    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+
+
+def _librosa_window(*, n_fft: int) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.get_window("hann", n_fft, fftbins=True)
+
+
+#: What :func:`_kept_array` computes with librosa, by kind.
+_LIBROSA_ARRAYS: dict[str, Callable[..., np.ndarray]] = {"mel": _librosa_mel, "window": _librosa_window}
+
+
+def _kept_array(kind: str, shape: tuple, **args) -> np.ndarray:
+    """An array librosa computes (``kind`` of :data:`_LIBROSA_ARRAYS` with ``args``), kept in the cache folder.
+
+    Computed once per machine and librosa version, then read back with numpy: the same bits, without importing
+    librosa's ``filters`` (``scipy.signal``, numba: most of the import time and memory of a process that only needs
+    the features, ``benchmarks/import_cost.py``). A missing, unreadable or misshapen file is computed again; a cache
+    folder that cannot be written is no error.
+
+    Returns
+    -------
+    np.ndarray [shape=shape] (read-only)
+    """
+    import hashlib
+    import json
+    from importlib.metadata import version
+
+    from instrumentid.util import atomic_file, cache_dir
+
+    spec = json.dumps({"kind": kind, "librosa": version("librosa"), **args}, sort_keys=True)
+    path = cache_dir() / "filters" / f"{kind}-{hashlib.sha256(spec.encode()).hexdigest()[:16]}.npy"
+    try:
+        array = np.load(path, allow_pickle=False)
+        ok = array.shape == shape and bool(np.isfinite(array).all())
+    except (OSError, ValueError):
+        ok = False
+    if not ok:
+        array = _LIBROSA_ARRAYS[kind](**args)
+        try:
+            with atomic_file(path) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.save(fh, array, allow_pickle=False)
+        except OSError:
+            pass  # a cache folder that cannot be written: computed again by the next process, nothing else changes
+    array.flags.writeable = False
+    return array
+
+
+@functools.lru_cache(maxsize=4)
+def _mel_basis(settings: FeatureSettings) -> np.ndarray:
+    """The mel filter bank librosa builds for ``settings``, float32 [shape=(n_mels, 1 + n_fft // 2)] (read-only)."""
     s = settings
-    basis = librosa.filters.mel(sr=s.sr, n_fft=s.n_fft, n_mels=s.n_mels, fmin=s.fmin, fmax=s.fmax)
-    basis.flags.writeable = False
-    return basis
+    return _kept_array("mel", (s.n_mels, 1 + s.n_fft // 2), sr=s.sr, n_fft=s.n_fft, n_mels=s.n_mels, fmin=s.fmin,
+                       fmax=s.fmax)
 
 
 #: Most STFT frames analysed together (their float64 spectra stay in cache); a longer note is analysed alone.
@@ -100,22 +151,32 @@ BATCH_FRAMES = 256
 
 @functools.lru_cache(maxsize=4)
 def _window(n_fft: int) -> np.ndarray:
-    """The periodic Hann window of librosa's STFT, float64 [shape=(n_fft,)] (read-only, built once per process)."""
-    import librosa
-
-    window = librosa.filters.get_window("hann", n_fft, fftbins=True)
-    window.flags.writeable = False
-    return window
+    """The periodic Hann window of librosa's STFT, float64 [shape=(n_fft,)] (read-only, kept)."""
+    return _kept_array("window", (n_fft,), n_fft=n_fft)
 
 
 @functools.lru_cache(maxsize=4)
 def _frequencies(settings: FeatureSettings) -> np.ndarray:
-    """Centre frequency of every STFT bin in Hz, float64 [shape=(1 + n_fft // 2,)] (read-only)."""
-    import librosa
+    """Centre frequency of every STFT bin in Hz, float64 [shape=(1 + n_fft // 2,)] (read-only).
 
-    freqs = librosa.fft_frequencies(sr=settings.sr, n_fft=settings.n_fft)
+    ``librosa.fft_frequencies``, which is numpy's ``rfftfreq``.
+    """
+    freqs = np.fft.rfftfreq(n=settings.n_fft, d=1.0 / settings.sr)
     freqs.flags.writeable = False
     return freqs
+
+
+def _rms(mag: np.ndarray, frame_length: int) -> np.ndarray:
+    """``librosa.feature.rms(S=mag, frame_length=frame_length)[0]``, with the same float32 operations.
+
+    The squared magnitudes, the first (and, for an even ``frame_length``, the last) bin halved, summed over the bins
+    of each frame: ``sqrt(2 * sum / frame_length ** 2)`` [shape=(n_frames,), dtype=float32].
+    """
+    x = np.square(mag, dtype=np.float32)
+    x[0] *= 0.5
+    if frame_length % 2 == 0:
+        x[-1] *= 0.5
+    return np.sqrt(2 * np.sum(x, axis=0) / frame_length**2)
 
 
 @functools.lru_cache(maxsize=4)
@@ -186,8 +247,13 @@ def _stft_power(ys: list, settings: FeatureSettings) -> np.ndarray:
     window = _window(settings.n_fft)
     power = np.empty((len(starts), 1 + settings.n_fft // 2), dtype=np.float32)
     step = 128  # frames per FFT call: the frames and their float64 spectra stay in cache, none is kept
+    windowed = np.empty((min(step, len(starts)), settings.n_fft))
     for i in range(0, len(starts), step):
-        power[i : i + step] = np.abs(rfft(view[starts[i : i + step]] * window, axis=-1).astype(np.complex64)) ** 2
+        rows = starts[i : i + step]
+        frames = np.multiply(view[rows], window, out=windowed[: len(rows)])
+        # |X| of the complex64 spectrum squared in place: the same float32 operations as np.abs(X) ** 2
+        block = np.abs(rfft(frames, axis=-1).astype(np.complex64), out=power[i : i + step])
+        np.square(block, out=block)
     return power.T
 
 
@@ -235,7 +301,9 @@ def _f0(ys: list, settings: FeatureSettings) -> list:
     max_period = min(int(np.ceil(s.sr / fmin)), s.n_fft - 1)
     n_pad = next_fast_len(2 * s.n_fft - 1, real=True)
     spectrum = rfft(frames, n=n_pad, axis=-1)
-    acf = irfft(spectrum.real**2 + spectrum.imag**2, n=n_pad, axis=-1)[:, : max_period + 1]
+    power = np.square(spectrum.real)
+    power += np.square(spectrum.imag)  # re**2 + im**2, without the temporaries
+    acf = irfft(power, n=n_pad, axis=-1)[:, : max_period + 1]
     energy = np.cumsum(np.square(frames[:, :max_period]), axis=-1)
     energy[:, 0] = 0  # librosa zeroes the first row of the running energy before subtracting it
     diff = 2 * (acf[:, :1] - acf[:, 1:]) - energy  # difference function at lags 1..max_period
@@ -281,16 +349,22 @@ def _shape_descriptors(mag: np.ndarray, freqs: np.ndarray) -> tuple:
     -------
     centroid, bandwidth, rolloff, flatness : np.ndarray [shape=(n_frames,)]
     """
-    length = np.sum(np.abs(mag).astype(float) ** 1, axis=0, keepdims=True) ** 1.0  # librosa.util.normalize(norm=1)
+    # librosa.util.normalize(norm=1): |mag| ** 1 summed in float64 (mag >= 0, so |mag| ** 1 is mag)
+    length = np.sum(mag.astype(float), axis=0, keepdims=True)
     length[length < np.finfo(mag.dtype).tiny] = 1.0
     normalized = np.empty_like(mag)
-    normalized[:] = mag / length
+    np.divide(mag, length, out=normalized, casting="unsafe")  # in float64, then stored as float32
     centroid = np.sum(freqs[:, np.newaxis] * normalized, axis=0, keepdims=True)
-    deviation = np.abs(np.subtract.outer(centroid[0], freqs).swapaxes(-2, -1))
-    bandwidth = np.sum(normalized * deviation**2, axis=0) ** (1.0 / 2)
+    # the weighted squared deviations, in one float64 array laid out as librosa's (frames x bins, C order)
+    deviation = np.subtract.outer(centroid[0], freqs)
+    np.abs(deviation, out=deviation)
+    np.square(deviation, out=deviation)
+    np.multiply(deviation, normalized.T, out=deviation)
+    bandwidth = np.sum(deviation.swapaxes(-2, -1), axis=0) ** (1.0 / 2)
     total = np.cumsum(mag, axis=0)
     rolloff = freqs[np.argmax(total >= 0.85 * total[-1], axis=0)]  # the lowest bin reaching 85 % of the energy
-    floored = np.maximum(1e-10, mag**2.0)
+    floored = np.square(mag)
+    np.maximum(floored, 1e-10, out=floored)
     flatness = np.exp(np.mean(np.log(floored), axis=0)) / np.mean(floored, axis=0)
     return centroid[0], bandwidth, rolloff, flatness
 
@@ -307,7 +381,6 @@ def _analyse(ys: list, settings: FeatureSettings, *, spectra: bool = False) -> l
     list of dict
         Per note, as :func:`feature_blocks`.
     """
-    import librosa
     from scipy.fft import dct
 
     s = settings
@@ -323,7 +396,7 @@ def _analyse(ys: list, settings: FeatureSettings, *, spectra: bool = False) -> l
     log_mel = _power_to_db(mel, bounds)
     mfcc = dct(log_mel, axis=0, type=2, norm="ortho")[: s.n_mfcc]
     contrast = _contrast(mag, bounds, s)
-    rms = librosa.feature.rms(S=mag, frame_length=s.n_fft)[0] + 1e-6
+    rms = _rms(mag, s.n_fft) + 1e-6
     freqs = _frequencies(s)
     centroid, bandwidth, rolloff, flatness = _shape_descriptors(mag, freqs)
     f0_tracks = _f0(ys, s)

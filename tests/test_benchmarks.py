@@ -173,3 +173,12 @@ def test_note_peer_scores_basic_pitch_offline(note_peer):
     gaps = results["basic-pitch"]["scores"]["gaps"]
     assert gaps["true_notes"] == 12 and gaps["onset_f"] >= 0.6, gaps  # 0.71 at seed 0
     assert "basic-pitch" in note_peer.format_table(results)
+
+
+def test_import_costs_are_measured_step_by_step():
+    import_cost = _load("import_cost")
+    rows = import_cost.import_costs(repeat=1)
+    assert [r["module"] for r in rows] == ["python", *(m for m, _ in import_cost.CHAIN)]
+    assert all(r["seconds"] >= 0 and r["mb"] >= 0 for r in rows)
+    assert rows[0]["mb"] < 50  # a fresh interpreter, not this process's peak
+    assert sum(r["mb"] for r in rows if r["group"] == "librosa's imports") > 50  # scipy.signal and numba load here

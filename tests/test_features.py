@@ -247,3 +247,58 @@ def test_contrast_bands_past_nyquist_are_an_error():
 
     with pytest.raises(ParameterError, match="exceed the Nyquist"):
         note_features(np.ones(4096, np.float32), settings=FeatureSettings(contrast_fmin=2000.0, n_bands=6))
+
+
+def test_kept_librosa_arrays_are_librosa_s_and_read_back_the_same(tmp_path, monkeypatch):
+    import librosa
+
+    monkeypatch.setenv("INSTRUMENTID_CACHE", str(tmp_path))
+    s = DEFAULT_FEATURES
+    mel = librosa.filters.mel(sr=s.sr, n_fft=s.n_fft, n_mels=s.n_mels, fmin=s.fmin, fmax=s.fmax)
+    window = librosa.filters.get_window("hann", s.n_fft, fftbins=True)
+    for _ in range(2):  # computed and kept, then read back
+        kept_mel = features._kept_array("mel", mel.shape, sr=s.sr, n_fft=s.n_fft, n_mels=s.n_mels, fmin=s.fmin,
+                                        fmax=s.fmax)
+        kept_window = features._kept_array("window", window.shape, n_fft=s.n_fft)
+        assert kept_mel.dtype == mel.dtype and kept_mel.tobytes() == mel.tobytes() and not kept_mel.flags.writeable
+        assert kept_window.tobytes() == window.tobytes()
+    (path,) = (tmp_path / "filters").glob("mel-*.npy")
+    path.write_bytes(b"not an array")  # damaged: computed again
+    assert features._kept_array("mel", mel.shape, sr=s.sr, n_fft=s.n_fft, n_mels=s.n_mels, fmin=s.fmin,
+                                fmax=s.fmax).tobytes() == mel.tobytes()
+    assert features._frequencies(s).tobytes() == librosa.fft_frequencies(sr=s.sr, n_fft=s.n_fft).tobytes()
+
+
+@pytest.mark.parametrize("frame_length", [2048, 2047])
+def test_rms_is_librosa_s(rng, frame_length):
+    import librosa
+
+    mag = np.asfortranarray(np.abs(rng.standard_normal((1 + frame_length // 2, 57))).astype(np.float32))
+    expected = librosa.feature.rms(S=mag, frame_length=frame_length)[0]
+    assert features._rms(mag, frame_length).tobytes() == expected.tobytes()
+
+
+def test_features_alone_do_not_import_librosa(tmp_path):
+    """A process that only featurizes notes (a build worker) reads the kept arrays and never imports librosa."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\nfrom instrumentid.features import notes_features\n"
+            "y = np.sin(2 * np.pi * 440 * np.arange(11025) / 22050).astype(np.float32)\n"
+            "np.save(sys.argv[1], notes_features([y, y[:5000]]))\n"
+            "print(sorted(m for m in ('librosa', 'numba') if m in sys.modules))\n")
+    env = {**__import__("os").environ, "INSTRUMENTID_CACHE": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", code, str(tmp_path / f"x{i}.npy")], capture_output=True, text=True,
+                           env=env, check=True).stdout.strip() for i in range(2)]
+    assert runs == ["['librosa', 'numba']", "[]"]  # the first run computes the arrays with librosa and keeps them
+    y = np.sin(2 * np.pi * 440 * np.arange(11025) / 22050).astype(np.float32)
+    for i in range(2):
+        np.testing.assert_array_equal(np.load(tmp_path / f"x{i}.npy"), notes_features([y, y[:5000]]))
+
+
+def test_a_cache_folder_that_cannot_be_written_is_no_error(tmp_path, monkeypatch):
+    folder = tmp_path / "not-a-folder"
+    folder.write_text("a file where the cache folder should be")  # nothing can be written under it
+    monkeypatch.setenv("INSTRUMENTID_CACHE", str(folder))
+    window = features._kept_array("window", (DEFAULT_FEATURES.n_fft,), n_fft=DEFAULT_FEATURES.n_fft)
+    assert window.tobytes() == features._window(DEFAULT_FEATURES.n_fft).tobytes()

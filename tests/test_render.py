@@ -148,3 +148,57 @@ def test_render_notes_of_a_soundfont_and_bad_notes():
         render.render_notes(TIM, [{"program": 0, "midi": 60, "loudness": 3}])
     with pytest.raises(ParameterError, match="velocity must be in"):
         render.render_notes(TIM, [{"program": 0, "midi": 60, "velocity": 0}])
+
+
+def test_vibrato_bends_at_once_are_those_of_each_step():
+    rng = np.random.default_rng(0)
+    positions = np.arange(0, 3 * SR, render.VIBRATO_STEP)
+    for _ in range(100):
+        rate_hz, depth = rng.uniform(4.0, 7.0), rng.uniform(0.0, 2.5)  # past the wheel's 2 semitones: clipped
+        step_by_step = [render._bend_value(depth * np.sin(2 * np.pi * rate_hz * p / SR)) for p in positions.tolist()]
+        assert render._bend_values((rate_hz, depth), positions, SR) == step_by_step
+
+
+def _one_block_at_a_time(program, midi, *, duration_s, vibrato):
+    """Reference rendering: a fresh synthesizer, the pitch wheel set and one block generated per VIBRATO_STEP."""
+    import tinysoundfont
+
+    synth = tinysoundfont.Synth(samplerate=SR)
+    sfid = synth.sfload(str(TIM))
+    synth.program_select(0, sfid, 0, program)
+    synth.pitchbend_range(0, render.BEND_RANGE)
+    synth.noteon(0, midi, 90)
+    n_on = round(duration_s * SR)
+    n_total = n_on + round(render.RELEASE_S * SR)
+    blocks, pos = [], 0
+    while pos < n_total:
+        if vibrato is not None:
+            synth.pitchbend(0, render._bend_value(vibrato[1] * np.sin(2 * np.pi * vibrato[0] * pos / SR)))
+        end = min(n_total, pos + (render.VIBRATO_STEP if vibrato else n_total), n_on if pos < n_on else n_total)
+        blocks.append(np.frombuffer(synth.generate(end - pos), dtype=np.float32).reshape(-1, 2))
+        pos = end
+        if pos == n_on:
+            synth.noteoff(0, midi)
+    return np.concatenate(blocks).mean(axis=1)
+
+
+@pytest.mark.parametrize("vibrato", [None, (5.5, 0.3), (6.1, 0.05)])
+@pytest.mark.parametrize("duration_s", [0.3, 207 * 64 / SR])  # the key released inside a block, and at its edge
+def test_note_written_in_place_is_the_block_by_block_rendering(vibrato, duration_s):
+    expected = _one_block_at_a_time(40, 64, duration_s=duration_s, vibrato=vibrato)
+    got = render.render_note(TIM, 40, 64, velocity=90, duration_s=duration_s, vibrato=vibrato)
+    assert got.tobytes() == expected.tobytes()
+
+
+def test_timidity_midi_file_holds_the_vibrato_of_each_step():
+    import io
+
+    import mido
+
+    n_on, n_total, (rate_hz, depth) = 9000, 14512, (5.2, 0.35)
+    data = render._timidity_midi(41, 60, 70, n_on, n_total, SR, (rate_hz, depth))
+    messages = [m for m in mido.MidiFile(file=io.BytesIO(data)).tracks[0] if m.type == "pitchwheel"]  # read: checked
+    positions = range(0, n_total, 4 * render.VIBRATO_STEP)
+    expected = [0] + [min(8191, render._bend_value(depth * np.sin(2 * np.pi * rate_hz * p / SR)) - 8192)
+                      for p in positions]
+    assert [m.pitch for m in messages] == expected

@@ -63,3 +63,18 @@ def test_rooms_and_resonances_colour_the_note(tmp_path, monkeypatch):
     coloured = vary_note(y, rng=np.random.default_rng(3), variation={**plain, "resonances": 3,
                                                                       "resonance_db": (6.0, 8.0)})
     assert not np.allclose(coloured, dry, atol=1e-3)
+
+
+def test_what_vary_note_keeps_between_notes_is_what_it_computed_per_note(tmp_path, monkeypatch):
+    from instrumentid.datasets import variation
+
+    monkeypatch.setenv("INSTRUMENTID_CACHE", str(tmp_path))
+    bank = room_bank(variation=SMALL_BANK)
+    irs = variation._room_irs(*variation._bank_file(SMALL_BANK, SR))
+    assert len(irs) == bank.shape[0]
+    for ir, row in zip(irs, bank, strict=True):  # each response cut after its last non-zero sample
+        assert ir.tobytes() == row[: int(np.max(np.nonzero(row)[0])) + 1].tobytes() and not ir.flags.writeable
+    for n_fft in (2048, 26460):
+        expected = np.log2(np.maximum(np.fft.rfftfreq(n_fft, 1.0 / SR), 20.0) / 1000.0)
+        assert variation._eq_octaves(n_fft, SR).tobytes() == expected.tobytes()
+    assert variation._unit_ramp(1234).tobytes() == np.linspace(0.0, 1.0, 1234).tobytes()

@@ -264,16 +264,16 @@ def _timidity_midi(program: int, midi: int, velocity: int, n_on: int, n_total: i
               (0, mido.Message("note_on", channel=0, note=midi, velocity=velocity)),
               (n_on, mido.Message("note_off", channel=0, note=midi, velocity=0))]
     if vibrato is not None:
-        rate_hz, depth = vibrato
-        for pos in range(0, n_total, 4 * VIBRATO_STEP):
-            bend = _bend_value(depth * np.sin(2 * np.pi * rate_hz * pos / sr)) - 8192
-            events.append((pos, mido.Message("pitchwheel", channel=0, pitch=min(8191, bend))))
+        positions = np.arange(0, n_total, 4 * VIBRATO_STEP)
+        for pos, bend in zip(positions.tolist(), _bend_values(vibrato, positions, sr), strict=True):
+            # in range by construction: mido's checks of every message are most of the time of a note's file
+            events.append((pos, mido.Message("pitchwheel", skip_checks=True, channel=0, pitch=min(8191, bend - 8192))))
     events.sort(key=lambda e: e[0])  # stable: at one time, program and note-on before the bends
     track, last = mido.MidiTrack(), 0
     track.append(mido.MetaMessage("set_tempo", tempo=1_000_000, time=0))
     for pos, msg in events:
         tick = round(pos * ticks_per_s / sr)
-        track.append(msg.copy(time=tick - last))
+        track.append(msg.copy(skip_checks=True, time=tick - last))
         last = tick
     track.append(mido.MetaMessage("end_of_track", time=round(n_total * ticks_per_s / sr) - last))
     midi_file = mido.MidiFile(ticks_per_beat=ticks_per_s)
@@ -350,6 +350,17 @@ def _synth(soundfont: str, sr: int):
 def _bend_value(semitones: float, bend_range: float = BEND_RANGE) -> int:
     """Pitch-wheel position (0-16383, 8192 = centre) bending by ``semitones`` with a wheel range of ``bend_range``."""
     return min(16383, max(0, round(8192 + semitones / bend_range * 8192)))
+
+
+def _bend_values(vibrato: tuple, positions: np.ndarray, sr: int) -> list:
+    """Pitch-wheel positions of a vibrato ``(rate_hz, depth_semitones)`` at sample ``positions``, as Python ints.
+
+    The same numbers as :func:`_bend_value` of ``depth * sin(2 pi rate_hz pos / sr)`` at each position (the same
+    float64 operations, rounded half to even like ``round``), computed for all positions at once.
+    """
+    rate_hz, depth = vibrato
+    semitones = depth * np.sin(2 * np.pi * rate_hz * positions / sr)
+    return np.clip(np.rint(8192 + semitones / BEND_RANGE * 8192), 0, 16383).astype(np.int64).tolist()
 
 
 def _check_note(path: Path, program, midi, velocity, duration_s, release_s, sr, bank) -> tuple:
@@ -476,17 +487,21 @@ def render_note(
     synth.pitchbend_range(0, BEND_RANGE)
     synth.pitchbend(0, 8192)
     out = np.empty((n_total, 2), dtype=np.float32)
+    buffer = out.data.cast("B")  # the synthesizer writes each block's stereo float32 frames in place
+    frame_bytes = out.itemsize * 2
     synth.noteon(0, int(midi), int(velocity))
-    step = VIBRATO_STEP if vibrato is not None else n_total
-    pos = 0
-    while pos < n_total:
-        if vibrato is not None:
-            rate_hz, depth = vibrato
-            synth.pitchbend(0, _bend_value(depth * np.sin(2 * np.pi * rate_hz * pos / sr)))
-        end = min(n_total, pos + step, n_on if pos < n_on else n_total)
-        out[pos:end] = np.frombuffer(synth.generate(end - pos), dtype=np.float32).reshape(-1, 2)
-        pos = end
-        if pos == n_on:
+    if vibrato is None:
+        starts, bends = [0, n_on][: 1 + (n_on < n_total)], None
+    else:
+        # a block of VIBRATO_STEP samples per pitch-wheel position, restarting at the key release
+        starts = [*range(0, n_on, VIBRATO_STEP), *range(n_on, n_total, VIBRATO_STEP)]
+        bends = _bend_values(vibrato, np.array(starts), sr)
+    ends = [*starts[1:], n_total]
+    for k, (pos, end) in enumerate(zip(starts, ends, strict=True)):
+        if bends is not None:
+            synth.pitchbend(0, bends[k])
+        synth.generate_simple(end - pos, buffer=buffer[pos * frame_bytes : end * frame_bytes])
+        if end == n_on:
             synth.noteoff(0, int(midi))
     # sounds_off() only fast-releases the voices: render the fade away so the next note starts from silence
     synth.sounds_off()

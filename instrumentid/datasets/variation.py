@@ -70,17 +70,49 @@ def room_bank(*, variation=None, sr: int = SR) -> np.ndarray:
     np.ndarray [shape=(rooms, n), dtype=float32]
         One impulse response per row, its direct sound at sample 0 with amplitude 1, zero-padded to the longest.
     """
+    return _load_or_simulate(*_bank_file(VARIATION if variation is None else variation, sr))
+
+
+def _bank_file(v: dict, sr: int) -> tuple:
+    """(path, spec as JSON) of the cached room bank of the variation ``v`` at ``sr``."""
     import hashlib
     import json
 
     from instrumentid.util import cache_dir
 
-    v = VARIATION if variation is None else variation
     spec = {k: v[k] for k in ("rooms", "room_seed", "room_rt60_s", "room_size_m", "room_max_order")}
     spec.update(sr=sr, version=ROOM_BANK_VERSION)
     text = json.dumps(spec, sort_keys=True)
     key = hashlib.sha256(text.encode()).hexdigest()[:16]
-    return _load_or_simulate(str(cache_dir() / "rooms" / f"rooms-{key}.npy"), text)
+    return str(cache_dir() / "rooms" / f"rooms-{key}.npy"), text
+
+
+@functools.lru_cache(maxsize=4)
+def _room_irs(path: str, spec_json: str) -> tuple:
+    """The bank's impulse responses (:func:`_load_or_simulate`), each cut after its last non-zero sample (read-only)."""
+    irs = []
+    for ir in _load_or_simulate(path, spec_json):
+        ir = ir[: int(np.max(np.nonzero(ir)[0])) + 1]
+        ir.flags.writeable = False
+        irs.append(ir)
+    return tuple(irs)
+
+
+@functools.lru_cache(maxsize=8)
+def _eq_octaves(n_fft: int, sr: int) -> np.ndarray:
+    """Octaves from 1 kHz of the bins of an ``n_fft``-point real FFT (floored at 20 Hz), float64 (read-only)."""
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    octaves = np.log2(np.maximum(freqs, 20.0) / 1000.0)
+    octaves.flags.writeable = False
+    return octaves
+
+
+@functools.lru_cache(maxsize=16)
+def _unit_ramp(n: int) -> np.ndarray:
+    """``np.linspace(0.0, 1.0, n)`` (read-only): rendered notes have few distinct lengths."""
+    ramp = np.linspace(0.0, 1.0, n)
+    ramp.flags.writeable = False
+    return ramp
 
 
 @functools.lru_cache(maxsize=4)
@@ -156,19 +188,16 @@ def vary_note(y, *, rng, sr: int = SR, variation=None) -> np.ndarray:
     y = np.asarray(y, dtype=np.float64)
     n = y.shape[0]
     # expression: a linear ramp in dB across the note
-    ramp_db = rng.uniform(-v["swell_db"], v["swell_db"]) * np.linspace(0.0, 1.0, n)
+    ramp_db = rng.uniform(-v["swell_db"], v["swell_db"]) * _unit_ramp(n)
     y = y * 10.0 ** (ramp_db / 20.0)
     # room: one of the bank's simulated rooms
     if rng.random() < v["room_probability"]:
-        bank = room_bank(variation=v, sr=sr)
-        ir = bank[rng.integers(bank.shape[0])]
-        ir = ir[: int(np.max(np.nonzero(ir)[0])) + 1]
-        y = fftconvolve(y, ir)[:n]
+        irs = _room_irs(*_bank_file(v, sr))
+        y = fftconvolve(y, irs[rng.integers(len(irs))])[:n]
     # body and microphone colour: a smooth random EQ curve, a tilt and resonances, applied in the frequency domain
     n_fft = next_fast_len(n, real=True)
     spec = rfft(y, n_fft)
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
-    octaves = np.log2(np.maximum(freqs, 20.0) / 1000.0)
+    octaves = _eq_octaves(n_fft, sr)
     knots = np.linspace(np.log2(20.0 / 1000.0), np.log2(sr / 2 / 1000.0), v["eq_points"])
     gains_db = rng.normal(0.0, v["eq_db"], v["eq_points"])
     gains_db += rng.uniform(-v["tilt_db_per_octave"], v["tilt_db_per_octave"]) * knots
