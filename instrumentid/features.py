@@ -471,7 +471,7 @@ def feature_blocks(y, *, sr: int = SR, settings: FeatureSettings = DEFAULT_FEATU
     y : np.ndarray [shape=(n,) or (n_channels, n)]
         One note.
     sr : int
-        Sample rate in Hz.
+        Sample rate of ``y`` in Hz; must equal ``settings.sr`` (resample first).
     settings : FeatureSettings
         How the features are computed.
 
