@@ -47,6 +47,11 @@ FRAME_BLOCK_FRAMES = 64
 _MIN_BLOCK_FRAMES = 64
 #: Harmonics whose magnitudes the spectral pass keeps per frame (for :func:`_octave_up`).
 _N_HARMONICS = 8
+#: Sub-harmonic errors of YIN that :func:`_octave_up` corrects: it found the pitch 4, 3 or 2 times under the note's
+#: (two octaves, a twelfth, an octave), tried in that order (a note 4 times higher also passes the test for 2).
+_FACTORS = (4, 3, 2)
+#: A semitone down, as a frequency ratio.
+_SEMITONE_DOWN = 2.0 ** (-1 / 12)
 
 
 def midi_to_name(midi: int) -> str:
@@ -236,7 +241,9 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
             if raw.size == 0:
                 continue
             f0_hz = float(librosa.midi_to_hz(np.median(raw)))
-            if not fmin <= f0_hz <= fmax:
+            # within a semitone of the range: YIN's shortest period is a whole number of samples (at C8, 5: 4410 Hz,
+            # a semitone over C8), and a piano's top notes are tuned sharp
+            if not fmin * _SEMITONE_DOWN <= f0_hz <= fmax / _SEMITONE_DOWN:
                 continue
             previous = notes[-1] if notes else None
             if lo == start and previous is not None and round(previous.end_s / frame_s) == start:
@@ -583,6 +590,7 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
                     and (gap <= threshold_db or peak > loudest_db - attack_db)):
                 starts.add(lo)
         previous_end = hi
+    risen = set(starts)  # the starts where the level rose: a held note's decay is measured from their peak
     for frame, peak_frame, flux in zip(onsets.tolist(), peaks.tolist(), strength.tolist(), strict=True):
         before = level_db[max(0, frame - half): frame + 1]
         after = level_db[frame: frame + rise_frames + 1].max()
@@ -590,7 +598,7 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
         held = level_db[peak_frame: peak_frame + rise_frames + 1].min() >= before.max() - rise_db
         # without a rise, the sounding note must not have decayed far from its peak (deep in a piano's decay, flux
         # without a rise is a sample's loop point or beating strings)
-        last = max((f for f in starts if f < frame), default=0)
+        last = max((f for f in risen if f < frame), default=0)
         decayed = level_db[frame] < level_db[last: frame + 1].max() - held_attack_db
         attack = (after - before.min() >= rise_db and flux >= weak_flux) or (flux >= strong_flux and held
                                                                               and not decayed)
@@ -599,6 +607,8 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
             attack = _inharmonic_rise_db(spectrum, f0, frame) >= transient_db
         if attack and after > max(threshold_db, loudest_db - attack_db):
             starts.add(int(frame))
+            if after - before.min() >= rise_db:
+                risen.add(int(frame))
     return _dedupe(sorted(starts), gap=min_frames)
 
 
@@ -741,15 +751,15 @@ def _rises_at(spectrum: _Spectrum, key: int, attack: int, change: int, *, within
 
 def _octave_up(runs: list, harmonics: np.ndarray, f0: np.ndarray, active: np.ndarray, midi_track: np.ndarray, *,
                odd_db: float) -> list:
-    """Move up an octave the pitch runs on which YIN locked onto the sub-octave of the sounding note.
+    """Move up the pitch runs on which YIN locked onto a sub-harmonic of the sounding note.
 
-    At YIN's pitch ``f``, the power on the odd harmonics (``f, 3f, 5f, 7f``) of the run's sounding frames is compared
-    with the power on the even ones (``2f, 4f, 6f, 8f``), each harmonic taken at the frame's own ``f`` (so vibrato
-    is followed) and as the largest of its three nearest bins. A real note has power on its odd harmonics (its
-    fundamental, or a clarinet's strong odd partials); when they carry ``odd_db`` dB less than the even ones, the
-    note sounds an octave higher (YIN's sub-harmonic error, e.g. where a reverberant or short note overlaps another).
-    The run's key and its frames of ``midi_track`` (modified in place) move up 12 semitones; neighbouring runs that
-    then share a key become one.
+    At YIN's pitch ``f``, the power on the harmonics of ``f`` that are multiples of a factor ``k`` (4, 3, then 2:
+    ``kf, 2kf, ...``) among the first 8 is compared with the power on the others, each harmonic taken at the frame's
+    own ``f`` (so vibrato is followed) and as the largest of its three nearest bins. A real note has power on its
+    harmonics that are not multiples of ``k`` (its fundamental, or a clarinet's strong odd partials); when they carry
+    ``odd_db`` dB less than the multiples, the note sounds ``k`` times higher (YIN's sub-harmonic error, e.g. where a
+    reverberant or short note overlaps another). The first factor that passes moves the run's key and its frames of
+    ``midi_track`` (modified in place) up 24, 19 or 12 semitones; neighbouring runs that then share a key become one.
 
     Parameters
     ----------
@@ -764,7 +774,7 @@ def _octave_up(runs: list, harmonics: np.ndarray, f0: np.ndarray, active: np.nda
     midi_track : np.ndarray [shape=(n_frames,)]
         YIN's pitch per frame, in fractional MIDI; the moved runs' frames are moved up in place.
     odd_db : float
-        How much weaker the odd harmonics must be, in dB.
+        How much weaker the harmonics that are not multiples of ``k`` must be, in dB.
 
     Returns
     -------
@@ -774,12 +784,15 @@ def _octave_up(runs: list, harmonics: np.ndarray, f0: np.ndarray, active: np.nda
     for lo, hi, key in runs:
         frames = lo + np.flatnonzero(active[lo:hi] & (np.abs(midi_track[lo:hi] - key) <= 1.0))
         if frames.size and 8 * float(np.median(f0[frames])) < 0.45 * SR:
-            power = np.zeros(2)
-            for h in range(1, 9):
-                power[h % 2] += float(np.sum(harmonics[h - 1][frames] ** 2))
-            if 10.0 * np.log10((power[1] + 1e-20) / (power[0] + 1e-20)) < -odd_db and key + 12 <= 127:
-                midi_track[frames] += 12.0
-                key += 12
+            power = np.sum(harmonics[:, frames].astype(np.float64) ** 2, axis=1)
+            for factor in _FACTORS:
+                on = np.arange(1, _N_HARMONICS + 1) % factor == 0
+                up = round(12 * math.log2(factor))
+                if 10.0 * np.log10((power[~on].sum() + 1e-20) / (power[on].sum() + 1e-20)) < -odd_db \
+                        and key + up <= 127:
+                    midi_track[frames] += up
+                    key += up
+                    break
         if out and out[-1][2] == key:
             out[-1] = (out[-1][0], hi, key)
         else:

@@ -130,7 +130,8 @@ class NoteSettings(_Settings):
     level_frame_length : int
         Frame length of the RMS level, in samples.
     fmin, fmax : float
-        Pitch search range in Hz (default C1 to C8).
+        Pitch search range in Hz (default C1 to C8); notes within a semitone of it are kept (YIN's pitch of a note at
+        C8 can be 4410 Hz, a semitone over it: its shortest period is a whole number of samples).
     min_duration_s : float
         Notes shorter than this are dropped, in seconds.
     top_db : float
@@ -154,8 +155,10 @@ class NoteSettings(_Settings):
         :mod:`instrumentid.datasets.phrases`: vibrato, noise and release flux stay under them).
     held_attack_db : float
         An onset without a level rise (``strong_flux``) counts as an attack only while the sounding note is within
-        this many dB of its peak since the previous attack: deep in a decay, flux without a rise is a sample's loop
-        point or beating strings, not a new note.
+        this many dB of its peak since the previous attack with a rise (or the start of the sound): deep in a decay,
+        flux without a rise is a sample's loop point or beating strings, not a new note. On the labelled phrases
+        (seeds 0 and 1) the re-articulations found this way were at most 13.3 dB under that peak, the loop points
+        of a decaying piano sample 14.1 dB and more (version 5; 20 dB, measured from any attack, before).
     transient_flux, transient_db : float
         A re-articulation whose level dips (a new bow stroke, a tongued note of the same pitch): an onset at least
         ``transient_flux`` strong (relative to the median, as ``weak_flux``) after which the level falls less than
@@ -182,11 +185,12 @@ class NoteSettings(_Settings):
         this many dB under the attack's peak.
     subharmonic_db : float
         A note whose odd harmonics (at the pitch YIN found) carry this many dB less power than its even ones sounds an
-        octave higher: YIN locked onto its sub-octave (as it can where a short or reverberant note overlaps another).
+        octave higher: YIN locked onto its sub-octave (as it can where a short or reverberant note overlaps another);
+        the same for the harmonics that are not multiples of 3 or 4 (a twelfth, two octaves higher; version 5).
         Notes whose pitch is right measured at most 12.6 dB on the labelled phrases; the sub-octave errors 13-34 dB.
     """
 
-    version: int = 4
+    version: int = 5
     hop_length: int = 256
     frame_length: int = 2048
     level_frame_length: int = 1024
@@ -200,7 +204,7 @@ class NoteSettings(_Settings):
     attack_db: float = 40.0
     weak_flux: float = 3.0
     strong_flux: float = 25.0
-    held_attack_db: float = 20.0
+    held_attack_db: float = 14.0
     transient_flux: float = 12.0
     transient_db: float = 14.0
     release_db: float = 10.0

@@ -110,6 +110,36 @@ def test_re_articulations_whose_level_dips_are_found(name, n_notes):
     assert phrases.score([phrase], [found])["overall"]["onset_f"] == 1.0
 
 
+def test_twelfth_sub_harmonic_is_moved_up():
+    """YIN's third sub-harmonic on a short high guitar note (78 came back as 59 before NoteSettings version 5): the
+    harmonics that are not multiples of 3 are missing, so the note sounds a twelfth higher."""
+    (phrase,) = [p for p in phrases.make_phrases(["staccato"], n_per_case=10, seed=0)
+                 if p.name == "staccato-09-guitar-staccato"]
+    last = find_notes(phrase.y, sr=phrase.sr).notes[-1]
+    onset_s, _, f0_hz = phrase.notes[-1]
+    assert last.midi == round(69 + 12 * np.log2(f0_hz / 440.0)) == 78
+    assert abs(last.start_s - onset_s) <= 0.05
+
+
+def test_top_of_the_range_note_is_found():
+    """A piano's C8 (YIN: 4410 Hz, its shortest period of 5 samples) is a note, not "no notes found" (before
+    NoteSettings version 5 it fell outside fmax and the file had no notes)."""
+    y = render.render_note(render.default_soundfonts()["FluidR3"], 0, 108, velocity=100, duration_s=0.6,
+                           release_s=0.0)
+    (note,) = find_notes(y, sr=SR).notes
+    assert note.midi in (108, 109) and note.start_s == 0.0 and note.end_s == pytest.approx(0.6, abs=0.03)
+
+
+def test_loop_points_of_a_decaying_piano_sample_are_one_note():
+    """A TimGM6mb piano note whose sample clicks at loop points 14 dB and more under its attack: one note. With
+    NoteSettings version 4 (a held onset measured from the last attack, rise or not, 20 dB) it was five."""
+    (phrase,) = [p for p in phrases.make_phrases(["single"], n_per_case=51, seed=0)
+                 if p.name == "single-50-piano-at_zero"]
+    (note,) = find_notes(phrase.y, sr=phrase.sr).notes
+    assert note.midi == 65 and note.start_s == 0.0
+    assert phrases.score([phrase], [[note]])["overall"]["onset_offset_f"] == 1.0
+
+
 def test_a_clarinet_note_keeps_its_octave():
     """A clarinet's weak even harmonics are the opposite case: its odd ones are strong, so it is not moved up."""
     y = render.render_note(render.default_soundfonts()["FluidR3"], 71, 50, velocity=100, duration_s=1.0,
