@@ -4,9 +4,10 @@ A note starts at an attack (a spectral-flux onset backtracked to the minimum bef
 level, or the level rising out of the noise floor) and ends where the next note starts, where the level falls back to
 the noise floor, or where it has decayed far under its loudest point. A pitch change without a new attack (legato, a
 slur, a glide) also starts a new note: pitch comes from YIN, median-filtered over about one vibrato period so that
-vibrato never splits a note, and each pitch change is moved back to where the new note's harmonics rose; an upper
+vibrato never splits a note, and each pitch change is moved back to where the new note's harmonics rose, or to a
+spectral-flux onset near it (a new note tongued or bowed over the old one's release or reverberation); an upper
 partial taking over the pitch track of a decaying note is not a pitch change, and a note whose odd harmonics are
-missing is moved up the octave YIN dropped.
+missing is moved up the octave (or twelfth, or two octaves) YIN dropped.
 
 Memory stays bounded on long recordings: every frame-wise analysis runs a block of frames at a time (level, pitch
 and periodicity :data:`FRAME_BLOCK_FRAMES`, the spectrum :data:`BLOCK_FRAMES`; the blocks on all cores), the spectrum
@@ -150,8 +151,9 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         note, level thresholds (``top_db``, ``floor_db``), how periodic a note must be (``max_aperiodicity``), the
         level rise that confirms an attack (``rise_db``), the vibrato filter (``vibrato_s``), the pitch move
         that starts a new note (``split_semitones``), the decay after which an upper partial does not
-        (``partial_decay_db``) and how weak a note's odd harmonics must be for it to sound an octave higher than YIN
-        found (``subharmonic_db``).
+        (``partial_decay_db``), how weak a note's odd harmonics must be for it to sound an octave higher than YIN
+        found (``subharmonic_db``) and how far a flux onset can move a pitch change (``snap_before_s``,
+        ``snap_after_s``).
     name : str
         What to call the recording in messages (e.g. its file name).
 
@@ -197,7 +199,7 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
 
     spectrum = _Spectrum(y, n_fft=frame_length, hop_length=hop_length, n_frames=n_frames)
     envelope, harmonics = _spectral_pass(spectrum, f0)
-    starts = _attacks(envelope, spectrum, level_db, active, f0, threshold_db=threshold_db, rise_db=s.rise_db,
+    starts, onsets = _attacks(envelope, spectrum, level_db, active, f0, threshold_db=threshold_db, rise_db=s.rise_db,
                       attack_db=s.attack_db, held_attack_db=s.held_attack_db, weak_flux=s.weak_flux,
                       strong_flux=s.strong_flux, transient_flux=s.transient_flux, transient_db=s.transient_db,
                       release_db=s.release_db, min_frames=min_frames, hop_length=hop_length)
@@ -232,6 +234,8 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
             # follows: the attack starts the next pitch, if that one is short or its harmonics rose at the attack
             runs = [(runs[0][0], runs[1][1], runs[1][2]), *runs[2:]]
         runs = _octave_up(runs, harmonics, f0, active, midi_track, odd_db=s.subharmonic_db)
+        runs = _snap_to_onsets(runs, onsets, before=round(s.snap_before_s / frame_s),
+                               after=round(s.snap_after_s / frame_s), shortest=min_frames)
         for lo, hi, key in runs:
             release_s = (sound_end - hi) * frame_s if hi == end else 0.0
             if hi - lo < min_frames:
@@ -549,8 +553,12 @@ def _hold(track: np.ndarray) -> np.ndarray:
 def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *, threshold_db: float,
              rise_db: float, attack_db: float, held_attack_db: float, weak_flux: float, strong_flux: float,
              transient_flux: float, transient_db: float, release_db: float, min_frames: int,
-             hop_length: int) -> list[int]:
+             hop_length: int) -> tuple[list[int], dict[int, float]]:
     """Frames where notes start: spectral-flux onsets that are attacks, and sounding stretches that rise.
+
+    Returns the attacks (frames, in time order) and the peak of every spectral-flux onset at least ``weak_flux``
+    strong, attack or not (frame -> strength): where a pitch change without an attack begins
+    (:func:`_snap_to_onsets`; not backtracked, which moved a slur's change back to the flux minimum before it).
 
     The onset function is SuperFlux-style (``lag=2``, ``max_size=3``: robust to vibrato); its onsets are backtracked
     to the minimum before them. Its strength is measured against its median over the frames within ``top_db`` of
@@ -609,7 +617,39 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
             starts.add(int(frame))
             if after - before.min() >= rise_db:
                 risen.add(int(frame))
-    return _dedupe(sorted(starts), gap=min_frames)
+    candidates = {int(f): float(x) for f, x in zip(peaks.tolist(), strength.tolist(), strict=True) if x >= weak_flux}
+    return _dedupe(sorted(starts), gap=min_frames), candidates
+
+
+def _snap_to_onsets(runs: list, onsets: dict, *, before: int, after: int, shortest: int) -> list:
+    """Move each pitch change within one attack to the strongest spectral-flux peak near it.
+
+    A change of pitch shows in the pitch track only once the new note dominates what still sounds of the old one (its
+    release, a room's reverberation), and the rise of its harmonics can be slow too; a new note that is tongued,
+    bowed or struck over that sound leaves a flux onset, even one too weak or without the level rise an attack needs.
+    The boundary moves to the strongest such onset from ``before`` frames before it to ``after`` frames after it, if
+    both notes keep at least ``shortest`` frames.
+
+    Parameters
+    ----------
+    runs : list of (lo, hi, key)
+        One attack's pitch runs, in absolute frames, in time order and touching.
+    onsets : dict
+        Onset frame -> strength (see :func:`_attacks`).
+    before, after, shortest : int
+        Frames.
+
+    Returns
+    -------
+    list of (lo, hi, key)
+    """
+    out = [list(run) for run in runs]
+    for previous, run in itertools.pairwise(out):
+        near = [f for f in onsets if run[0] - before <= f <= run[0] + after
+                and f - previous[0] >= shortest and run[1] - f >= shortest]
+        if near:
+            previous[1] = run[0] = max(near, key=lambda f: onsets[f])
+    return [(lo, hi, key) for lo, hi, key in out]
 
 
 def _inharmonic_rise_db(spectrum: _Spectrum, f0: np.ndarray, frame: int) -> float:

@@ -173,3 +173,16 @@ def test_note_peer_scores_basic_pitch_offline(note_peer):
     gaps = results["basic-pitch"]["scores"]["gaps"]
     assert gaps["true_notes"] == 12 and gaps["onset_f"] >= 0.6, gaps  # 0.71 at seed 0
     assert "basic-pitch" in note_peer.format_table(results)
+
+
+def test_note_detection_counts_single_note_files():
+    """--singles: the single case's first files, counted as exactly one note overall, per variant and per class."""
+    note_detection = _load("note_detection")
+    singles = note_detection.single_notes(3, seed=0, log=lambda text: None)
+    assert singles["files"] == 3 and singles["exactly_one"] == 3 and singles["misses"] == {}
+    assert singles["by_kind"] == {"at_zero": [1, 1], "lead": [1, 1], "filled": [1, 1]}
+    assert sum(n for _, n in singles["by_class"].values()) == 3
+    text = note_detection.format_singles({**singles, "exactly_one": 2, "misses": {"single-02-x-filled": 2}})
+    assert "2/3 (66.7 %)" in text and "single-02-x-filled (2 notes)" in text
+    with pytest.raises(SystemExit):
+        note_detection.main(["--singles", "-1"])
