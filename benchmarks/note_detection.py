@@ -5,7 +5,12 @@ runs the detector on each through ``instrumentid.analysis.find_notes`` and score
 (``instrumentid.datasets.phrases.score``: onsets within 50 ms, pitch within 50 cents, offsets within 20 % or 50 ms;
 matches summed over the phrases of a case).
 
-    .venv/bin/python benchmarks/note_detection.py [--per-case 8] [--seed 0] [--cases single gaps ...] [--json OUT]
+    .venv/bin/python benchmarks/note_detection.py [--per-case 8] [--seed 0] [--cases single gaps ...] [--singles 100]
+        [--json OUT]
+
+``--singles N`` also renders N single-note files (the single case's first N phrases: all ten classes, 0.1-25 s,
+from sample 0, after silence, filling the file, long, decaying pianos; -40 to 0 dBFS) and counts how many come back
+as exactly one note, per variant and per class.
 
 mir_eval comes with the ``test`` and ``bench`` extras.
 """
@@ -59,7 +64,11 @@ def show(results: dict, table: str, json_path: Path | None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    return phrase_parser(__doc__.split("\n\n")[0])
+    def singles_option(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--singles", type=int, default=100, metavar="N",
+                            help="single-note files counted as exactly one note (default 100; 0: none)")
+
+    return phrase_parser(__doc__.split("\n\n")[0], singles_option)
 
 
 def detect(phrases, *, log=print) -> tuple:
@@ -79,7 +88,44 @@ def detect(phrases, *, log=print) -> tuple:
     return found, detect_s
 
 
-def run(*, per_case: int = 8, seed: int = 0, cases=None, log=print) -> dict:
+def single_notes(n: int, *, seed: int = 0, log=print) -> dict:
+    """``n`` single-note files (the single case's first ``n`` phrases): how many come back as exactly one note.
+
+    Returns
+    -------
+    dict
+        ``files``, ``exactly_one``; ``by_kind`` and ``by_class``: name -> [exactly one, files]; ``misses``: name ->
+        notes found, of each file not given exactly one note.
+    """
+    phrases = make_phrases(["single"], n_per_case=n, seed=seed)
+    found, _ = detect(phrases, log=log)
+    out: dict = {"files": len(phrases), "exactly_one": 0, "by_kind": {}, "by_class": {}, "misses": {}}
+    for phrase, notes in zip(phrases, found, strict=True):
+        one = len(notes) == 1
+        out["exactly_one"] += one
+        for key, value in (("by_kind", phrase.kind), ("by_class", phrase.instrument)):
+            counts = out[key].setdefault(value, [0, 0])
+            counts[0] += one
+            counts[1] += 1
+        if not one:
+            out["misses"][phrase.name] = len(notes)
+    return out
+
+
+def format_singles(singles: dict) -> str:
+    """The single-note count, overall, per variant and per class, and the files missed."""
+    def counts(table: dict) -> str:
+        return ", ".join(f"{name} {one}/{n}" for name, (one, n) in table.items())
+
+    n, one = singles["files"], singles["exactly_one"]
+    lines = [f"single-note files as exactly one note: {one}/{n} ({100 * one / n:.1f} %)",
+             f"  by variant: {counts(singles['by_kind'])}", f"  by class: {counts(singles['by_class'])}"]
+    if singles["misses"]:
+        lines.append("  not one note: " + ", ".join(f"{name} ({k} notes)" for name, k in singles["misses"].items()))
+    return "\n".join(lines)
+
+
+def run(*, per_case: int = 8, seed: int = 0, cases=None, singles: int = 0, log=print) -> dict:
     start = time.perf_counter()
     phrases = make_phrases(cases, n_per_case=per_case, seed=seed)
     render_s = time.perf_counter() - start
@@ -98,6 +144,7 @@ def run(*, per_case: int = 8, seed: int = 0, cases=None, log=print) -> dict:
         "per_case": per_case, "seed": seed, "cases": list(cases or CASES),
         "audio_s": sum(p["duration_s"] for p in per_phrase), "render_s": render_s, "detect_s": detect_s,
         "scores": score(phrases, found), "phrases": per_phrase,
+        "singles": single_notes(singles, seed=seed, log=log) if singles > 0 else None,
     }
 
 
@@ -120,12 +167,16 @@ def format_table(results: dict) -> str:
     lines.append(f"{results['per_case']} phrases per case, seed {results['seed']}: {audio_s:.0f} s of audio rendered "
                  f"in {results['render_s']:.1f} s; find_notes took {detect_s:.1f} s ({audio_s / detect_s:.0f}x real "
                  f"time)")
+    if results.get("singles"):
+        lines.append(format_singles(results["singles"]))
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     args = parse_args(build_parser(), argv)
-    results = run(per_case=args.per_case, seed=args.seed, cases=args.cases)
+    if args.singles < 0:
+        build_parser().error(f"--singles must be >= 0, got {args.singles}")
+    results = run(per_case=args.per_case, seed=args.seed, cases=args.cases, singles=args.singles)
     show(results, format_table(results), args.json)
     return 0
 

@@ -4,9 +4,10 @@ A note starts at an attack (a spectral-flux onset backtracked to the minimum bef
 level, or the level rising out of the noise floor) and ends where the next note starts, where the level falls back to
 the noise floor, or where it has decayed far under its loudest point. A pitch change without a new attack (legato, a
 slur, a glide) also starts a new note: pitch comes from YIN, median-filtered over about one vibrato period so that
-vibrato never splits a note, and each pitch change is moved back to where the new note's harmonics rose; an upper
+vibrato never splits a note, and each pitch change is moved back to where the new note's harmonics rose, or to a
+spectral-flux onset near it (a new note tongued or bowed over the old one's release or reverberation); an upper
 partial taking over the pitch track of a decaying note is not a pitch change, and a note whose odd harmonics are
-missing is moved up the octave YIN dropped.
+missing is moved up the octave (or twelfth, or two octaves) YIN dropped.
 
 Memory stays bounded on long recordings: every frame-wise analysis runs a block of frames at a time (level, pitch
 and periodicity :data:`FRAME_BLOCK_FRAMES`, the spectrum :data:`BLOCK_FRAMES`; the blocks on all cores), the spectrum
@@ -47,6 +48,11 @@ FRAME_BLOCK_FRAMES = 64
 _MIN_BLOCK_FRAMES = 64
 #: Harmonics whose magnitudes the spectral pass keeps per frame (for :func:`_octave_up`).
 _N_HARMONICS = 8
+#: Sub-harmonic errors of YIN that :func:`_octave_up` corrects: it found the pitch 4, 3 or 2 times under the note's
+#: (two octaves, a twelfth, an octave), tried in that order (a note 4 times higher also passes the test for 2).
+_FACTORS = (4, 3, 2)
+#: A semitone down, as a frequency ratio.
+_SEMITONE_DOWN = 2.0 ** (-1 / 12)
 
 
 def midi_to_name(midi: int) -> str:
@@ -145,8 +151,9 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         note, level thresholds (``top_db``, ``floor_db``), how periodic a note must be (``max_aperiodicity``), the
         level rise that confirms an attack (``rise_db``), the vibrato filter (``vibrato_s``), the pitch move
         that starts a new note (``split_semitones``), the decay after which an upper partial does not
-        (``partial_decay_db``) and how weak a note's odd harmonics must be for it to sound an octave higher than YIN
-        found (``subharmonic_db``).
+        (``partial_decay_db``), how weak a note's odd harmonics must be for it to sound an octave higher than YIN
+        found (``subharmonic_db``) and how far a flux onset can move a pitch change (``snap_before_s``,
+        ``snap_after_s``).
     name : str
         What to call the recording in messages (e.g. its file name).
 
@@ -192,7 +199,7 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
 
     spectrum = _Spectrum(y, n_fft=frame_length, hop_length=hop_length, n_frames=n_frames)
     envelope, harmonics = _spectral_pass(spectrum, f0)
-    starts = _attacks(envelope, spectrum, level_db, active, f0, threshold_db=threshold_db, rise_db=s.rise_db,
+    starts, onsets = _attacks(envelope, spectrum, level_db, active, f0, threshold_db=threshold_db, rise_db=s.rise_db,
                       attack_db=s.attack_db, held_attack_db=s.held_attack_db, weak_flux=s.weak_flux,
                       strong_flux=s.strong_flux, transient_flux=s.transient_flux, transient_db=s.transient_db,
                       release_db=s.release_db, min_frames=min_frames, hop_length=hop_length)
@@ -227,6 +234,8 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
             # follows: the attack starts the next pitch, if that one is short or its harmonics rose at the attack
             runs = [(runs[0][0], runs[1][1], runs[1][2]), *runs[2:]]
         runs = _octave_up(runs, harmonics, f0, active, midi_track, odd_db=s.subharmonic_db)
+        runs = _snap_to_onsets(runs, onsets, before=round(s.snap_before_s / frame_s),
+                               after=round(s.snap_after_s / frame_s), shortest=min_frames)
         for lo, hi, key in runs:
             release_s = (sound_end - hi) * frame_s if hi == end else 0.0
             if hi - lo < min_frames:
@@ -236,7 +245,9 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
             if raw.size == 0:
                 continue
             f0_hz = float(librosa.midi_to_hz(np.median(raw)))
-            if not fmin <= f0_hz <= fmax:
+            # within a semitone of the range: YIN's shortest period is a whole number of samples (at C8, 5: 4410 Hz,
+            # a semitone over C8), and a piano's top notes are tuned sharp
+            if not fmin * _SEMITONE_DOWN <= f0_hz <= fmax / _SEMITONE_DOWN:
                 continue
             previous = notes[-1] if notes else None
             if lo == start and previous is not None and round(previous.end_s / frame_s) == start:
@@ -542,8 +553,12 @@ def _hold(track: np.ndarray) -> np.ndarray:
 def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *, threshold_db: float,
              rise_db: float, attack_db: float, held_attack_db: float, weak_flux: float, strong_flux: float,
              transient_flux: float, transient_db: float, release_db: float, min_frames: int,
-             hop_length: int) -> list[int]:
+             hop_length: int) -> tuple[list[int], dict[int, float]]:
     """Frames where notes start: spectral-flux onsets that are attacks, and sounding stretches that rise.
+
+    Returns the attacks (frames, in time order) and the peak of every spectral-flux onset at least ``weak_flux``
+    strong, attack or not (frame -> strength): where a pitch change without an attack begins
+    (:func:`_snap_to_onsets`; not backtracked, which moved a slur's change back to the flux minimum before it).
 
     The onset function is SuperFlux-style (``lag=2``, ``max_size=3``: robust to vibrato); its onsets are backtracked
     to the minimum before them. Its strength is measured against its median over the frames within ``top_db`` of
@@ -583,6 +598,7 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
                     and (gap <= threshold_db or peak > loudest_db - attack_db)):
                 starts.add(lo)
         previous_end = hi
+    risen = set(starts)  # the starts where the level rose: a held note's decay is measured from their peak
     for frame, peak_frame, flux in zip(onsets.tolist(), peaks.tolist(), strength.tolist(), strict=True):
         before = level_db[max(0, frame - half): frame + 1]
         after = level_db[frame: frame + rise_frames + 1].max()
@@ -590,7 +606,7 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
         held = level_db[peak_frame: peak_frame + rise_frames + 1].min() >= before.max() - rise_db
         # without a rise, the sounding note must not have decayed far from its peak (deep in a piano's decay, flux
         # without a rise is a sample's loop point or beating strings)
-        last = max((f for f in starts if f < frame), default=0)
+        last = max((f for f in risen if f < frame), default=0)
         decayed = level_db[frame] < level_db[last: frame + 1].max() - held_attack_db
         attack = (after - before.min() >= rise_db and flux >= weak_flux) or (flux >= strong_flux and held
                                                                               and not decayed)
@@ -599,7 +615,41 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
             attack = _inharmonic_rise_db(spectrum, f0, frame) >= transient_db
         if attack and after > max(threshold_db, loudest_db - attack_db):
             starts.add(int(frame))
-    return _dedupe(sorted(starts), gap=min_frames)
+            if after - before.min() >= rise_db:
+                risen.add(int(frame))
+    candidates = {int(f): float(x) for f, x in zip(peaks.tolist(), strength.tolist(), strict=True) if x >= weak_flux}
+    return _dedupe(sorted(starts), gap=min_frames), candidates
+
+
+def _snap_to_onsets(runs: list, onsets: dict, *, before: int, after: int, shortest: int) -> list:
+    """Move each pitch change within one attack to the strongest spectral-flux peak near it.
+
+    A change of pitch shows in the pitch track only once the new note dominates what still sounds of the old one (its
+    release, a room's reverberation), and the rise of its harmonics can be slow too; a new note that is tongued,
+    bowed or struck over that sound leaves a flux onset, even one too weak or without the level rise an attack needs.
+    The boundary moves to the strongest such onset from ``before`` frames before it to ``after`` frames after it, if
+    both notes keep at least ``shortest`` frames.
+
+    Parameters
+    ----------
+    runs : list of (lo, hi, key)
+        One attack's pitch runs, in absolute frames, in time order and touching.
+    onsets : dict
+        Onset frame -> strength (see :func:`_attacks`).
+    before, after, shortest : int
+        Frames.
+
+    Returns
+    -------
+    list of (lo, hi, key)
+    """
+    out = [list(run) for run in runs]
+    for previous, run in itertools.pairwise(out):
+        near = [f for f in onsets if run[0] - before <= f <= run[0] + after
+                and f - previous[0] >= shortest and run[1] - f >= shortest]
+        if near:
+            previous[1] = run[0] = max(near, key=lambda f: onsets[f])
+    return [(lo, hi, key) for lo, hi, key in out]
 
 
 def _inharmonic_rise_db(spectrum: _Spectrum, f0: np.ndarray, frame: int) -> float:
@@ -741,15 +791,15 @@ def _rises_at(spectrum: _Spectrum, key: int, attack: int, change: int, *, within
 
 def _octave_up(runs: list, harmonics: np.ndarray, f0: np.ndarray, active: np.ndarray, midi_track: np.ndarray, *,
                odd_db: float) -> list:
-    """Move up an octave the pitch runs on which YIN locked onto the sub-octave of the sounding note.
+    """Move up the pitch runs on which YIN locked onto a sub-harmonic of the sounding note.
 
-    At YIN's pitch ``f``, the power on the odd harmonics (``f, 3f, 5f, 7f``) of the run's sounding frames is compared
-    with the power on the even ones (``2f, 4f, 6f, 8f``), each harmonic taken at the frame's own ``f`` (so vibrato
-    is followed) and as the largest of its three nearest bins. A real note has power on its odd harmonics (its
-    fundamental, or a clarinet's strong odd partials); when they carry ``odd_db`` dB less than the even ones, the
-    note sounds an octave higher (YIN's sub-harmonic error, e.g. where a reverberant or short note overlaps another).
-    The run's key and its frames of ``midi_track`` (modified in place) move up 12 semitones; neighbouring runs that
-    then share a key become one.
+    At YIN's pitch ``f``, the power on the harmonics of ``f`` that are multiples of a factor ``k`` (4, 3, then 2:
+    ``kf, 2kf, ...``) among the first 8 is compared with the power on the others, each harmonic taken at the frame's
+    own ``f`` (so vibrato is followed) and as the largest of its three nearest bins. A real note has power on its
+    harmonics that are not multiples of ``k`` (its fundamental, or a clarinet's strong odd partials); when they carry
+    ``odd_db`` dB less than the multiples, the note sounds ``k`` times higher (YIN's sub-harmonic error, e.g. where a
+    reverberant or short note overlaps another). The first factor that passes moves the run's key and its frames of
+    ``midi_track`` (modified in place) up 24, 19 or 12 semitones; neighbouring runs that then share a key become one.
 
     Parameters
     ----------
@@ -764,7 +814,7 @@ def _octave_up(runs: list, harmonics: np.ndarray, f0: np.ndarray, active: np.nda
     midi_track : np.ndarray [shape=(n_frames,)]
         YIN's pitch per frame, in fractional MIDI; the moved runs' frames are moved up in place.
     odd_db : float
-        How much weaker the odd harmonics must be, in dB.
+        How much weaker the harmonics that are not multiples of ``k`` must be, in dB.
 
     Returns
     -------
@@ -774,12 +824,15 @@ def _octave_up(runs: list, harmonics: np.ndarray, f0: np.ndarray, active: np.nda
     for lo, hi, key in runs:
         frames = lo + np.flatnonzero(active[lo:hi] & (np.abs(midi_track[lo:hi] - key) <= 1.0))
         if frames.size and 8 * float(np.median(f0[frames])) < 0.45 * SR:
-            power = np.zeros(2)
-            for h in range(1, 9):
-                power[h % 2] += float(np.sum(harmonics[h - 1][frames] ** 2))
-            if 10.0 * np.log10((power[1] + 1e-20) / (power[0] + 1e-20)) < -odd_db and key + 12 <= 127:
-                midi_track[frames] += 12.0
-                key += 12
+            power = np.sum(harmonics[:, frames].astype(np.float64) ** 2, axis=1)
+            for factor in _FACTORS:
+                on = np.arange(1, _N_HARMONICS + 1) % factor == 0
+                up = round(12 * math.log2(factor))
+                if 10.0 * np.log10((power[~on].sum() + 1e-20) / (power[on].sum() + 1e-20)) < -odd_db \
+                        and key + up <= 127:
+                    midi_track[frames] += up
+                    key += up
+                    break
         if out and out[-1][2] == key:
             out[-1] = (out[-1][0], hi, key)
         else:

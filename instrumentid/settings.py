@@ -130,7 +130,8 @@ class NoteSettings(_Settings):
     level_frame_length : int
         Frame length of the RMS level, in samples.
     fmin, fmax : float
-        Pitch search range in Hz (default C1 to C8).
+        Pitch search range in Hz (default C1 to C8); notes within a semitone of it are kept (YIN's pitch of a note at
+        C8 can be 4410 Hz, a semitone over it: its shortest period is a whole number of samples).
     min_duration_s : float
         Notes shorter than this are dropped, in seconds.
     top_db : float
@@ -154,8 +155,10 @@ class NoteSettings(_Settings):
         :mod:`instrumentid.datasets.phrases`: vibrato, noise and release flux stay under them).
     held_attack_db : float
         An onset without a level rise (``strong_flux``) counts as an attack only while the sounding note is within
-        this many dB of its peak since the previous attack: deep in a decay, flux without a rise is a sample's loop
-        point or beating strings, not a new note.
+        this many dB of its peak since the previous attack with a rise (or the start of the sound): deep in a decay,
+        flux without a rise is a sample's loop point or beating strings, not a new note. On the labelled phrases
+        (seeds 0 and 1) the re-articulations found this way were at most 13.3 dB under that peak, the loop points
+        of a decaying piano sample 14.1 dB and more (version 5; 20 dB, measured from any attack, before).
     transient_flux, transient_db : float
         A re-articulation whose level dips (a new bow stroke, a tongued note of the same pitch): an onset at least
         ``transient_flux`` strong (relative to the median, as ``weak_flux``) after which the level falls less than
@@ -180,13 +183,20 @@ class NoteSettings(_Settings):
         Within one attack, a pitch run 19, 24, 28, 31, 34 or 36 semitones (+-1) from its neighbour is an upper
         partial taking over the pitch track of a decaying note (not a new note) where the level has fallen more than
         this many dB under the attack's peak.
+    snap_before_s, snap_after_s : float
+        A pitch change without an attack moves to the strongest spectral-flux peak (at least ``weak_flux`` strong,
+        attack or not) from ``snap_before_s`` seconds before it to ``snap_after_s`` after it: a note tongued, bowed
+        or struck over the old one's release or a room's reverberation shows in the pitch track only once it
+        dominates, up to 0.2 s late on the labelled phrases (version 5: reverb onset F 0.828 -> 0.852 and
+        0.848 -> 0.857 on seeds 0 and 1; a window of 0.1 s gained less, 0.3 s the same).
     subharmonic_db : float
         A note whose odd harmonics (at the pitch YIN found) carry this many dB less power than its even ones sounds an
-        octave higher: YIN locked onto its sub-octave (as it can where a short or reverberant note overlaps another).
+        octave higher: YIN locked onto its sub-octave (as it can where a short or reverberant note overlaps another);
+        the same for the harmonics that are not multiples of 3 or 4 (a twelfth, two octaves higher; version 5).
         Notes whose pitch is right measured at most 12.6 dB on the labelled phrases; the sub-octave errors 13-34 dB.
     """
 
-    version: int = 4
+    version: int = 5
     hop_length: int = 256
     frame_length: int = 2048
     level_frame_length: int = 1024
@@ -200,7 +210,7 @@ class NoteSettings(_Settings):
     attack_db: float = 40.0
     weak_flux: float = 3.0
     strong_flux: float = 25.0
-    held_attack_db: float = 20.0
+    held_attack_db: float = 14.0
     transient_flux: float = 12.0
     transient_db: float = 14.0
     release_db: float = 10.0
@@ -210,6 +220,8 @@ class NoteSettings(_Settings):
     split_semitones: float = 0.85
     partial_decay_db: float = 10.0
     subharmonic_db: float = 15.0
+    snap_before_s: float = 0.2
+    snap_after_s: float = 0.03
 
     _NUMBERS: ClassVar[dict] = {
         "version": ("int", 1, False), "hop_length": ("int", 1, False), "frame_length": ("int", 1, False),
@@ -224,7 +236,29 @@ class NoteSettings(_Settings):
         "longest_release_s": ("float", 0.0, True),
         "vibrato_s": ("float", 0.0, True), "split_semitones": ("float", 0.0, True),
         "partial_decay_db": ("float", 0.0, False), "subharmonic_db": ("float", 0.0, False),
+        "snap_before_s": ("float", 0.0, False), "snap_after_s": ("float", 0.0, False),
     }
+
+    #: Fields added after version 1, and the version that added them: settings saved by an older version (with a
+    #: model or a data set) lack them and load with their defaults.
+    _ADDED: ClassVar[dict] = {"snap_before_s": 5, "snap_after_s": 5}
+
+    @classmethod
+    def from_dict(cls, data: Any, *, what: str | None = None):
+        """Rebuild settings from :meth:`to_dict` output, older versions' too.
+
+        Settings saved by an older version take the defaults of the fields added since (:attr:`_ADDED`).
+
+        Raises
+        ------
+        ParameterError
+            Not a dict, unknown or missing keys, or a bad value (the message names it).
+        """
+        if isinstance(data, dict) and isinstance(data.get("version"), int) and not isinstance(data["version"], bool):
+            defaults = cls()
+            data = {**{name: getattr(defaults, name) for name, added in cls._ADDED.items()
+                       if data["version"] < added and name not in data}, **data}
+        return super().from_dict(data, what=what)
 
     def _check(self) -> None:
         lowest, highest = 2 * SR / self.frame_length, SR / 4

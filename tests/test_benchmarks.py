@@ -182,3 +182,16 @@ def test_import_costs_are_measured_step_by_step():
     assert all(r["seconds"] >= 0 and r["mb"] >= 0 for r in rows)
     assert rows[0]["mb"] < 50  # a fresh interpreter, not this process's peak
     assert sum(r["mb"] for r in rows if r["group"] == "librosa's imports") > 50  # scipy.signal and numba load here
+
+
+def test_note_detection_counts_single_note_files():
+    """--singles: the single case's first files, counted as exactly one note overall, per variant and per class."""
+    note_detection = _load("note_detection")
+    singles = note_detection.single_notes(3, seed=0, log=lambda text: None)
+    assert singles["files"] == 3 and singles["exactly_one"] == 3 and singles["misses"] == {}
+    assert singles["by_kind"] == {"at_zero": [1, 1], "lead": [1, 1], "filled": [1, 1]}
+    assert sum(n for _, n in singles["by_class"].values()) == 3
+    text = note_detection.format_singles({**singles, "exactly_one": 2, "misses": {"single-02-x-filled": 2}})
+    assert "2/3 (66.7 %)" in text and "single-02-x-filled (2 notes)" in text
+    with pytest.raises(SystemExit):
+        note_detection.main(["--singles", "-1"])

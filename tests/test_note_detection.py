@@ -27,15 +27,17 @@ def scores():
 
 def test_overall_figures(scores):
     overall = scores["overall"]
-    assert overall["onset_f"] >= 0.89  # 0.91 with NoteSettings version 4
-    assert overall["onset_offset_f"] >= 0.83  # 0.85 with NoteSettings version 4 (0.84 with version 3)
+    assert overall["onset_f"] >= 0.9  # 0.915 with NoteSettings version 5 (0.91 with version 4)
+    assert overall["onset_offset_f"] >= 0.84  # 0.859 with version 5 (0.85 with version 4, 0.84 with version 3)
     assert overall["pitch_share"] >= 0.93
     assert overall["exactly_one"] == 1.0  # every single-note file comes back as one note
     assert overall["no_notes"] == 0
 
 
-@pytest.mark.parametrize("case, onset_f", [("single", 0.95), ("gaps", 0.85), ("legato", 0.85), ("repeated", 0.74),
-                                           ("staccato", 0.92), ("vibrato", 0.9), ("reverb", 0.9), ("noise", 0.8)])
+# NoteSettings version 5 on these phrases: single 1.0, gaps 0.898, legato 0.92, repeated 0.786, staccato 0.958,
+# vibrato 0.929, reverb 1.0, noise 0.848
+@pytest.mark.parametrize("case, onset_f", [("single", 0.95), ("gaps", 0.88), ("legato", 0.9), ("repeated", 0.76),
+                                           ("staccato", 0.94), ("vibrato", 0.9), ("reverb", 0.95), ("noise", 0.82)])
 def test_figures_per_case(scores, case, onset_f):
     assert scores[case]["onset_f"] >= onset_f, scores[case]
 
@@ -107,6 +109,47 @@ def test_re_articulations_whose_level_dips_are_found(name, n_notes):
     (phrase,) = [p for p in phrases.make_phrases(["repeated"], n_per_case=20, seed=0) if p.name == name]
     found = find_notes(phrase.y, sr=phrase.sr).notes
     assert len(phrase.notes) == len(found) == n_notes
+    assert phrases.score([phrase], [found])["overall"]["onset_f"] == 1.0
+
+
+def test_twelfth_sub_harmonic_is_moved_up():
+    """YIN's third sub-harmonic on a short high guitar note (78 came back as 59 before NoteSettings version 5): the
+    harmonics that are not multiples of 3 are missing, so the note sounds a twelfth higher."""
+    (phrase,) = [p for p in phrases.make_phrases(["staccato"], n_per_case=10, seed=0)
+                 if p.name == "staccato-09-guitar-staccato"]
+    last = find_notes(phrase.y, sr=phrase.sr).notes[-1]
+    onset_s, _, f0_hz = phrase.notes[-1]
+    assert last.midi == round(69 + 12 * np.log2(f0_hz / 440.0)) == 78
+    assert abs(last.start_s - onset_s) <= 0.05
+
+
+def test_top_of_the_range_note_is_found():
+    """A piano's C8 (YIN: 4410 Hz, its shortest period of 5 samples) is a note, not "no notes found" (before
+    NoteSettings version 5 it fell outside fmax and the file had no notes)."""
+    y = render.render_note(render.default_soundfonts()["FluidR3"], 0, 108, velocity=100, duration_s=0.6,
+                           release_s=0.0)
+    (note,) = find_notes(y, sr=SR).notes
+    assert note.midi in (108, 109) and note.start_s == 0.0 and note.end_s == pytest.approx(0.6, abs=0.03)
+
+
+def test_loop_points_of_a_decaying_piano_sample_are_one_note():
+    """A TimGM6mb piano note whose sample clicks at loop points 14 dB and more under its attack: one note. With
+    NoteSettings version 4 (a held onset measured from the last attack, rise or not, 20 dB) it was five."""
+    (phrase,) = [p for p in phrases.make_phrases(["single"], n_per_case=51, seed=0)
+                 if p.name == "single-50-piano-at_zero"]
+    (note,) = find_notes(phrase.y, sr=phrase.sr).notes
+    assert note.midi == 65 and note.start_s == 0.0
+    assert phrases.score([phrase], [[note]])["overall"]["onset_offset_f"] == 1.0
+
+
+@pytest.mark.parametrize("case, index", [("reverb", 1), ("legato", 6)])
+def test_pitch_change_moves_to_the_flux_onset(case, index):
+    """A trombone's legato notes in a room and a violin's new bow strokes over the old note's release: the pitch track
+    changes up to 0.2 s late, the flux onset is on time (NoteSettings.snap_before_s). Onset F 0.83 and 0.8 with
+    NoteSettings version 4 (one note 55 ms and one 110 ms late)."""
+    phrase = phrases.make_phrases([case], n_per_case=index + 1, seed=0)[index]
+    found = find_notes(phrase.y, sr=phrase.sr).notes
+    assert len(found) == len(phrase.notes)
     assert phrases.score([phrase], [found])["overall"]["onset_f"] == 1.0
 
 

@@ -96,6 +96,14 @@ def test_legato_notes_follow_each_other_and_slurs_step_1_to_12_semitones(phrases
                 assert 1 <= abs(round(12 * np.log2(f1 / f0))) <= 12
 
 
+def test_single_notes_cover_every_class():
+    """Every ten single notes that are not piano decays play the ten classes (the piano decays take no turn)."""
+    singles = make_phrases(["single"], n_per_case=12, soundfonts=TIM)
+    others = [p.instrument for p in singles if p.kind != "piano_decay"]
+    assert len(others) == 10 and set(others) == set(DEFAULT_CLASSES)
+    assert [p.instrument for p in singles if p.kind == "piano_decay"] == ["piano"] * 2
+
+
 def test_single_note_files(singles):
     assert [p.kind for p in singles] == list(KINDS["single"])
     for p in singles:

@@ -75,6 +75,18 @@ def test_from_dict_refuses_other_layouts():
         NoteSettings.from_dict([1, 2])
 
 
+def test_older_note_settings_load_with_the_defaults_of_newer_fields():
+    """Settings saved by NoteSettings version 4 (a shipped model, a data set) have no snap_before_s/snap_after_s."""
+    old = {k: v for k, v in DEFAULT_NOTES.to_dict().items() if k not in ("snap_before_s", "snap_after_s")}
+    loaded = NoteSettings.from_dict({**old, "version": 4, "held_attack_db": 20.0})
+    assert loaded.version == 4 and loaded.held_attack_db == 20.0
+    assert (loaded.snap_before_s, loaded.snap_after_s) == (DEFAULT_NOTES.snap_before_s, DEFAULT_NOTES.snap_after_s)
+    with pytest.raises(ParameterError, match="missing \\['snap_after_s', 'snap_before_s'\\]"):
+        NoteSettings.from_dict({**old, "version": 5})  # a version that has them must carry them
+    with pytest.raises(ParameterError, match="missing \\['snap_after_s'"):
+        NoteSettings.from_dict({**old, "version": "4"})  # not a version: nothing is filled in
+
+
 def test_every_setting_changes_the_key():
     keys = {DEFAULT_NOTES.key()}
     for f in dataclasses.fields(NoteSettings):

@@ -123,11 +123,12 @@ class LabelledPhrase:
 def make_phrases(cases=None, *, n_per_case: int = 8, seed: int = 0, soundfonts=None, sr: int = SR) -> list:
     """Render labelled phrases of the benchmark's cases.
 
-    Phrase ``i`` of the ``c``-th case of :data:`CASES` plays class ``(3 * c + i) % 10`` of
-    :data:`~instrumentid.datasets.programs.DEFAULT_CLASSES` (so two phrases per case cover all ten classes) with
-    the variant ``KINDS[case][i % len(KINDS[case])]``; its random choices (program, SoundFont, pitches, lengths, level,
-    room, noise) come from a generator seeded with ``(seed, c, i)``, so a phrase does not depend on the other cases
-    asked for.
+    Phrase ``i`` of the ``c``-th case of :data:`CASES` plays the variant ``KINDS[case][i % len(KINDS[case])]`` and
+    class ``(3 * c + i) % 10`` of :data:`~instrumentid.datasets.programs.DEFAULT_CLASSES` (so ten phrases per case
+    cover all ten classes); the single notes' ``piano_decay`` variant plays the piano and is left out of that count
+    (ten of the other single notes cover the ten classes); its random choices (program, SoundFont, pitches, lengths,
+    level, room, noise) come from a generator seeded with ``(seed, c, i)``, so a phrase does not depend on the other
+    cases asked for.
 
     Parameters
     ----------
@@ -164,7 +165,10 @@ def make_phrases(cases=None, *, n_per_case: int = 8, seed: int = 0, soundfonts=N
         for i in range(int(n_per_case)):
             rng = np.random.default_rng([int(seed), c, i])
             kind = KINDS[case][i % len(KINDS[case])]
-            instrument = "piano" if kind == "piano_decay" else classes[(3 * c + i) % len(classes)]
+            # the piano-decay variant plays the piano; the other phrases take the classes in turn, so every class
+            # comes back in every ten of them
+            turn = i - sum(KINDS[case][j % len(KINDS[case])] == "piano_decay" for j in range(i))
+            instrument = "piano" if kind == "piano_decay" else classes[(3 * c + turn) % len(classes)]
             program = int(rng.choice(DEFAULT_CLASSES[instrument]))
             fonts = [s for s in sources if s.programs is None or program in s.programs]
             if not fonts:
