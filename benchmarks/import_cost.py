@@ -7,9 +7,9 @@ each, the wall time since start and the peak resident memory (``ru_maxrss``); th
 the steps before it (its own imports, less what earlier steps already loaded). Best of ``--repeat`` processes (the
 lowest time and memory of each step). The first group is what predict needs besides librosa (decoding, resampling,
 ``scipy.fft`` and ``scipy.ndimage`` of the features and the note detector, instrumentid itself, the numpy model); the
-second is what the librosa calls of note detection (``instrumentid/notes.py``) and of the features
-(``instrumentid/features.py``) import: ``scipy.signal``, numba and the machine code of librosa's numba functions
-loaded from their cache. Then the cold ``predict`` itself.
+second is what librosa's calls in note detection and the features imported before ``instrumentid/dsp.py`` took
+their place: ``scipy.signal``, numba and the machine code of librosa's numba functions loaded from their cache
+(predict no longer imports them; the cold ``predict`` itself, measured last, shows it).
 """
 
 from __future__ import annotations

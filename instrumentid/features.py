@@ -28,11 +28,11 @@ The note is peak-normalized first, so the vector does not depend on the recordin
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from instrumentid import dsp
 from instrumentid.audio import valid_audio
 from instrumentid.errors import ParameterError
 from instrumentid.settings import DEFAULT_FEATURES, SR, FeatureSettings
@@ -84,75 +84,15 @@ def _valid_note(y, sr, settings: FeatureSettings) -> np.ndarray:
     return y.astype(np.float32)
 
 
-def _librosa_mel(*, sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    import librosa
-
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-
-
-def _librosa_window(*, n_fft: int) -> np.ndarray:
-    import librosa
-
-    return librosa.filters.get_window("hann", n_fft, fftbins=True)
-
-
-#: What :func:`_kept_array` computes with librosa, by kind.
-_LIBROSA_ARRAYS: dict[str, Callable[..., np.ndarray]] = {"mel": _librosa_mel, "window": _librosa_window}
-
-
-def _kept_array(kind: str, shape: tuple, **args) -> np.ndarray:
-    """An array librosa computes (``kind`` of :data:`_LIBROSA_ARRAYS` with ``args``), kept in the cache folder.
-
-    Computed once per machine and librosa version, then read back with numpy: the same bits, without importing
-    librosa's ``filters`` (``scipy.signal``, numba: most of the import time and memory of a process that only needs
-    the features, ``benchmarks/import_cost.py``). A missing, unreadable or misshapen file is computed again; a cache
-    folder that cannot be written is no error.
-
-    Returns
-    -------
-    np.ndarray [shape=shape] (read-only)
-    """
-    import hashlib
-    import json
-    from importlib.metadata import version
-
-    from instrumentid.util import atomic_file, cache_dir
-
-    spec = json.dumps({"kind": kind, "librosa": version("librosa"), **args}, sort_keys=True)
-    path = cache_dir() / "filters" / f"{kind}-{hashlib.sha256(spec.encode()).hexdigest()[:16]}.npy"
-    try:
-        array = np.load(path, allow_pickle=False)
-        ok = array.shape == shape and bool(np.isfinite(array).all())
-    except (OSError, ValueError):
-        ok = False
-    if not ok:
-        array = _LIBROSA_ARRAYS[kind](**args)
-        try:
-            with atomic_file(path) as tmp:
-                with open(tmp, "wb") as fh:
-                    np.save(fh, array, allow_pickle=False)
-        except OSError:
-            pass  # a cache folder that cannot be written: computed again by the next process, nothing else changes
-    array.flags.writeable = False
-    return array
-
-
 @functools.lru_cache(maxsize=4)
 def _mel_basis(settings: FeatureSettings) -> np.ndarray:
     """The mel filter bank librosa builds for ``settings``, float32 [shape=(n_mels, 1 + n_fft // 2)] (read-only)."""
     s = settings
-    return _kept_array("mel", (s.n_mels, 1 + s.n_fft // 2), sr=s.sr, n_fft=s.n_fft, n_mels=s.n_mels, fmin=s.fmin,
-                       fmax=s.fmax)
+    return dsp.mel_basis(s.sr, s.n_fft, s.n_mels, s.fmin, s.fmax)
 
 
 #: Most STFT frames analysed together (their float64 spectra stay in cache); a longer note is analysed alone.
 BATCH_FRAMES = 256
-
-
-@functools.lru_cache(maxsize=4)
-def _window(n_fft: int) -> np.ndarray:
-    """The periodic Hann window of librosa's STFT, float64 [shape=(n_fft,)] (read-only, kept)."""
-    return _kept_array("window", (n_fft,), n_fft=n_fft)
 
 
 @functools.lru_cache(maxsize=4)
@@ -244,7 +184,7 @@ def _stft_power(ys: list, settings: FeatureSettings) -> np.ndarray:
     from scipy.fft import rfft
 
     view, starts = _frames(ys, settings)
-    window = _window(settings.n_fft)
+    window = dsp.hann_window(settings.n_fft)
     power = np.empty((len(starts), 1 + settings.n_fft // 2), dtype=np.float32)
     step = 128  # frames per FFT call: the frames and their float64 spectra stay in cache, none is kept
     windowed = np.empty((min(step, len(starts)), settings.n_fft))
@@ -290,43 +230,11 @@ def _f0(ys: list, settings: FeatureSettings) -> list:
     hop_length=hop_length)`` (its cumulative mean normalized difference from an FFT autocorrelation, troughs under
     0.1, parabolic interpolation), on every note's frames at once and with lags along the rows' contiguous axis.
     """
-    from scipy.fft import irfft, next_fast_len, rfft
-
     s = settings
     heads = [y[: max(s.n_fft, int(s.f0_max_s * s.sr))] for y in ys]
     view, starts = _frames(heads, s)
-    frames = view[starts]
     fmin, fmax = s.f0_range_hz
-    min_period = int(np.floor(s.sr / fmax))
-    max_period = min(int(np.ceil(s.sr / fmin)), s.n_fft - 1)
-    n_pad = next_fast_len(2 * s.n_fft - 1, real=True)
-    spectrum = rfft(frames, n=n_pad, axis=-1)
-    power = np.square(spectrum.real)
-    power += np.square(spectrum.imag)  # re**2 + im**2, without the temporaries
-    acf = irfft(power, n=n_pad, axis=-1)[:, : max_period + 1]
-    energy = np.cumsum(np.square(frames[:, :max_period]), axis=-1)
-    energy[:, 0] = 0  # librosa zeroes the first row of the running energy before subtracting it
-    diff = 2 * (acf[:, :1] - acf[:, 1:]) - energy  # difference function at lags 1..max_period
-    mean = np.cumsum(diff, axis=-1) / np.arange(1, max_period + 1)
-    denominator = mean[:, min_period - 1 :]
-    cmnd = diff[:, min_period - 1 :] / (denominator + np.finfo(denominator.dtype).tiny)
-    # the first trough under the threshold, else the global minimum
-    trough = np.zeros(cmnd.shape, dtype=bool)
-    trough[:, 1:-1] = (cmnd[:, 1:-1] < cmnd[:, :-2]) & (cmnd[:, 1:-1] <= cmnd[:, 2:])
-    trough[:, 0] = cmnd[:, 0] < cmnd[:, 1]
-    trough[:, -1] = cmnd[:, -1] < cmnd[:, -2]
-    trough &= cmnd < 0.1
-    period = np.where(trough.any(axis=1), np.argmax(trough, axis=1), np.argmin(cmnd, axis=1))
-    # parabolic interpolation around the chosen lag (none at the ends)
-    rows = np.arange(cmnd.shape[0])
-    inner = np.clip(period, 1, cmnd.shape[1] - 2)
-    left, mid, right = cmnd[rows, inner - 1], cmnd[rows, inner], cmnd[rows, inner + 1]
-    a = right + left - 2 * mid
-    b = (right - left) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shift = np.where(np.abs(b) >= np.abs(a), 0.0, -b / a)
-    shift[(period == 0) | (period == cmnd.shape[1] - 1)] = 0.0
-    f0 = s.sr / (min_period + period + shift)
+    f0 = dsp.yin(view[starts], sr=s.sr, fmin=fmin, fmax=fmax)
     bounds = np.cumsum([0] + [1 + len(h) // s.hop_length for h in heads])
     return [f0[i:j] for i, j in zip(bounds[:-1], bounds[1:], strict=True)]
 

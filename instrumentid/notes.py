@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from instrumentid import dsp
 from instrumentid.audio import prepare
 from instrumentid.errors import ParameterError
 from instrumentid.settings import DEFAULT_NOTES, SR, NoteSettings
@@ -57,9 +58,7 @@ _SEMITONE_DOWN = 2.0 ** (-1 / 12)
 
 def midi_to_name(midi: int) -> str:
     """Note name with sharps and octave, e.g. 61 -> ``"C#4"``."""
-    import librosa
-
-    return librosa.midi_to_note(int(midi), unicode=False)
+    return dsp.midi_to_note(midi)
 
 
 def _hz_to_midi(f0_hz: float) -> float:
@@ -167,8 +166,6 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
     ParameterError
         Unusable audio (see :func:`instrumentid.audio.valid_audio`) or settings that are not NoteSettings.
     """
-    import librosa
-
     if not isinstance(settings, NoteSettings):
         raise ParameterError(f"settings must be NoteSettings, got {type(settings).__name__}")
     s = settings
@@ -182,20 +179,19 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
 
     # Level (dB), relative to the recording's loudest frame and to an absolute floor (never to a percentile of the
     # recording's own level: notes that fill the file have no quiet part to measure a floor on).
-    rms = _in_blocks(lambda part, _: librosa.feature.rms(y=part, frame_length=s.level_frame_length,
-                                                         hop_length=hop_length, center=False)[0],
-                     y, s.level_frame_length, hop_length)
-    level_db = librosa.amplitude_to_db(rms, ref=1.0, amin=1e-10, top_db=None)
+    rms = _in_blocks(lambda part, _: dsp.rms(part, s.level_frame_length, hop_length), y, s.level_frame_length,
+                     hop_length)
+    level_db = dsp.amplitude_to_db(rms)
     threshold_db = max(float(level_db.max()) - s.top_db, s.floor_db)
     n_frames = level_db.size
     # Pitch track (MIDI, fractional) and how periodic each frame is at that pitch: a note sounds where the level is
     # over the threshold and the sound is pitched, so background noise and a tail sunk into it are not notes.
-    f0 = _in_blocks(lambda part, _: librosa.yin(part, fmin=fmin, fmax=fmax, sr=SR, frame_length=frame_length,
-                                             hop_length=hop_length, center=False), y, frame_length, hop_length)
+    f0 = _in_blocks(lambda part, _: dsp.yin(dsp.frame(part, frame_length, hop_length).T, sr=SR, fmin=fmin, fmax=fmax),
+                    y, frame_length, hop_length)
     f0 = f0[:n_frames]
     aperiodicity = _aperiodicity(y, f0, frame_length=frame_length, hop_length=hop_length)
     active = _clean_mask((level_db > threshold_db) & (aperiodicity < s.max_aperiodicity), gap=3, island=3)
-    midi_track = librosa.hz_to_midi(f0)
+    midi_track = dsp.hz_to_midi(f0)
 
     spectrum = _Spectrum(y, n_fft=frame_length, hop_length=hop_length, n_frames=n_frames)
     envelope, harmonics = _spectral_pass(spectrum, f0)
@@ -244,7 +240,7 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
             raw = raw[np.abs(raw - key) <= 1.0]  # leave out octave errors and the glide into the note
             if raw.size == 0:
                 continue
-            f0_hz = float(librosa.midi_to_hz(np.median(raw)))
+            f0_hz = float(dsp.midi_to_hz(np.median(raw)))
             # within a semitone of the range: YIN's shortest period is a whole number of samples (at C8, 5: 4410 Hz,
             # a semitone over C8), and a piano's top notes are tuned sharp
             if not fmin * _SEMITONE_DOWN <= f0_hz <= fmax / _SEMITONE_DOWN:
@@ -331,14 +327,12 @@ class _Spectrum:
         first : int
             The frame of the first column.
         """
-        import librosa
-
         a, b = max(lo, 0), min(hi, self.n_frames)
         if b - a < least:
             b = min(self.n_frames, max(a, 0) + least)
             a = max(0, b - least)
         part = _frame_span(self.y, a, b, frame_length=self.n_fft, hop_length=self.hop_length)
-        return np.abs(librosa.stft(part, n_fft=self.n_fft, hop_length=self.hop_length, center=False)), a
+        return dsp.stft_magnitude(part, self.n_fft, self.hop_length), a
 
 
 def _block_bounds(n_frames: int) -> list[tuple[int, int]]:
@@ -377,14 +371,12 @@ def _spectral_pass(spectrum: _Spectrum, f0: np.ndarray) -> tuple[np.ndarray, np.
     harmonics : np.ndarray [shape=(8, n_frames)], float32
         Row ``h - 1``: the magnitude near harmonic ``h``.
     """
-    import librosa
-
     n_frames, n_bins = spectrum.n_frames, spectrum.n_bins
     bin_hz = SR / spectrum.n_fft
 
     def first_pass(lo, hi):
         magnitude, _ = spectrum.frames(lo, hi)
-        block_db = librosa.power_to_db(librosa.feature.melspectrogram(S=magnitude**2, sr=SR), top_db=None)
+        block_db = dsp.power_to_db(dsp.melspectrogram(magnitude**2, SR))
         near_max = np.empty((_N_HARMONICS, hi - lo), np.float32)
         for h in range(1, _N_HARMONICS + 1):
             bins = np.rint(h * f0[lo:hi] / bin_hz).astype(int)
@@ -411,8 +403,8 @@ def _spectral_pass(spectrum: _Spectrum, f0: np.ndarray) -> tuple[np.ndarray, np.
 
     def second_pass(lo, hi):
         first = max(lo - reach, 0)
-        part = librosa.onset.onset_strength(S=np.maximum(mel_db[:, first:hi], floor), sr=SR,
-                                            hop_length=spectrum.hop_length, lag=2, max_size=3)
+        part = dsp.onset_strength(np.maximum(mel_db[:, first:hi], floor), hop_length=spectrum.hop_length, lag=2,
+                                  max_size=3)
         return part[lo - first:]
 
     envelope: np.ndarray | None = None
@@ -445,14 +437,12 @@ def _aperiodicity(y: np.ndarray, f0: np.ndarray, *, frame_length: int, hop_lengt
     np.ndarray [shape=(n_frames,)]
         In [0, 2].
     """
-    import librosa
-
     half = frame_length // 2
     period = SR / f0
 
     def block(part, frames_at):
         p = period[frames_at]
-        frames = librosa.util.frame(part, frame_length=frame_length, hop_length=hop_length)[:, : p.size]
+        frames = dsp.frame(part, frame_length, hop_length)[:, : p.size]
         head = frames[:half]
         energy = np.einsum("ij,ij->j", head, head)
         best = np.full(p.size, np.inf)
@@ -576,10 +566,8 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
 
     ``envelope`` is the onset function (see :func:`_spectral_pass`), ``spectrum`` the recording's STFT magnitude.
     """
-    import librosa
-
-    peaks = librosa.onset.onset_detect(onset_envelope=envelope, sr=SR, hop_length=hop_length, units="frames")
-    onsets = librosa.onset.onset_backtrack(peaks, envelope) if peaks.size else peaks
+    peaks = dsp.onset_detect(envelope, sr=SR, hop_length=hop_length)
+    onsets = dsp.onset_backtrack(peaks, envelope) if peaks.size else peaks
     loudest_db = float(level_db.max())
     typical = float(np.median(envelope[: level_db.size][level_db > threshold_db])) if active.any() else 0.0
     strength = envelope[peaks] / max(typical, 1e-6)
@@ -775,15 +763,12 @@ def _rises_at(spectrum: _Spectrum, key: int, attack: int, change: int, *, within
     True when, 2 frames before ``attack``, they were more than ``drop_db`` under their level at ``change`` (the
     note was not sounding yet) and within ``within`` frames after ``attack`` they came within ``drop_db`` of it.
     """
-    import librosa
-
     bin_hz = SR / n_fft
-    f0_hz = float(librosa.midi_to_hz(key))
+    f0_hz = float(dsp.midi_to_hz(key))
     bins = [round(h * f0_hz / bin_hz) for h in range(1, 7) if h * f0_hz < SR / 2]
     lo = max(attack - 2, 0)
     magnitude, first = spectrum.frames(lo, change + 3)
-    energy_db = librosa.amplitude_to_db(magnitude[bins, lo - first: change + 3 - first].sum(axis=0), ref=1.0,
-                                        amin=1e-10, top_db=None)
+    energy_db = dsp.amplitude_to_db(magnitude[bins, lo - first: change + 3 - first].sum(axis=0))
     reference = float(energy_db[-3:].max())
     before = energy_db[0] < reference - drop_db if attack >= 2 else True
     return bool(before and energy_db[: within + 3].max() >= reference - drop_db)
@@ -866,14 +851,12 @@ def _harmonic_rise(spectrum: _Spectrum, key: int, change: int, *, earliest: int,
         A frame in ``[earliest, change]`` (``change`` itself when the harmonics were already there, e.g. an
         octave leap up, whose harmonics are the old note's).
     """
-    import librosa
-
     bin_hz = SR / n_fft
-    f0_hz = float(librosa.midi_to_hz(key))
+    f0_hz = float(dsp.midi_to_hz(key))
     bins = [round(h * f0_hz / bin_hz) for h in range(1, 7) if h * f0_hz < SR / 2]
     magnitude, first = spectrum.frames(min(earliest, change), change + 3)
     energy = magnitude[bins].sum(axis=0)
-    energy_db = librosa.amplitude_to_db(energy, ref=1.0, amin=1e-10, top_db=None)
+    energy_db = dsp.amplitude_to_db(energy)
     reference = energy_db[change - first: change - first + 3].max()
     low = np.flatnonzero(energy_db[earliest - first: change + 1 - first] < reference - drop_db)
     return earliest + int(low[-1]) + 1 if low.size else change
