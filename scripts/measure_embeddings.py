@@ -185,11 +185,16 @@ LR_C, LR_ITER = 0.1, 500
 
 def load_embedding(inputs: Path, name: str, frames: int) -> np.ndarray:
     """The embedding ``model:layer`` (:data:`EMBEDDINGS`) of every note: np.ndarray [shape=(n_notes, d)]."""
-    model, layer = name.split(":")
+    model, _, layer = name.partition(":")
+    if model not in MODELS or not layer:
+        raise SystemExit(f"embedding {name!r}: expected MODEL:LAYER with MODEL one of {', '.join(MODELS)}")
     path = embeddings_path(inputs, model, frames)
     if not path.exists():
         raise SystemExit(f"{path} is missing: run stage 'embed' (TF venv) with --models {model} --frames {frames}")
     with np.load(path) as z:
+        layers = [*z.files, *(["pools"] if "mean_pool" in z.files else [])]
+        if layer not in layers:
+            raise SystemExit(f"embedding {name!r}: {model} has the layers {', '.join(layers)}")
         return np.hstack([z["mean_pool"], z["max_pool"]]) if layer == "pools" else z[layer]
 
 
@@ -241,10 +246,10 @@ def measure(args) -> int:
         row(name, held, (time.perf_counter() - t) / len(names) / args.seeds)
         return held
 
+    embeddings = {name: load_embedding(inputs, name, args.frames) for name in args.embeddings}
     base = run("MLP shipped (120 features)",
                lambda n, s: train_mlp_logits(X, y, src != n, [src == n], seed=s, n_classes=C)[0])
-    for emb_name in args.embeddings:
-        E = load_embedding(inputs, emb_name, args.frames)
+    for emb_name, E in embeddings.items():
         label = f"{emb_name} ({E.shape[1]})"
         if "lr" in args.recipes:
             run(f"{label}: lr", lambda n, s, E=E: train_lr_logits(E, y, src != n, src == n))
