@@ -2,8 +2,9 @@
 
 The notes are exactly the default data set's (``instrumentid.datasets.soundfont.feature_table`` with its defaults:
 every default source and class, seed 0, 3 renders per note, the default variation): each planned note is rendered
-again with :func:`~instrumentid.datasets.soundfont.render_varied` (same plan, seed and variation), so row ``i`` of the
-patches is row ``i`` of the feature table (checked: same source, program, pitch, velocity and length). Each note is
+again with :func:`~instrumentid.datasets.soundfont.render_varied_many` (same plan, seed and variation), so row ``i``
+of the patches is row ``i`` of the feature table (checked: same source, program, pitch, velocity and length; the
+rendering and the check are :func:`rendered_table`, which ``scripts/measure_embeddings.py`` uses too). Each note is
 peak-normalised and its first :data:`PATCH_S` seconds from the onset (zero-padded when shorter) become a log-mel patch
 (:data:`N_MELS` bands from 30 Hz to 11,025 Hz x :data:`N_FRAMES` frames, dB re the patch's peak, floored at -80 dB),
 cached as float16 in ``<cache>/cnn/patches-<key>.npy``.
@@ -127,21 +128,40 @@ def log_mel_patch(y: np.ndarray) -> np.ndarray:
     return librosa.power_to_db(S, ref=np.max, amin=1e-10, top_db=TOP_DB).astype(np.float16)
 
 
-def _patch_chunk(rows: list, *, variation: dict) -> list:
-    """Worker task: render planned notes and their patches (None for a note rendered silent)."""
-    out = []
-    for row in rows:
-        y = sfds.render_varied(row, variation=variation)
-        out.append(None if y is None else log_mel_patch(y))
-    return out
+def _note_chunk(rows: list, *, variation: dict, note_fn) -> list:
+    """Worker task: render planned notes and apply ``note_fn`` to each (None for a note rendered silent)."""
+    return [None if y is None else note_fn(y) for y in sfds.render_varied_many(rows, variation=variation)]
 
 
-def patch_table(*, jobs: int | None) -> tuple:
-    """The default data set's notes as log-mel patches, aligned with its feature table (cached).
+def rendered_path(kind: str, settings: dict, table_key: str) -> Path:
+    """Where :func:`rendered_table` caches the notes of feature table ``table_key`` through ``settings``."""
+    return cache_dir() / kind / f"patches-{settings_key({'table': table_key, 'patch': settings})}.npy"
+
+
+def rendered_table(kind: str, note_fn, settings: dict, shape: tuple, *, jobs: int | None) -> tuple:
+    """Every note of the default data set rendered again and passed through ``note_fn``, row-aligned (cached).
+
+    The notes are planned and rendered exactly as ``sfds.feature_table`` does with its defaults (same plan, seed and
+    variation), so row ``i`` of the result is row ``i`` of the feature table (checked: same source, program, pitch,
+    velocity and length).
+
+    Parameters
+    ----------
+    kind : str
+        Cache folder: ``<cache>/<kind>/patches-<key>.npy``.
+    note_fn : callable
+        A module-level function: one rendered note (np.ndarray [shape=(n,)] at :data:`SR`, from its onset) ->
+        np.ndarray of ``shape``.
+    settings : dict
+        What ``note_fn`` computes (part of the cache key; bump a version in it when the code changes).
+    shape : tuple of int
+        Shape of one note's array.
+    jobs : int, optional
+        Worker processes for rendering.
 
     Returns
     -------
-    P : np.ndarray [shape=(n_notes, N_MELS, N_FRAMES), dtype=float16]
+    P : np.ndarray [shape=(n_notes, *shape)]
     X : np.ndarray [shape=(n_notes, 120), dtype=float32]
         The feature table's rows (the baseline's input).
     meta : list of dict
@@ -150,18 +170,15 @@ def patch_table(*, jobs: int | None) -> tuple:
         The feature table's info.
     """
     X, meta, info = sfds.feature_table(jobs=jobs)
-    patch_settings = {"version": PATCH_VERSION, "n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS, "fmin": FMIN,
-                      "fmax": FMAX, "n_frames": N_FRAMES, "top_db": TOP_DB}
-    key = settings_key({"table": info["cache_key"], "patch": patch_settings})
-    path = cache_dir() / "cnn" / f"patches-{key}.npy"
+    path = rendered_path(kind, settings, info["cache_key"])
     if path.exists():
         P = np.load(path)
     else:
         rows = sfds.plan_notes(default_sources(), read_programs(DEFAULT_CLASSES), seed=info["settings"]["seed"],
                                renders=info["settings"]["renders_per_note"])
         chunks = [rows[k : k + CHUNK_NOTES] for k in range(0, len(rows), CHUNK_NOTES)]
-        task = functools.partial(_patch_chunk, variation=dict(VARIATION))
-        done = map_in_workers(task, chunks, jobs=jobs, desc="rendering patches", unit="note",
+        task = functools.partial(_note_chunk, variation=dict(VARIATION), note_fn=note_fn)
+        done = map_in_workers(task, chunks, jobs=jobs, desc=f"rendering notes ({kind})", unit="note",
                               sizes=[len(c) for c in chunks])
         flat = [p for chunk in done for p in chunk]
         kept = [i for i, p in enumerate(flat) if p is not None]
@@ -174,9 +191,23 @@ def patch_table(*, jobs: int | None) -> tuple:
         tmp = path.with_suffix(".tmp.npy")
         np.save(tmp, P)
         tmp.replace(path)
-    if P.shape != (len(meta), N_MELS, N_FRAMES):
-        raise SystemExit(f"cached patches {path} have shape {P.shape}, expected {(len(meta), N_MELS, N_FRAMES)}")
+    if P.shape != (len(meta), *shape):
+        raise SystemExit(f"cached patches {path} have shape {P.shape}, expected {(len(meta), *shape)}")
     return P, X, meta, info
+
+
+def patch_table(*, jobs: int | None) -> tuple:
+    """The default data set's notes as log-mel patches (:func:`log_mel_patch`), aligned with its feature table.
+
+    Returns
+    -------
+    P : np.ndarray [shape=(n_notes, N_MELS, N_FRAMES), dtype=float16]
+    X, meta, info
+        As :func:`rendered_table`.
+    """
+    patch_settings = {"version": PATCH_VERSION, "n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS, "fmin": FMIN,
+                      "fmax": FMAX, "n_frames": N_FRAMES, "top_db": TOP_DB}
+    return rendered_table("cnn", log_mel_patch, patch_settings, (N_MELS, N_FRAMES), jobs=jobs)
 
 
 # ----------------------------------------------------------------------------------------------- the network
