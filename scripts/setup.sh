@@ -77,8 +77,8 @@ mapfile -t deps <<<"$deps_list"
 "${pip[@]}" "${deps[@]}"
 # The package itself; its requirements are all in place, and pip must not resolve tinysoundfont's again.
 "${pip[@]}" --no-deps -e .
-# librosa compiles its numba functions on first use and caches the machine code (beside its sources): analyse one
-# short tone now, so that the first `instrumentid predict` loads that code instead of compiling it.
+# Analyse one short tone now: the analysis keeps librosa's mel filter banks and STFT window in the cache folder, so
+# the first `instrumentid predict` reads them and never imports librosa (instrumentid/dsp.py).
 "$VENV/bin/python" -W ignore -c "import numpy as np; from instrumentid.analysis import analyze
 analyze(0.5 * np.sin(2 * np.pi * 440 * np.arange(22050) / 22050), sr=22050)"
 touch "$VENV/.installed"
