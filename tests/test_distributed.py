@@ -475,8 +475,14 @@ def _interrupt_when_written(cmd: list, out, env: dict, *, timeout_s: float = 180
     """Run ``cmd``, press Ctrl+C (SIGINT) once a readable Parquet part with rows is in ``out``; its exit and stderr."""
     import pyarrow.parquet as pq
 
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    # A suite started in the background by a shell without job control runs with SIGINT ignored, and a child would
+    # inherit that (Python then installs no KeyboardInterrupt): the child gets the default, as in a terminal.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and proc.poll() is None:
