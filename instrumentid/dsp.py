@@ -148,24 +148,46 @@ def midi_to_note(midi: int) -> str:
     return f"{PITCH_CLASSES[midi % 12]}{midi // 12 - 1}"
 
 
+def frame_magnitudes(frames: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """The magnitude spectrum of every frame, as ``librosa.stft`` computes each column.
+
+    Each frame times a float64 Hann window, its real FFT rounded to complex64 as librosa stores it, then the
+    magnitude; a few frames per FFT call, so the windowed frames and their spectra stay in the processor's cache.
+
+    Parameters
+    ----------
+    frames : np.ndarray [shape=(n, n_fft), dtype=float32]
+        One frame per row (may be a strided view).
+    rows : np.ndarray [shape=(n_frames,), dtype=int], optional
+        The rows of ``frames`` that are frames (default: all), e.g. the frames of several signals in a view of every
+        window of them laid end to end, so the view need not be copied.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames, 1 + n_fft // 2), dtype=float32]
+    """
+    from scipy.fft import rfft
+
+    n_fft = frames.shape[-1]
+    n = frames.shape[0] if rows is None else len(rows)
+    out = np.empty((n, 1 + n_fft // 2), dtype=np.float32)
+    window = hann_window(n_fft)
+    step = 128
+    for i in range(0, n, step):
+        block = frames[i:i + step] if rows is None else frames[rows[i:i + step]]
+        # the windowed frames are freed once their spectrum exists, before it is rounded to complex64
+        np.abs(rfft(block * window, axis=-1).astype(np.complex64), out=out[i:i + step])
+    return out
+
+
 def stft_magnitude(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
     """``np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length, center=False))`` of a float32 signal.
-
-    A float64 Hann window, the spectrum rounded to complex64 as librosa stores it, then its magnitude.
 
     Returns
     -------
     np.ndarray [shape=(1 + n_fft // 2, n_frames), dtype=float32]
     """
-    from scipy.fft import rfft
-
-    frames = frame(y, n_fft, hop_length).T  # (n_frames, n_fft), a view
-    out = np.empty((frames.shape[0], 1 + n_fft // 2), dtype=np.float32)
-    window = hann_window(n_fft)
-    step = 128  # frames per FFT call: the windowed frames and their spectra stay in cache
-    for i in range(0, frames.shape[0], step):
-        np.abs(rfft(frames[i:i + step] * window, axis=-1).astype(np.complex64), out=out[i:i + step])
-    return out.T
+    return frame_magnitudes(frame(y, n_fft, hop_length).T).T
 
 
 def melspectrogram(S: np.ndarray, sr: int) -> np.ndarray:

@@ -84,7 +84,6 @@ def _valid_note(y, sr, settings: FeatureSettings) -> np.ndarray:
     return y.astype(np.float32)
 
 
-@functools.lru_cache(maxsize=4)
 def _mel_basis(settings: FeatureSettings) -> np.ndarray:
     """The mel filter bank librosa builds for ``settings``, float32 [shape=(n_mels, 1 + n_fft // 2)] (read-only)."""
     s = settings
@@ -181,19 +180,9 @@ def _stft_power(ys: list, settings: FeatureSettings) -> np.ndarray:
     -------
     np.ndarray [shape=(1 + n_fft // 2, sum of 1 + len(y) // hop_length), dtype=float32, Fortran order]
     """
-    from scipy.fft import rfft
-
     view, starts = _frames(ys, settings)
-    window = dsp.hann_window(settings.n_fft)
-    power = np.empty((len(starts), 1 + settings.n_fft // 2), dtype=np.float32)
-    step = 128  # frames per FFT call: the frames and their float64 spectra stay in cache, none is kept
-    windowed = np.empty((min(step, len(starts)), settings.n_fft))
-    for i in range(0, len(starts), step):
-        rows = starts[i : i + step]
-        frames = np.multiply(view[rows], window, out=windowed[: len(rows)])
-        # |X| of the complex64 spectrum squared in place: the same float32 operations as np.abs(X) ** 2
-        block = np.abs(rfft(frames, axis=-1).astype(np.complex64), out=power[i : i + step])
-        np.square(block, out=block)
+    power = dsp.frame_magnitudes(view, starts)
+    np.square(power, out=power)  # the same float32 operations as np.abs(X) ** 2
     return power.T
 
 
