@@ -543,11 +543,11 @@ def _hold(track: np.ndarray) -> np.ndarray:
 def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *, threshold_db: float,
              rise_db: float, attack_db: float, held_attack_db: float, weak_flux: float, strong_flux: float,
              transient_flux: float, transient_db: float, release_db: float, min_frames: int,
-             hop_length: int) -> tuple[list[int], dict[int, float]]:
+             hop_length: int) -> tuple[list[int], tuple[np.ndarray, np.ndarray]]:
     """Frames where notes start: spectral-flux onsets that are attacks, and sounding stretches that rise.
 
     Returns the attacks (frames, in time order) and the peak of every spectral-flux onset at least ``weak_flux``
-    strong, attack or not (frame -> strength): where a pitch change without an attack begins
+    strong, attack or not (its frames, ascending, and strengths): where a pitch change without an attack begins
     (:func:`_snap_to_onsets`; not backtracked, which moved a slur's change back to the flux minimum before it).
 
     The onset function is SuperFlux-style (``lag=2``, ``max_size=3``: robust to vibrato); its onsets are backtracked
@@ -605,11 +605,12 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
             starts.add(int(frame))
             if after - before.min() >= rise_db:
                 risen.add(int(frame))
-    candidates = {int(f): float(x) for f, x in zip(peaks.tolist(), strength.tolist(), strict=True) if x >= weak_flux}
-    return _dedupe(sorted(starts), gap=min_frames), candidates
+    strength = strength.astype(np.float64)  # compared with weak_flux in float64, as the attacks above
+    strong = strength >= weak_flux
+    return _dedupe(sorted(starts), gap=min_frames), (peaks[strong], strength[strong])
 
 
-def _snap_to_onsets(runs: list, onsets: dict, *, before: int, after: int, shortest: int) -> list:
+def _snap_to_onsets(runs: list, onsets: tuple, *, before: int, after: int, shortest: int) -> list:
     """Move each pitch change within one attack to the strongest spectral-flux peak near it.
 
     A change of pitch shows in the pitch track only once the new note dominates what still sounds of the old one (its
@@ -622,8 +623,8 @@ def _snap_to_onsets(runs: list, onsets: dict, *, before: int, after: int, shorte
     ----------
     runs : list of (lo, hi, key)
         One attack's pitch runs, in absolute frames, in time order and touching.
-    onsets : dict
-        Onset frame -> strength (see :func:`_attacks`).
+    onsets : (np.ndarray, np.ndarray)
+        Onset frames, ascending, and their strengths (see :func:`_attacks`).
     before, after, shortest : int
         Frames.
 
@@ -631,12 +632,14 @@ def _snap_to_onsets(runs: list, onsets: dict, *, before: int, after: int, shorte
     -------
     list of (lo, hi, key)
     """
+    frames, strengths = onsets
     out = [list(run) for run in runs]
     for previous, run in itertools.pairwise(out):
-        near = [f for f in onsets if run[0] - before <= f <= run[0] + after
-                and f - previous[0] >= shortest and run[1] - f >= shortest]
-        if near:
-            previous[1] = run[0] = max(near, key=lambda f: onsets[f])
+        lo, hi = np.searchsorted(frames, [run[0] - before, run[0] + after + 1])
+        near = frames[lo:hi]
+        keep = (near - previous[0] >= shortest) & (run[1] - near >= shortest)
+        if keep.any():  # the strongest; of equal ones, the first
+            previous[1] = run[0] = int(near[keep][np.argmax(strengths[lo:hi][keep])])
     return [(lo, hi, key) for lo, hi, key in out]
 
 
