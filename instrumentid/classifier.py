@@ -124,6 +124,10 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         Standard deviation of Gaussian noise added to the standardized training features of every batch (the lab:
         0; the shipped model's recipe, :data:`~instrumentid.settings.SHIPPED_TRAINING`, uses it against
         over-fitting the recordings it trains on).
+    members : int > 0
+        Networks of ``hidden_units`` trained with consecutive seeds and merged into one network whose logits are
+        their mean (:func:`instrumentid.model.merge_nets`); 1 (the lab) trains one. ``model_`` then has
+        ``members * hidden_units`` hidden units.
 
     Attributes
     ----------
@@ -150,7 +154,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, hidden_units=DEFAULT_TRAINING.hidden_units, activation=DEFAULT_TRAINING.activation,
                  lr=DEFAULT_TRAINING.lr, epochs=DEFAULT_TRAINING.epochs, batch_size=DEFAULT_TRAINING.batch_size,
                  random_state=DEFAULT_TRAINING.seed, verbose=False, feature_settings=None, note_settings=None,
-                 input_noise=DEFAULT_TRAINING.input_noise):
+                 input_noise=DEFAULT_TRAINING.input_noise, members=DEFAULT_TRAINING.members):
         self.hidden_units = hidden_units
         self.activation = activation
         self.lr = lr
@@ -161,6 +165,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         self.feature_settings = feature_settings
         self.note_settings = note_settings
         self.input_noise = input_noise
+        self.members = members
 
     # ------------------------------------------------------------------------------------------- validation
     def _training_kwargs(self) -> dict:
@@ -181,7 +186,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
                 raise ParameterError(f"{name} must be a {kind.__name__} or None, got {type(value).__name__}")
         return {"hidden_units": self.hidden_units, "activation": self.activation, "lr": self.lr, "epochs": self.epochs,
                 "batch_size": self.batch_size, "random_state": seed, "progress": bool(self.verbose),
-                "input_noise": self.input_noise}
+                "input_noise": self.input_noise, "members": self.members}
 
     def _validate(self, X, y="no_validation", *, reset: bool):
         """scikit-learn's ``validate_data`` (float64 X, 1-d classification y); errors become :class:`ParameterError`.
@@ -499,7 +504,11 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         kwargs = {k: v for k, v in params.items() if k in valid and k not in _SETTINGS}
         kwargs.update({name: restore_settings(config.get(name), kind, name) for name, kind in _SETTINGS.items()})
         clf = cls(**kwargs)
-        clf.hidden_units, clf.activation = hidden_units, activation
+        members = clf.members if isinstance(clf.members, int) and clf.members > 0 else 1
+        # a merged ensemble stores members * hidden_units units; the parameter is each member's width
+        clf.hidden_units = hidden_units // members if hidden_units % members == 0 else hidden_units
+        clf.members = members if hidden_units % members == 0 else 1
+        clf.activation = activation
         clf.classes_ = classes
         clf.n_features_in_ = n_features
         if config.get("feature_names"):

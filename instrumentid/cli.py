@@ -163,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-noise", type=non_negative_float, default=DEFAULT_TRAINING.input_noise, metavar="STD",
                    help="Gaussian noise added to the standardized training features of every batch; helps on "
                         f"recordings the model never heard (default {DEFAULT_TRAINING.input_noise:g}: none)")
+    p.add_argument("--members", type=positive_int, default=DEFAULT_TRAINING.members, metavar="K",
+                   help="train K networks with consecutive seeds and save them merged into one whose scores are "
+                        f"their mean: an ensemble that varies less from seed to seed (default "
+                        f"{DEFAULT_TRAINING.members}: one network)")
     p.set_defaults(handler="train")
 
     p = sub.add_parser("sweep", help="learning-rate sweep: a fresh model per rate")
@@ -278,7 +282,7 @@ def _cmd_train(args) -> int:
     lab.run_train(
         data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
         hidden_units=args.hidden_units, lr=args.lr, seed=args.seed, activation=args.activation,
-        input_noise=args.input_noise, progress=not args.quiet,
+        input_noise=args.input_noise, members=args.members, progress=not args.quiet,
     )
     return 0
 

@@ -194,8 +194,11 @@ def _train_steps(run: _Run, dataset, training: TrainingSettings, *, progress: bo
     print("Features standardized with the training set's mean and variance only (StandardScaler, kept with the "
           "model).")
     _heading("Model")
-    print(model_summary(LabNet(dataset.n_features, dataset.n_classes, hidden_units=t.hidden_units,
+    print(model_summary(LabNet(dataset.n_features, dataset.n_classes, hidden_units=t.hidden_units * t.members,
                                activation=t.activation)))
+    if t.members > 1:
+        print(f"{t.members} networks of {t.hidden_units} hidden units, trained with seeds {t.seed}-"
+              f"{t.seed + t.members - 1} and merged: the logits are their mean")
     print(f"Loss: cross-entropy; optimizer: Adam (lr={t.lr:g}); batch size {t.batch_size}; {t.epochs} epochs")
 
     _heading(f"Training ({t.epochs} epochs, test set scored after each)")
@@ -204,7 +207,7 @@ def _train_steps(run: _Run, dataset, training: TrainingSettings, *, progress: bo
     clf = InstrumentClassifier(hidden_units=t.hidden_units, activation=t.activation, lr=t.lr, epochs=t.epochs,
                                batch_size=t.batch_size, random_state=t.seed, verbose=progress,
                                feature_settings=feature_settings, note_settings=note_settings,
-                               input_noise=t.input_noise)
+                               input_noise=t.input_noise, members=t.members)
     run.timed("train", clf.fit, dataset.X_train, names[dataset.y_train],
               eval_set=(dataset.X_test, names[dataset.y_test]), trained_on={"data": dataset.key, "rows": ["train"]})
     history = clf.history_
@@ -332,18 +335,19 @@ def run_lab(data=None, *, out=None, audio=None, epochs=_T.epochs, batch_size=_T.
 
 
 def run_train(data=None, *, out=None, epochs=_T.epochs, batch_size=_T.batch_size, hidden_units=_T.hidden_units,
-              lr=_T.lr, seed=_T.seed, activation=_T.activation, input_noise=_T.input_noise, progress=True) -> Path:
+              lr=_T.lr, seed=_T.seed, activation=_T.activation, input_noise=_T.input_noise, members=_T.members,
+              progress=True) -> Path:
     """Run steps 3-7 alone: load, standardize, train, save history, model and figure to a run folder.
 
-    The run folder defaults to ``runs/train-YYYYmmdd-HHMMSS``. ``activation`` and ``input_noise`` are those of
-    :class:`~instrumentid.settings.TrainingSettings`; the other parameters are those of :func:`run_lab`; returns the
-    run folder.
+    The run folder defaults to ``runs/train-YYYYmmdd-HHMMSS``. ``activation``, ``input_noise`` and ``members`` are
+    those of :class:`~instrumentid.settings.TrainingSettings`; the other parameters are those of :func:`run_lab`;
+    returns the run folder.
     """
     t = TrainingSettings(epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, lr=lr, seed=seed,
-                         activation=activation, input_noise=input_noise)
+                         activation=activation, input_noise=input_noise, members=members)
     settings = {"data": _data_path(data), "epochs": t.epochs, "batch_size": t.batch_size,
                 "hidden_units": t.hidden_units, "lr": t.lr, "seed": t.seed, "activation": t.activation,
-                "input_noise": t.input_noise}
+                "input_noise": t.input_noise, "members": t.members}
     with _run_folder("train", out, settings) as run:
         dataset = run.load_data(data, progress=progress)
         _train_steps(run, dataset, t, progress=progress)

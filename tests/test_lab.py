@@ -125,6 +125,22 @@ def test_train_and_sweep_commands(uiowa_dir, tmp_path, capsys):
     assert list(load_sweep(tmp_path / "s" / "sweep.json")) == [0.01, 0.001]
 
 
+def test_train_members_saves_the_merged_ensemble(uiowa_dir, tmp_path, capsys):
+    from instrumentid.classifier import InstrumentClassifier
+
+    assert cli.main(["train", "--data", str(uiowa_dir), "--out", str(tmp_path / "t"), "--epochs", "2",
+                     "--hidden-units", "16", "--members", "3", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 6,298" in out  # (120 + 1) * 48 + (48 + 1) * 10
+    assert "3 networks of 16 hidden units, trained with seeds 0-2 and merged" in out
+    clf = InstrumentClassifier.load(tmp_path / "t" / "model")
+    assert (clf.members, clf.hidden_units, clf.model_.hidden_units) == (3, 16, 48)
+    assert json.loads((tmp_path / "t" / "run.json").read_text())["settings"]["members"] == 3
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--members", "0"])
+    assert "--members" in capsys.readouterr().err
+
+
 def _default_class_names():
     from instrumentid.datasets.programs import DEFAULT_CLASSES
 

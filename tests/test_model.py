@@ -153,3 +153,37 @@ def test_parameter_shapes_are_those_of_the_network():
     net = LabNet(120, 10, hidden_units=256)
     shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     assert LabNet.parameter_shapes(120, 10, hidden_units=256) == shapes
+
+
+# ----------------------------------------------------------------------------------------------- merged ensembles
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_merged_nets_compute_the_mean_of_the_members_logits(activation):
+    from instrumentid.model import merge_nets
+
+    nets = []
+    for seed in range(3):
+        net = LabNet(7, 4, hidden_units=5, activation=activation)
+        net.reset_parameters(generator=torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            net.hidden.bias.uniform_(-1, 1, generator=torch.Generator().manual_seed(10 + seed))
+            net.output.bias.uniform_(-1, 1, generator=torch.Generator().manual_seed(20 + seed))
+        nets.append(net)
+    merged = merge_nets(nets)
+    assert isinstance(merged, LabNet) and merged.hidden_units == 15 and merged.activation_name == activation
+    x = torch.randn(11, 7, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        expected = torch.stack([net(x) for net in nets]).mean(dim=0)
+        assert torch.allclose(merged(x), expected, atol=1e-6)
+    assert merge_nets(nets[:1])(x).equal(nets[0](x))  # one member is that network
+
+
+@pytest.mark.parametrize("nets, message", [
+    ([], "at least one network"),
+    ([LabNet(7, 4), LabNet(8, 4)], "cannot merge a 8-feature"),
+    ([LabNet(7, 4, activation="relu"), LabNet(7, 4, activation="sigmoid")], "sigmoid network with a 7-feature"),
+])
+def test_merge_nets_refuses_networks_that_differ(nets, message):
+    from instrumentid.model import merge_nets
+
+    with pytest.raises(ValueError, match=message):
+        merge_nets(nets)

@@ -79,6 +79,29 @@ def test_lab_example_from_a_given_soundfont():
     assert y.ndim == 1 and len(y) == round((last[2] + last[3]) * SR) + round(0.5 * SR)
 
 
+# ----------------------------------------------------------------------------------------------- GeneralUser GS
+GENERALUSER = render.default_soundfonts().get("GeneralUser")
+needs_generaluser = pytest.mark.skipif(GENERALUSER is None, reason="GeneralUser GS not installed (scripts/setup.sh)")
+
+
+@needs_generaluser
+def test_generaluser_is_a_default_source_without_its_borrowed_oboe():
+    sources = {s.name: s for s in render.default_sources()}
+    assert sources["GeneralUser"].is_soundfont and render.check_soundfont(GENERALUSER) == GENERALUSER
+    assert 68 not in sources["GeneralUser"].programs  # its six oboe samples are TimGM6mb's
+    assert set(sources["GeneralUser"].programs) == {0, 24, 25, 40, 42, 56, 57, 64, 65, 66, 71, 73}
+
+
+@needs_generaluser
+@pytest.mark.parametrize("program, midi", [(0, 60), (24, 52), (40, 69), (42, 48), (56, 67), (57, 50), (65, 62),
+                                           (71, 64), (73, 79)])
+def test_generaluser_note_is_audible_and_at_pitch(program, midi):
+    y = render.render_note(GENERALUSER, program, midi, velocity=100, duration_s=0.6)
+    assert y.dtype == np.float32 and y.shape == (round((0.6 + render.RELEASE_S) * SR),)
+    assert np.max(np.abs(y)) > 0.01
+    assert abs(_f0_midi(y) - midi) < 0.5
+
+
 # ----------------------------------------------------------------------------------------------- freepats (TiMidity++)
 def test_freepats_is_a_default_source_without_its_borrowed_soprano_sax():
     sources = {s.name: s for s in render.default_sources()}

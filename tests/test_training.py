@@ -246,3 +246,19 @@ def test_fit_refuses_bad_input(case, message):
 def test_sweep_refuses_bad_input(kwargs, message):
     with pytest.raises(ParameterError, match=message):
         sweep(X0, Y0, progress=False, **kwargs)
+
+
+def test_members_are_the_seeds_networks_merged():
+    X, y, Xt, yt = _data()
+    kwargs = {"epochs": 3, "hidden_units": 16, "progress": False}
+    merged, history = fit(X, y, X_test=Xt, y_test=yt, members=3, random_state=4, **kwargs)
+    assert merged.hidden_units == 48 and history.epochs == 3 and len(history.test_accuracy) == 3
+    alone = [fit(X, y, X_test=Xt, y_test=yt, random_state=seed, **kwargs) for seed in (4, 5, 6)]
+    x = torch.from_numpy(Xt)
+    with torch.no_grad():
+        expected = torch.stack([net(x) for net, _ in alone]).mean(dim=0)
+        assert torch.allclose(merged(x), expected, atol=1e-5)  # each member trains as it would alone
+    # the history is the members' mean per epoch
+    assert np.allclose(history.test_accuracy, np.mean([h.test_accuracy for _, h in alone], axis=0))
+    with pytest.raises(ParameterError, match="members must be a positive integer, got 0"):
+        fit(X, y, members=0, **kwargs)

