@@ -196,7 +196,8 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
     spectrum = _Spectrum(y, n_fft=frame_length, hop_length=hop_length, n_frames=n_frames)
     envelope, harmonics = _spectral_pass(spectrum, f0)
     starts, onsets = _attacks(envelope, spectrum, level_db, active, f0, threshold_db=threshold_db, rise_db=s.rise_db,
-                      attack_db=s.attack_db, held_attack_db=s.held_attack_db, weak_flux=s.weak_flux,
+                      attack_db=s.attack_db, held_attack_db=s.held_attack_db, held_noise_db=s.held_noise_db,
+                      weak_flux=s.weak_flux,
                       strong_flux=s.strong_flux, transient_flux=s.transient_flux, transient_db=s.transient_db,
                       release_db=s.release_db, min_frames=min_frames, hop_length=hop_length)
     filter_frames = max(1, round(s.vibrato_s / frame_s)) | 1
@@ -221,6 +222,7 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         runs = _split_by_pitch(spectrum, held, start, end, filter_frames=filter_frames,
                                threshold=s.split_semitones, min_frames=min_frames, settings=s)
         runs = _merge_partials(runs, level_db, start, decay_db=s.partial_decay_db)
+        runs = _merge_drift(runs, held, within=s.drift_semitones)
         if (len(runs) > 1 and notes and round(notes[-1].end_s / frame_s) == start and runs[0][2] == notes[-1].midi
                 and (runs[0][1] - runs[0][0] < 2 * min_frames
                      or (runs[0][1] - runs[0][0] < round(s.longest_release_s / frame_s)
@@ -541,8 +543,8 @@ def _hold(track: np.ndarray) -> np.ndarray:
 
 
 def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *, threshold_db: float,
-             rise_db: float, attack_db: float, held_attack_db: float, weak_flux: float, strong_flux: float,
-             transient_flux: float, transient_db: float, release_db: float, min_frames: int,
+             rise_db: float, attack_db: float, held_attack_db: float, held_noise_db: float, weak_flux: float,
+             strong_flux: float, transient_flux: float, transient_db: float, release_db: float, min_frames: int,
              hop_length: int) -> tuple[list[int], tuple[np.ndarray, np.ndarray]]:
     """Frames where notes start: spectral-flux onsets that are attacks, and sounding stretches that rise.
 
@@ -560,9 +562,12 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
     sample's loop point or beating strings), or (a re-articulation whose level dips) its strength is at least
     ``transient_flux``, the level after it falls less than ``release_db``, the note is within ``held_attack_db`` of
     its peak and the power between the harmonics of the sounding pitch (an attack's noise) rises by
-    ``transient_db`` (:func:`_inharmonic_rise_db`). A sounding
-    stretch after a quiet or unpitched one starts a note when it rises ``rise_db`` over it. Attacks closer together
-    than ``min_frames`` count as one.
+    ``transient_db`` (:func:`_inharmonic_rise_db`). At the same pitch (:func:`_same_pitch`), an onset without a rise,
+    or one whose rise leaves the note ``held_attack_db`` under its peak since the last attack with a rise, also needs
+    that noise to rise by ``held_noise_db`` (a sample's loop point, beating strings: no noise). A sounding stretch after
+    a quiet or unpitched one starts a note when it rises ``rise_db`` over it, to within ``attack_db`` of the loudest
+    frame or after a quiet gap of at least ``2 * min_frames`` (a decay's tail flickering around the threshold is no
+    gap). Attacks closer together than ``min_frames`` count as one.
 
     ``envelope`` is the onset function (see :func:`_spectral_pass`), ``spectrum`` the recording's STFT magnitude.
     """
@@ -581,9 +586,11 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
             starts.add(0 if lo <= 2 and (level_db[:lo] > threshold_db).all() else lo)
         else:
             gap = level_db[previous_end:lo].min()
-            # after a quiet gap, or rising from an unpitched stretch (noise) to a level an attack reaches
+            # after a quiet gap (a decay's tail flickering around the threshold is not one), or rising from an
+            # unpitched stretch (noise) to a level an attack reaches
             if (peak - gap >= rise_db and peak >= threshold_db + rise_db
-                    and (gap <= threshold_db or peak > loudest_db - attack_db)):
+                    and ((gap <= threshold_db and lo - previous_end >= 2 * min_frames)
+                         or peak > loudest_db - attack_db)):
                 starts.add(lo)
         previous_end = hi
     risen = set(starts)  # the starts where the level rose: a held note's decay is measured from their peak
@@ -596,8 +603,13 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
         # without a rise is a sample's loop point or beating strings)
         last = max((f for f in risen if f < frame), default=0)
         decayed = level_db[frame] < level_db[last: frame + 1].max() - held_attack_db
-        attack = (after - before.min() >= rise_db and flux >= weak_flux) or (flux >= strong_flux and held
-                                                                              and not decayed)
+        rise = after - before.min() >= rise_db and flux >= weak_flux
+        # at the same pitch, a rise that leaves the note deep in its decay, or flux without a rise, is an attack only
+        # with an attack's noise: a sampled note's loop point or beating strings have none
+        if rise and after < level_db[last: frame + 1].max() - held_attack_db and _same_pitch(f0, frame):
+            rise = not _inharmonic_rise_db(spectrum, f0, frame) < held_noise_db  # NaN: not measurable, kept
+        attack = rise or (flux >= strong_flux and held and not decayed and (
+            not _same_pitch(f0, frame) or not _inharmonic_rise_db(spectrum, f0, frame) < held_noise_db))
         if not attack and flux >= transient_flux and not decayed and (
                 level_db[peak_frame: peak_frame + rise_frames + 1].min() >= before.max() - release_db):
             attack = _inharmonic_rise_db(spectrum, f0, frame) >= transient_db
@@ -643,6 +655,18 @@ def _snap_to_onsets(runs: list, onsets: tuple, *, before: int, after: int, short
     return [(lo, hi, key) for lo, hi, key in out]
 
 
+def _same_pitch(f0: np.ndarray, frame: int) -> bool:
+    """Whether YIN's pitch is the same (within half a semitone) before and after ``frame``.
+
+    The medians over the 5 frames before ``frame`` and the 6 after it, as :func:`_inharmonic_rise_db` takes them;
+    False within 5 frames of the recording's start or 7 of its end.
+    """
+    if frame < 5 or frame + 7 > f0.size:
+        return False
+    before, after = float(np.median(f0[frame - 5: frame])), float(np.median(f0[frame + 1: frame + 7]))
+    return abs(12.0 * math.log2(before / after)) < 0.5
+
+
 def _inharmonic_rise_db(spectrum: _Spectrum, f0: np.ndarray, frame: int) -> float:
     """How much the power between the harmonics of the sounding pitch rises at ``frame``, in dB.
 
@@ -663,7 +687,8 @@ def _inharmonic_rise_db(spectrum: _Spectrum, f0: np.ndarray, frame: int) -> floa
     Returns
     -------
     float
-        The rise in dB (0 within 5 frames of the recording's start or 7 of its end).
+        The rise in dB (0 within 5 frames of the recording's start or 7 of its end; NaN when no bin lies between
+        the harmonics, as under a low pitch).
     """
     n_bins, n_frames = spectrum.n_bins, spectrum.n_frames
     if frame < 5 or frame + 7 > n_frames:
@@ -675,6 +700,8 @@ def _inharmonic_rise_db(spectrum: _Spectrum, f0: np.ndarray, frame: int) -> floa
         for h in range(1, int(SR / 2 / f0_hz) + 1):
             b = round(h * f0_hz / bin_hz)
             between[max(0, b - 2): b + 3] = False
+    if not between.any():  # a low pitch whose harmonics' bins cover the whole spectrum
+        return math.nan
     magnitude, first = spectrum.frames(frame - 5, frame + 4)
     power = np.sum(magnitude[between, frame - 5 - first: frame + 4 - first] ** 2, axis=0)
     return float(10.0 * np.log10((power[5:].max() + 1e-20) / (power[:3].mean() + 1e-20)))
@@ -756,6 +783,37 @@ def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: f
             out[-1] = (out[-1][0], group[-1][1], key)
         else:
             out.append((group[0][0], group[-1][1], key))
+    return out
+
+
+def _merge_drift(runs: list, midi_track: np.ndarray, *, within: float) -> list:
+    """Join neighbouring pitch runs a key apart whose median pitches are closer than ``within`` semitones.
+
+    A note tuned between two keys (a piano's sharp upper notes, a detuned sample) whose pitch wavers by a few tenths
+    of a semitone crosses the pitch runs' hysteresis and comes out as two runs a key apart, though their pitches hardly
+    differ; a slur of a semitone moves the median a whole semitone. The joined run takes the key nearest to its
+    median pitch.
+
+    Parameters
+    ----------
+    runs : list of (lo, hi, key)
+        One attack's pitch runs, in absolute frames, in time order and touching.
+    midi_track : np.ndarray [shape=(n_frames,)]
+        Pitch per frame in fractional MIDI, held over the frames that do not sound (no NaN within the runs).
+    within : float
+        Semitones.
+
+    Returns
+    -------
+    list of (lo, hi, key)
+    """
+    out: list = []
+    for lo, hi, key in runs:
+        if out and abs(out[-1][2] - key) == 1 and abs(float(np.median(midi_track[out[-1][0]: out[-1][1]]))
+                                                     - float(np.median(midi_track[lo:hi]))) < within:
+            lo = out.pop()[0]
+            key = round(float(np.median(midi_track[lo:hi])))
+        out.append((lo, hi, key))
     return out
 
 
