@@ -233,6 +233,7 @@ class NoteSettings(_Settings):
     drift_semitones: float = 0.25
     partial_decay_db: float = 10.0
     subharmonic_db: float = 15.0
+    octave_partial_db: float = 19.0
     snap_before_s: float = 0.2
     snap_after_s: float = 0.03
 
@@ -251,12 +252,14 @@ class NoteSettings(_Settings):
         "vibrato_s": ("float", 0.0, True), "split_semitones": ("float", 0.0, True),
         "drift_semitones": ("float", 0.0, False),
         "partial_decay_db": ("float", 0.0, False), "subharmonic_db": ("float", 0.0, False),
+        "octave_partial_db": ("float", 0.0, False),
         "snap_before_s": ("float", 0.0, False), "snap_after_s": ("float", 0.0, False),
     }
 
     #: Fields added after version 1, and the version that added them: settings saved by an older version (with a
     #: model or a data set) lack them and load with their defaults.
-    _ADDED: ClassVar[dict] = {"snap_before_s": 5, "snap_after_s": 5, "held_noise_db": 6, "drift_semitones": 6}
+    _ADDED: ClassVar[dict] = {"snap_before_s": 5, "snap_after_s": 5, "held_noise_db": 6, "drift_semitones": 6,
+                              "octave_partial_db": 6}
 
     @classmethod
     def from_dict(cls, data: Any, *, what: str | None = None):
