@@ -1040,8 +1040,8 @@ def _pitch_runs(smooth: np.ndarray, *, threshold: float, min_frames: int) -> lis
     bounds = [0, *(np.flatnonzero(np.diff(keys)) + 1).tolist(), n]
     runs = [[lo, hi, keys[lo]] for lo, hi in itertools.pairwise(bounds)]
 
-    def subharmonic(a, b):  # b is about 2, 3, 4, 5, 6 or 8 times a (YIN's sub-harmonic errors)
-        return any(abs(b - a - k) <= 1 for k in (12, 19, 24, 28, 31, 36))
+    def subharmonic(a, b):  # b is about 2, 3, 4, 5, 6 or 8 times a, or more (YIN's sub-harmonic errors, a thump)
+        return b - a >= 35 or any(abs(b - a - k) <= 1 for k in (12, 19, 24, 28, 31))
 
     while len(runs) > 1:
         doubtful = []
