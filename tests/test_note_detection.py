@@ -183,3 +183,52 @@ def test_noise_alone_is_not_a_note(rng):
     y = (0.1 * rng.standard_normal(SR)).astype(np.float32)
     with pytest.warns(UserWarning, match="no notes found"):
         assert find_notes(y, sr=SR).notes == ()
+
+
+def _single_note(font, program, midi, start_s, duration_s, velocity, *, trim, tail_s, peak_db):
+    """One note rendered as the single-note phrases render it: from its first audible sample (``trim``) or after
+    ``start_s`` of silence, ``tail_s`` after the key-up, scaled to a peak of ``peak_db`` dBFS."""
+    y = render.render_phrase([(program, midi, start_s, duration_s, velocity)],
+                             soundfont=render.default_soundfonts()[font], sr=SR, tail_s=tail_s).astype(np.float64)
+    if trim:
+        y = y[int(np.flatnonzero(np.abs(y) >= 1e-3 * np.abs(y).max())[0]):]
+    return (y * 10.0 ** (peak_db / 20.0) / np.abs(y).max()).astype(np.float32)
+
+
+# The single-note files of the benchmark that came back as several notes with NoteSettings version 5 (seeds 0 and 1):
+# font, program, key, start (s), length (s), velocity, trimmed, tail (s), peak (dBFS); the notes found then.
+@pytest.mark.parametrize("font, program, midi, start_s, duration_s, velocity, trim, tail_s, peak_db", [
+    # a sample's loop points: flux without a level rise, or a rise deep in the decay, and no attack noise
+    ("TimGM6mb", 0, 72, 0.0, 22.3061, 86, True, 0.6, -8.5),  # v5: 3 notes
+    ("TimGM6mb", 0, 106, 0.0, 0.9365, 86, True, 0.0, -15.7),  # v5: 2 notes
+    ("TimGM6mb", 0, 94, 0.0, 0.6141, 117, True, 0.6, -23.2),  # v5: 3 notes
+    ("GMbank", 68, 88, 0.0, 0.7399, 82, True, 0.0, -23.8),  # v5: 2 notes
+    ("GMbank", 56, 81, 0.0, 1.2608, 74, True, 0.0, -14.4),  # v5: 4 notes
+    ("TimGM6mb", 57, 72, 0.175, 15.0854, 35, False, 0.6, -19.6),  # v5: 2 notes
+    # a piano tuned between two keys, its decay's tail flickering around the level threshold
+    ("MuseScore", 0, 73, 0.6393, 21.0273, 51, False, 0.6, -22.7),  # v5: 3 notes
+    ("MuseScore", 0, 66, 0.4708, 15.8146, 94, False, 0.6, -20.2),  # v5: 2 notes
+    # the second partial taking over the pitch track (decaying pianos, a guitar; a low piano note's attack)
+    ("FluidR3", 0, 25, 0.1619, 19.716, 90, False, 0.6, -37.5),  # v5: 2 notes
+    ("MuseScore", 0, 33, 0.0, 18.5654, 95, True, 0.6, -30.9),  # v5: 2 notes
+    ("MuseScore", 0, 52, 0.0533, 17.6047, 50, False, 0.6, -14.0),  # v5: 3 notes
+    ("FluidR3", 24, 43, 0.8707, 10.3018, 114, False, 0.6, -24.4),  # v5: 2 notes
+    # a piano's thump at the attack read as a pitch 49 semitones under the note
+    ("MuseScore", 0, 81, 0.9638, 17.6422, 49, False, 0.6, -27.0),  # v5: 2 notes
+])
+def test_looped_and_decaying_single_notes_are_one_note(font, program, midi, start_s, duration_s, velocity, trim,
+                                                        tail_s, peak_db):
+    y = _single_note(font, program, midi, start_s, duration_s, velocity, trim=trim, tail_s=tail_s, peak_db=peak_db)
+    (note,) = find_notes(y, sr=SR).notes
+    assert note.midi == midi
+    assert note.start_s == pytest.approx(0.0 if trim else start_s, abs=0.05)
+
+
+def test_octave_slurs_of_a_guitar_stay_notes():
+    """Slurs an octave up and down within one attack (the guitar's odd harmonics of the lower note are gone, 34-90 dB
+    under the even ones) are new notes, not the second partial taking over (NoteSettings.octave_partial_db)."""
+    phrase = phrases.make_phrases(["legato"], n_per_case=6, seed=0)[5]
+    assert phrase.name == "legato-05-guitar-slurs"
+    found = find_notes(phrase.y, sr=phrase.sr).notes
+    assert [n.midi for n in found] == [round(69 + 12 * np.log2(f / 440.0)) for _, _, f in phrase.notes]
+    assert phrases.score([phrase], [found])["overall"]["onset_f"] == 1.0
