@@ -857,13 +857,17 @@ def _odd_to_even_db(spectrum: _Spectrum, f0: np.ndarray, frames: np.ndarray) -> 
     """
     bin_hz = SR / spectrum.n_fft
     out = np.empty(frames.size)
-    for b0 in range(0, frames.size, BLOCK_FRAMES):
-        block = frames[b0: b0 + BLOCK_FRAMES]
+    # the spectrum a block of BLOCK_FRAMES consecutive frames at a time (17 MB), however far apart ``frames`` are
+    for lo in range(int(frames[0]) if frames.size else 0, int(frames[-1]) + 1 if frames.size else 0, BLOCK_FRAMES):
+        a, b = np.searchsorted(frames, [lo, lo + BLOCK_FRAMES])
+        if a == b:
+            continue
+        block = frames[a:b]
         magnitude, first = spectrum.frames(int(block[0]), int(block[-1]) + 1)
         bins = np.rint(np.arange(1, 9)[:, None] * f0[block][None, :] / 2 / bin_hz).astype(int)
         near = magnitude[np.clip(bins[:, :, None] + np.arange(-1, 2), 0, spectrum.n_bins - 1),
                          (block - first)[None, :, None]].max(axis=2).astype(np.float64) ** 2
-        out[b0: b0 + block.size] = 10.0 * np.log10((near[0::2].sum(axis=0) + 1e-20) / (near[1::2].sum(axis=0) + 1e-20))
+        out[a:b] = 10.0 * np.log10((near[0::2].sum(axis=0) + 1e-20) / (near[1::2].sum(axis=0) + 1e-20))
     return out
 
 

@@ -176,3 +176,19 @@ def test_runs_a_key_apart_at_the_same_pitch_are_one():
     runs = [(0, 50, 73), (50, 90, 74), (90, 120, 74)]
     assert _merge_drift(runs, track, within=0.25) == [(0, 90, 73), (90, 120, 74)]
     assert _merge_drift(runs, track, within=0.0) == runs
+
+
+def test_odd_to_even_power_of_frames_far_apart():
+    """Frames more than a block apart give the values they give alone (the spectrum is computed a block at a time)."""
+    from instrumentid.notes import _odd_to_even_db, _Spectrum
+
+    t = np.arange(120 * 22050) / 22050
+    y = (0.3 * (0.1 * np.sin(2 * np.pi * 220.0 * t) + np.sin(2 * np.pi * 440.0 * t))).astype(np.float32)
+    spectrum = _Spectrum(y, n_fft=2048, hop_length=256, n_frames=1 + y.size // 256)
+    f0 = np.full(spectrum.n_frames, 440.0)
+    frames = np.array([10, 11, 5000, 9000])
+    together = _odd_to_even_db(spectrum, f0, frames)
+    alone = [_odd_to_even_db(spectrum, f0, frames[i: i + 1])[0] for i in range(frames.size)]
+    np.testing.assert_allclose(together, alone)
+    np.testing.assert_allclose(together, 20.0 * np.log10(0.1), atol=1.0)  # the sub-octave at -20 dB
+    assert _odd_to_even_db(spectrum, f0, np.array([], dtype=int)).shape == (0,)
