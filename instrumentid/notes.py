@@ -845,9 +845,9 @@ def _odd_to_even_db(spectrum: _Spectrum, f0: np.ndarray, frames: np.ndarray) -> 
     Parameters
     ----------
     spectrum : _Spectrum
-        The recording's STFT magnitude.
+        Where the magnitudes come from (recomputed for ``frames``, a block of consecutive frames at a time).
     f0 : np.ndarray [shape=(n_frames,)]
-        YIN's fundamental per frame, in Hz.
+        YIN's pitch per frame in Hz; half of it is the pitch tested.
     frames : np.ndarray [shape=(m,)], int
         Frames, ascending.
 

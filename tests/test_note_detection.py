@@ -185,7 +185,7 @@ def test_noise_alone_is_not_a_note(rng):
         assert find_notes(y, sr=SR).notes == ()
 
 
-def _single_note(font, program, midi, start_s, duration_s, velocity, *, trim, tail_s, peak_db):
+def _single_note(font, midi, duration_s, velocity, *, peak_db, program=0, start_s=0.0, trim=False, tail_s=0.6):
     """One note rendered as the single-note phrases render it: from its first audible sample (``trim``) or after
     ``start_s`` of silence, ``tail_s`` after the key-up, scaled to a peak of ``peak_db`` dBFS."""
     y = render.render_phrase([(program, midi, start_s, duration_s, velocity)],
@@ -195,33 +195,31 @@ def _single_note(font, program, midi, start_s, duration_s, velocity, *, trim, ta
     return (y * 10.0 ** (peak_db / 20.0) / np.abs(y).max()).astype(np.float32)
 
 
-# The single-note files of the benchmark that came back as several notes with NoteSettings version 5 (seeds 0 and 1):
-# font, program, key, start (s), length (s), velocity, trimmed, tail (s), peak (dBFS); the notes found then.
-@pytest.mark.parametrize("font, program, midi, start_s, duration_s, velocity, trim, tail_s, peak_db", [
+# The single-note files of the benchmark that came back as several notes with NoteSettings version 5 (seeds 0 and 1),
+# each with the number of notes found then.
+@pytest.mark.parametrize("note", [
     # a sample's loop points: flux without a level rise, or a rise deep in the decay, and no attack noise
-    ("TimGM6mb", 0, 72, 0.0, 22.3061, 86, True, 0.6, -8.5),  # v5: 3 notes
-    ("TimGM6mb", 0, 106, 0.0, 0.9365, 86, True, 0.0, -15.7),  # v5: 2 notes
-    ("TimGM6mb", 0, 94, 0.0, 0.6141, 117, True, 0.6, -23.2),  # v5: 3 notes
-    ("GMbank", 68, 88, 0.0, 0.7399, 82, True, 0.0, -23.8),  # v5: 2 notes
-    ("GMbank", 56, 81, 0.0, 1.2608, 74, True, 0.0, -14.4),  # v5: 4 notes
-    ("TimGM6mb", 57, 72, 0.175, 15.0854, 35, False, 0.6, -19.6),  # v5: 2 notes
+    dict(font="TimGM6mb", midi=72, duration_s=22.3061, velocity=86, trim=True, peak_db=-8.5),  # v5: 3 notes
+    dict(font="TimGM6mb", midi=106, duration_s=0.9365, velocity=86, trim=True, tail_s=0.0, peak_db=-15.7),  # 2
+    dict(font="TimGM6mb", midi=94, duration_s=0.6141, velocity=117, trim=True, peak_db=-23.2),  # 3
+    dict(font="GMbank", program=68, midi=88, duration_s=0.7399, velocity=82, trim=True, tail_s=0.0, peak_db=-23.8),  # 2
+    dict(font="GMbank", program=56, midi=81, duration_s=1.2608, velocity=74, trim=True, tail_s=0.0, peak_db=-14.4),  # 4
+    dict(font="TimGM6mb", program=57, midi=72, start_s=0.175, duration_s=15.0854, velocity=35, peak_db=-19.6),  # 2
     # a piano tuned between two keys, its decay's tail flickering around the level threshold
-    ("MuseScore", 0, 73, 0.6393, 21.0273, 51, False, 0.6, -22.7),  # v5: 3 notes
-    ("MuseScore", 0, 66, 0.4708, 15.8146, 94, False, 0.6, -20.2),  # v5: 2 notes
+    dict(font="MuseScore", midi=73, start_s=0.6393, duration_s=21.0273, velocity=51, peak_db=-22.7),  # 3
+    dict(font="MuseScore", midi=66, start_s=0.4708, duration_s=15.8146, velocity=94, peak_db=-20.2),  # 2
     # the second partial taking over the pitch track (decaying pianos, a guitar; a low piano note's attack)
-    ("FluidR3", 0, 25, 0.1619, 19.716, 90, False, 0.6, -37.5),  # v5: 2 notes
-    ("MuseScore", 0, 33, 0.0, 18.5654, 95, True, 0.6, -30.9),  # v5: 2 notes
-    ("MuseScore", 0, 52, 0.0533, 17.6047, 50, False, 0.6, -14.0),  # v5: 3 notes
-    ("FluidR3", 24, 43, 0.8707, 10.3018, 114, False, 0.6, -24.4),  # v5: 2 notes
+    dict(font="FluidR3", midi=25, start_s=0.1619, duration_s=19.716, velocity=90, peak_db=-37.5),  # 2
+    dict(font="MuseScore", midi=33, duration_s=18.5654, velocity=95, trim=True, peak_db=-30.9),  # 2
+    dict(font="MuseScore", midi=52, start_s=0.0533, duration_s=17.6047, velocity=50, peak_db=-14.0),  # 3
+    dict(font="FluidR3", program=24, midi=43, start_s=0.8707, duration_s=10.3018, velocity=114, peak_db=-24.4),  # 2
     # a piano's thump at the attack read as a pitch 49 semitones under the note
-    ("MuseScore", 0, 81, 0.9638, 17.6422, 49, False, 0.6, -27.0),  # v5: 2 notes
+    dict(font="MuseScore", midi=81, start_s=0.9638, duration_s=17.6422, velocity=49, peak_db=-27.0),  # 2
 ])
-def test_looped_and_decaying_single_notes_are_one_note(font, program, midi, start_s, duration_s, velocity, trim,
-                                                        tail_s, peak_db):
-    y = _single_note(font, program, midi, start_s, duration_s, velocity, trim=trim, tail_s=tail_s, peak_db=peak_db)
-    (note,) = find_notes(y, sr=SR).notes
-    assert note.midi == midi
-    assert note.start_s == pytest.approx(0.0 if trim else start_s, abs=0.05)
+def test_looped_and_decaying_single_notes_are_one_note(note):
+    (found,) = find_notes(_single_note(**note), sr=SR).notes
+    assert found.midi == note["midi"]
+    assert found.start_s == pytest.approx(0.0 if note.get("trim") else note["start_s"], abs=0.05)
 
 
 def test_octave_slurs_of_a_guitar_stay_notes():
