@@ -196,7 +196,8 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
     spectrum = _Spectrum(y, n_fft=frame_length, hop_length=hop_length, n_frames=n_frames)
     envelope, harmonics = _spectral_pass(spectrum, f0)
     starts, onsets = _attacks(envelope, spectrum, level_db, active, f0, threshold_db=threshold_db, rise_db=s.rise_db,
-                      attack_db=s.attack_db, held_attack_db=s.held_attack_db, weak_flux=s.weak_flux,
+                      attack_db=s.attack_db, held_attack_db=s.held_attack_db, held_noise_db=s.held_noise_db,
+                      weak_flux=s.weak_flux,
                       strong_flux=s.strong_flux, transient_flux=s.transient_flux, transient_db=s.transient_db,
                       release_db=s.release_db, min_frames=min_frames, hop_length=hop_length)
     filter_frames = max(1, round(s.vibrato_s / frame_s)) | 1
@@ -221,6 +222,8 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         runs = _split_by_pitch(spectrum, held, start, end, filter_frames=filter_frames,
                                threshold=s.split_semitones, min_frames=min_frames, settings=s)
         runs = _merge_partials(runs, level_db, start, decay_db=s.partial_decay_db)
+        runs = _merge_drift(runs, held, within=s.drift_semitones)
+        runs = _merge_octave_partials(runs, spectrum, f0, active, midi_track, odd_db=s.octave_partial_db)
         if (len(runs) > 1 and notes and round(notes[-1].end_s / frame_s) == start and runs[0][2] == notes[-1].midi
                 and (runs[0][1] - runs[0][0] < 2 * min_frames
                      or (runs[0][1] - runs[0][0] < round(s.longest_release_s / frame_s)
@@ -541,8 +544,8 @@ def _hold(track: np.ndarray) -> np.ndarray:
 
 
 def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *, threshold_db: float,
-             rise_db: float, attack_db: float, held_attack_db: float, weak_flux: float, strong_flux: float,
-             transient_flux: float, transient_db: float, release_db: float, min_frames: int,
+             rise_db: float, attack_db: float, held_attack_db: float, held_noise_db: float, weak_flux: float,
+             strong_flux: float, transient_flux: float, transient_db: float, release_db: float, min_frames: int,
              hop_length: int) -> tuple[list[int], tuple[np.ndarray, np.ndarray]]:
     """Frames where notes start: spectral-flux onsets that are attacks, and sounding stretches that rise.
 
@@ -560,9 +563,12 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
     sample's loop point or beating strings), or (a re-articulation whose level dips) its strength is at least
     ``transient_flux``, the level after it falls less than ``release_db``, the note is within ``held_attack_db`` of
     its peak and the power between the harmonics of the sounding pitch (an attack's noise) rises by
-    ``transient_db`` (:func:`_inharmonic_rise_db`). A sounding
-    stretch after a quiet or unpitched one starts a note when it rises ``rise_db`` over it. Attacks closer together
-    than ``min_frames`` count as one.
+    ``transient_db`` (:func:`_inharmonic_rise_db`). At the same pitch (:func:`_same_pitch`), an onset without a rise,
+    or one whose rise leaves the note ``held_attack_db`` under its peak since the last attack with a rise, also needs
+    that noise to rise by ``held_noise_db`` (a sample's loop point, beating strings: no noise). A sounding stretch after
+    a quiet or unpitched one starts a note when it rises ``rise_db`` over it, to within ``attack_db`` of the loudest
+    frame or after a quiet gap of at least ``2 * min_frames`` (a decay's tail flickering around the threshold is no
+    gap). Attacks closer together than ``min_frames`` count as one.
 
     ``envelope`` is the onset function (see :func:`_spectral_pass`), ``spectrum`` the recording's STFT magnitude.
     """
@@ -581,9 +587,11 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
             starts.add(0 if lo <= 2 and (level_db[:lo] > threshold_db).all() else lo)
         else:
             gap = level_db[previous_end:lo].min()
-            # after a quiet gap, or rising from an unpitched stretch (noise) to a level an attack reaches
+            # after a quiet gap (a decay's tail flickering around the threshold is not one), or rising from an
+            # unpitched stretch (noise) to a level an attack reaches
             if (peak - gap >= rise_db and peak >= threshold_db + rise_db
-                    and (gap <= threshold_db or peak > loudest_db - attack_db)):
+                    and ((gap <= threshold_db and lo - previous_end >= 2 * min_frames)
+                         or peak > loudest_db - attack_db)):
                 starts.add(lo)
         previous_end = hi
     risen = set(starts)  # the starts where the level rose: a held note's decay is measured from their peak
@@ -596,8 +604,13 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
         # without a rise is a sample's loop point or beating strings)
         last = max((f for f in risen if f < frame), default=0)
         decayed = level_db[frame] < level_db[last: frame + 1].max() - held_attack_db
-        attack = (after - before.min() >= rise_db and flux >= weak_flux) or (flux >= strong_flux and held
-                                                                              and not decayed)
+        rise = after - before.min() >= rise_db and flux >= weak_flux
+        # at the same pitch, a rise that leaves the note deep in its decay, or flux without a rise, is an attack only
+        # with an attack's noise: a sampled note's loop point or beating strings have none
+        if rise and after < level_db[last: frame + 1].max() - held_attack_db and _same_pitch(f0, frame):
+            rise = not _inharmonic_rise_db(spectrum, f0, frame) < held_noise_db  # NaN: not measurable, kept
+        attack = rise or (flux >= strong_flux and held and not decayed and (
+            not _same_pitch(f0, frame) or not _inharmonic_rise_db(spectrum, f0, frame) < held_noise_db))
         if not attack and flux >= transient_flux and not decayed and (
                 level_db[peak_frame: peak_frame + rise_frames + 1].min() >= before.max() - release_db):
             attack = _inharmonic_rise_db(spectrum, f0, frame) >= transient_db
@@ -643,6 +656,18 @@ def _snap_to_onsets(runs: list, onsets: tuple, *, before: int, after: int, short
     return [(lo, hi, key) for lo, hi, key in out]
 
 
+def _same_pitch(f0: np.ndarray, frame: int) -> bool:
+    """Whether YIN's pitch is the same (within half a semitone) before and after ``frame``.
+
+    The medians over the 5 frames before ``frame`` and the 6 after it, as :func:`_inharmonic_rise_db` takes them;
+    False within 5 frames of the recording's start or 7 of its end.
+    """
+    if frame < 5 or frame + 7 > f0.size:
+        return False
+    before, after = float(np.median(f0[frame - 5: frame])), float(np.median(f0[frame + 1: frame + 7]))
+    return abs(12.0 * math.log2(before / after)) < 0.5
+
+
 def _inharmonic_rise_db(spectrum: _Spectrum, f0: np.ndarray, frame: int) -> float:
     """How much the power between the harmonics of the sounding pitch rises at ``frame``, in dB.
 
@@ -663,7 +688,8 @@ def _inharmonic_rise_db(spectrum: _Spectrum, f0: np.ndarray, frame: int) -> floa
     Returns
     -------
     float
-        The rise in dB (0 within 5 frames of the recording's start or 7 of its end).
+        The rise in dB (0 within 5 frames of the recording's start or 7 of its end; NaN when no bin lies between
+        the harmonics, as under a low pitch).
     """
     n_bins, n_frames = spectrum.n_bins, spectrum.n_frames
     if frame < 5 or frame + 7 > n_frames:
@@ -675,6 +701,8 @@ def _inharmonic_rise_db(spectrum: _Spectrum, f0: np.ndarray, frame: int) -> floa
         for h in range(1, int(SR / 2 / f0_hz) + 1):
             b = round(h * f0_hz / bin_hz)
             between[max(0, b - 2): b + 3] = False
+    if not between.any():  # a low pitch whose harmonics' bins cover the whole spectrum
+        return math.nan
     magnitude, first = spectrum.frames(frame - 5, frame + 4)
     power = np.sum(magnitude[between, frame - 5 - first: frame + 4 - first] ** 2, axis=0)
     return float(10.0 * np.log10((power[5:].max() + 1e-20) / (power[:3].mean() + 1e-20)))
@@ -756,6 +784,121 @@ def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: f
             out[-1] = (out[-1][0], group[-1][1], key)
         else:
             out.append((group[0][0], group[-1][1], key))
+    return out
+
+
+def _merge_octave_partials(runs: list, spectrum: _Spectrum, f0: np.ndarray, active: np.ndarray,
+                           midi_track: np.ndarray, *, odd_db: float) -> list:
+    """Join a pitch run an octave over its neighbour into it when the lower note still sounds under it.
+
+    Where a note's fundamental falls under its second partial (deep in a piano's or a guitar's decay, or at a low
+    piano note's attack), YIN follows the partial, an octave higher, though the note has not changed: its odd
+    harmonics (odd multiples of half YIN's pitch) still sound. After a slur or a new note an octave up they have
+    gone (on the labelled phrases 20.7-90 dB under the even ones; a partial taking over 7-18 dB). A run 11-13 keys
+    over a neighbouring run of the same attack whose odd harmonics carry less than ``odd_db`` dB under its even
+    ones (median over its sounding frames, each harmonic the largest of its three nearest bins at the frame's own
+    pitch) takes the lower run's key; neighbours that then share a key become one run.
+
+    Parameters
+    ----------
+    runs : list of (lo, hi, key)
+        One attack's pitch runs, in absolute frames, in time order and touching.
+    spectrum : _Spectrum
+        The recording's STFT magnitude.
+    f0 : np.ndarray [shape=(n_frames,)]
+        YIN's fundamental per frame, in Hz.
+    active : np.ndarray [shape=(n_frames,)], bool
+        Sounding frames.
+    midi_track : np.ndarray [shape=(n_frames,)]
+        YIN's pitch per frame, in fractional MIDI.
+    odd_db : float
+        dB.
+
+    Returns
+    -------
+    list of (lo, hi, key)
+    """
+    def partial(lo: int, hi: int, key: int) -> bool:
+        frames = lo + np.flatnonzero(active[lo:hi] & (np.abs(midi_track[lo:hi] - key) <= 1.0))
+        if frames.size == 0 or 4 * float(np.median(f0[frames])) >= 0.45 * SR:
+            return False
+        return float(np.median(_odd_to_even_db(spectrum, f0, frames))) > -odd_db
+
+    out: list = []
+    for lo, hi, key in runs:
+        if out and 11 <= abs(out[-1][2] - key) <= 13:
+            upper = (lo, hi, key) if key > out[-1][2] else out[-1]
+            if partial(*upper):
+                key = min(key, out[-1][2])
+                lo = out.pop()[0]
+        if out and out[-1][2] == key:
+            lo = out.pop()[0]
+        out.append((lo, hi, key))
+    return out
+
+
+def _odd_to_even_db(spectrum: _Spectrum, f0: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Per frame, the power on the odd multiples of half YIN's pitch over that on the even ones (its harmonics), in dB.
+
+    The first 8 multiples of ``f0 / 2``, each the largest of its three nearest bins.
+
+    Parameters
+    ----------
+    spectrum : _Spectrum
+        Where the magnitudes come from (recomputed for ``frames``, a block of consecutive frames at a time).
+    f0 : np.ndarray [shape=(n_frames,)]
+        YIN's pitch per frame in Hz; half of it is the pitch tested.
+    frames : np.ndarray [shape=(m,)], int
+        Frames, ascending.
+
+    Returns
+    -------
+    np.ndarray [shape=(m,)]
+    """
+    bin_hz = SR / spectrum.n_fft
+    out = np.empty(frames.size)
+    # the spectrum a block of BLOCK_FRAMES consecutive frames at a time (17 MB), however far apart ``frames`` are
+    for lo in range(int(frames[0]) if frames.size else 0, int(frames[-1]) + 1 if frames.size else 0, BLOCK_FRAMES):
+        a, b = np.searchsorted(frames, [lo, lo + BLOCK_FRAMES])
+        if a == b:
+            continue
+        block = frames[a:b]
+        magnitude, first = spectrum.frames(int(block[0]), int(block[-1]) + 1)
+        bins = np.rint(np.arange(1, 9)[:, None] * f0[block][None, :] / 2 / bin_hz).astype(int)
+        near = magnitude[np.clip(bins[:, :, None] + np.arange(-1, 2), 0, spectrum.n_bins - 1),
+                         (block - first)[None, :, None]].max(axis=2).astype(np.float64) ** 2
+        out[a:b] = 10.0 * np.log10((near[0::2].sum(axis=0) + 1e-20) / (near[1::2].sum(axis=0) + 1e-20))
+    return out
+
+
+def _merge_drift(runs: list, midi_track: np.ndarray, *, within: float) -> list:
+    """Join neighbouring pitch runs a key apart whose median pitches are closer than ``within`` semitones.
+
+    A note tuned between two keys (a piano's sharp upper notes, a detuned sample) whose pitch wavers by a few tenths
+    of a semitone crosses the pitch runs' hysteresis and comes out as two runs a key apart, though their pitches hardly
+    differ; a slur of a semitone moves the median a whole semitone. The joined run takes the key nearest to its
+    median pitch.
+
+    Parameters
+    ----------
+    runs : list of (lo, hi, key)
+        One attack's pitch runs, in absolute frames, in time order and touching.
+    midi_track : np.ndarray [shape=(n_frames,)]
+        Pitch per frame in fractional MIDI, held over the frames that do not sound (no NaN within the runs).
+    within : float
+        Semitones.
+
+    Returns
+    -------
+    list of (lo, hi, key)
+    """
+    out: list = []
+    for lo, hi, key in runs:
+        if out and abs(out[-1][2] - key) == 1 and abs(float(np.median(midi_track[out[-1][0]: out[-1][1]]))
+                                                     - float(np.median(midi_track[lo:hi]))) < within:
+            lo = out.pop()[0]
+            key = round(float(np.median(midi_track[lo:hi])))
+        out.append((lo, hi, key))
     return out
 
 
@@ -901,8 +1044,8 @@ def _pitch_runs(smooth: np.ndarray, *, threshold: float, min_frames: int) -> lis
     bounds = [0, *(np.flatnonzero(np.diff(keys)) + 1).tolist(), n]
     runs = [[lo, hi, keys[lo]] for lo, hi in itertools.pairwise(bounds)]
 
-    def subharmonic(a, b):  # b is about 2, 3, 4, 5, 6 or 8 times a (YIN's sub-harmonic errors)
-        return any(abs(b - a - k) <= 1 for k in (12, 19, 24, 28, 31, 36))
+    def subharmonic(a, b):  # b is about 2, 3, 4, 5, 6 or 8 times a, or more (YIN's sub-harmonic errors, a thump)
+        return b - a >= 35 or any(abs(b - a - k) <= 1 for k in (12, 19, 24, 28, 31))
 
     while len(runs) > 1:
         doubtful = []

@@ -159,6 +159,13 @@ class NoteSettings(_Settings):
         flux without a rise is a sample's loop point or beating strings, not a new note. On the labelled phrases
         (seeds 0 and 1) the re-articulations found this way were at most 13.3 dB under that peak, the loop points
         of a decaying piano sample 14.1 dB and more (version 5; 20 dB, measured from any attack, before).
+    held_noise_db : float
+        At the same pitch (YIN's medians before and after it within half a semitone), an onset without a level rise
+        (``strong_flux``), or one whose rise leaves the note more than ``held_attack_db`` under its peak since the
+        previous attack with a rise, counts as an attack only if the power between the harmonics (an attack's noise,
+        as for ``transient_db``) rises by this many dB: a sampled note's loop points and beating strings have none.
+        On the labelled phrases (seeds 0 and 1) such re-articulations rose 7.5 dB and more (three of 40 less), the
+        loop points of sustained and decaying samples at most 6.4 dB (version 6).
     transient_flux, transient_db : float
         A re-articulation whose level dips (a new bow stroke, a tongued note of the same pitch): an onset at least
         ``transient_flux`` strong (relative to the median, as ``weak_flux``) after which the level falls less than
@@ -179,6 +186,10 @@ class NoteSettings(_Settings):
         Length of the median filter over the pitch track, in seconds; about one vibrato period.
     split_semitones : float
         A pitch move larger than this (after filtering), held for ``min_duration_s``, starts a new note.
+    drift_semitones : float
+        Within one attack, neighbouring pitch runs a key apart whose median pitches differ by less than this many
+        semitones are one note: a note tuned between two keys whose pitch wavers crosses ``split_semitones`` without
+        changing (version 6).
     partial_decay_db : float
         Within one attack, a pitch run 19, 24, 28, 31, 34 or 36 semitones (+-1) from its neighbour is an upper
         partial taking over the pitch track of a decaying note (not a new note) where the level has fallen more than
@@ -196,7 +207,7 @@ class NoteSettings(_Settings):
         Notes whose pitch is right measured at most 12.6 dB on the labelled phrases; the sub-octave errors 13-34 dB.
     """
 
-    version: int = 5
+    version: int = 6
     hop_length: int = 256
     frame_length: int = 2048
     level_frame_length: int = 1024
@@ -211,6 +222,7 @@ class NoteSettings(_Settings):
     weak_flux: float = 3.0
     strong_flux: float = 25.0
     held_attack_db: float = 14.0
+    held_noise_db: float = 7.0
     transient_flux: float = 12.0
     transient_db: float = 14.0
     release_db: float = 10.0
@@ -218,8 +230,10 @@ class NoteSettings(_Settings):
     longest_release_s: float = 0.6
     vibrato_s: float = 0.2
     split_semitones: float = 0.85
+    drift_semitones: float = 0.25
     partial_decay_db: float = 10.0
     subharmonic_db: float = 15.0
+    octave_partial_db: float = 19.0
     snap_before_s: float = 0.2
     snap_after_s: float = 0.03
 
@@ -230,18 +244,22 @@ class NoteSettings(_Settings):
         "floor_db": ("float", -math.inf, True), "max_aperiodicity": ("float", 0.0, True),
         "rise_db": ("float", 0.0, True), "attack_db": ("float", 0.0, True),
         "weak_flux": ("float", 0.0, False), "strong_flux": ("float", 0.0, True),
-        "held_attack_db": ("float", 0.0, True), "transient_flux": ("float", 0.0, False),
+        "held_attack_db": ("float", 0.0, True), "held_noise_db": ("float", 0.0, False),
+        "transient_flux": ("float", 0.0, False),
         "transient_db": ("float", 0.0, True),
         "release_db": ("float", 0.0, True), "release_s": ("float", 0.0, True),
         "longest_release_s": ("float", 0.0, True),
         "vibrato_s": ("float", 0.0, True), "split_semitones": ("float", 0.0, True),
+        "drift_semitones": ("float", 0.0, False),
         "partial_decay_db": ("float", 0.0, False), "subharmonic_db": ("float", 0.0, False),
+        "octave_partial_db": ("float", 0.0, False),
         "snap_before_s": ("float", 0.0, False), "snap_after_s": ("float", 0.0, False),
     }
 
     #: Fields added after version 1, and the version that added them: settings saved by an older version (with a
     #: model or a data set) lack them and load with their defaults.
-    _ADDED: ClassVar[dict] = {"snap_before_s": 5, "snap_after_s": 5}
+    _ADDED: ClassVar[dict] = {"snap_before_s": 5, "snap_after_s": 5, "held_noise_db": 6, "drift_semitones": 6,
+                              "octave_partial_db": 6}
 
     @classmethod
     def from_dict(cls, data: Any, *, what: str | None = None):

@@ -149,3 +149,46 @@ def test_note_fields_and_name():
 def test_note_validates_itself(fields, match):
     with pytest.raises(ParameterError, match=match):
         Note(*fields)
+
+
+def _fading_fundamental(late: float) -> np.ndarray:
+    """3 s of A3 with its second harmonic; from 1.0 to 1.3 s its odd harmonics fade to ``late`` times their level."""
+    t = np.arange(3 * 22050) / 22050
+    odd = 1.0 + (late - 1.0) * np.clip((t - 1.0) / 0.3, 0.0, 1.0)
+    y = odd * np.sin(2 * np.pi * 220.0 * t) + 0.6 * np.sin(2 * np.pi * 440.0 * t) + 0.3 * odd * np.sin(
+        2 * np.pi * 660.0 * t)
+    return (0.3 * y).astype(np.float32)
+
+
+@pytest.mark.parametrize("late, settings, keys", [
+    (0.1, NoteSettings(), [57]),  # the odd harmonics 19 dB under: YIN follows the octave, the note goes on
+    (0.1, NoteSettings(octave_partial_db=0.0), [57, 69]),
+    (0.04, NoteSettings(), [57, 69]),  # 28 dB under: gone, the note an octave up is new
+])
+def test_second_partial_taking_over_the_pitch_track(late, settings, keys):
+    assert [n.midi for n in detect_notes(_fading_fundamental(late), sr=22050, settings=settings)] == keys
+
+
+def test_runs_a_key_apart_at_the_same_pitch_are_one():
+    from instrumentid.notes import _merge_drift
+
+    track = np.r_[np.full(50, 73.4), np.full(40, 73.55), np.full(30, 74.45)]  # a sharp C#5 wavering, then a slur
+    runs = [(0, 50, 73), (50, 90, 74), (90, 120, 74)]
+    assert _merge_drift(runs, track, within=0.25) == [(0, 90, 73), (90, 120, 74)]
+    assert _merge_drift(runs, track, within=0.0) == runs
+
+
+def test_odd_to_even_power_of_frames_far_apart():
+    """Frames more than a block apart give the values they give alone (the spectrum is computed a block at a time)."""
+    from instrumentid.notes import _odd_to_even_db, _Spectrum
+
+    t = np.arange(120 * 22050) / 22050
+    y = (0.3 * (0.1 * np.sin(2 * np.pi * 220.0 * t) + np.sin(2 * np.pi * 440.0 * t))).astype(np.float32)
+    spectrum = _Spectrum(y, n_fft=2048, hop_length=256, n_frames=1 + y.size // 256)
+    f0 = np.full(spectrum.n_frames, 440.0)
+    frames = np.array([10, 11, 5000, 9000])
+    together = _odd_to_even_db(spectrum, f0, frames)
+    alone = [_odd_to_even_db(spectrum, f0, frames[i: i + 1])[0] for i in range(frames.size)]
+    np.testing.assert_allclose(together, alone)
+    np.testing.assert_allclose(together, 20.0 * np.log10(0.1), atol=1.0)  # the sub-octave at -20 dB
+    assert _odd_to_even_db(spectrum, f0, np.array([], dtype=int)).shape == (0,)

@@ -87,6 +87,19 @@ def test_older_note_settings_load_with_the_defaults_of_newer_fields():
         NoteSettings.from_dict({**old, "version": "4"})  # not a version: nothing is filled in
 
 
+
+def test_version_5_note_settings_load_with_the_defaults_of_version_6():
+    """The shipped model's NoteSettings version 5 have no held_noise_db, drift_semitones, octave_partial_db."""
+    added = ("held_noise_db", "drift_semitones", "octave_partial_db")
+    old = {k: v for k, v in DEFAULT_NOTES.to_dict().items() if k not in added}
+    loaded = NoteSettings.from_dict({**old, "version": 5})
+    assert loaded.version == 5 and [getattr(loaded, k) for k in added] == [7.0, 0.25, 19.0]
+    with pytest.raises(ParameterError, match="missing \\['drift_semitones', 'held_noise_db', 'octave_partial_db'\\]"):
+        NoteSettings.from_dict({**old, "version": 6})
+    with pytest.raises(ParameterError, match="held_noise_db"):
+        NoteSettings(held_noise_db=-1.0)
+
+
 def test_every_setting_changes_the_key():
     keys = {DEFAULT_NOTES.key()}
     for f in dataclasses.fields(NoteSettings):
