@@ -389,7 +389,11 @@ def _recipe_section(config: dict, training: dict, facts: dict) -> list:
         f"- Notes: note settings version {_text((facts.get('note_settings') or {}).get('version'))} (key "
         f"`{_text((facts.get('note_settings') or {}).get('key'))}`).",
         f"- Network: {_text(arch.get('name'))}, standardized features -> {_text(arch.get('hidden_units'))} "
-        f"{_text(arch.get('activation'))} units -> {_text(arch.get('n_classes'))} outputs, softmax.",
+        f"{_text(arch.get('activation'))} units -> {_text(arch.get('n_classes'))} outputs, softmax"
+        + (f" ({members} networks of {arch['hidden_units'] // members} units trained with consecutive seeds and "
+           "merged: the outputs are the mean of their scores)."
+           if isinstance(members := params.get("members"), int) and members > 1
+           and isinstance(arch.get("hidden_units"), int) else "."),
         f"- Training: Adam, {_text(params.get('epochs'))} epochs, learning rate {_text(params.get('lr'))}, batch "
         f"size {_text(params.get('batch_size'))}, input noise {_text(params.get('input_noise', 0.0))} (standard "
         f"deviation of Gaussian noise added to the standardized features of every batch), seed "

@@ -475,7 +475,8 @@ DEFAULT_TRAINING = TrainingSettings()
 #: The recipe of the model that ships for ``predict`` (``scripts/train_default_model.py``): the lab's network shape
 #: with the settings that named instruments best in recordings the network never heard (leave-one-source-out,
 #: ``scripts/measure_generalization.py``). The lab itself keeps :data:`DEFAULT_TRAINING`.
-SHIPPED_TRAINING = TrainingSettings(epochs=30, hidden_units=512, activation="relu", lr=1e-3, input_noise=0.7)
+SHIPPED_TRAINING = TrainingSettings(epochs=30, hidden_units=512, activation="relu", lr=1e-3, input_noise=0.7,
+                                    members=5)
 
 
 def settings_key(settings) -> str:

@@ -62,10 +62,10 @@ def test_package_exports_classifier():
 def test_init_stores_hyperparameters_only():
     clf = InstrumentClassifier(hidden_units=8, activation="relu", lr=0.1, epochs=2, batch_size=4, random_state=3,
                                verbose=True, feature_settings=DEFAULT_FEATURES, note_settings=DEFAULT_NOTES,
-                               input_noise=0.5)
+                               input_noise=0.5, members=2)
     assert clf.get_params() == {"hidden_units": 8, "activation": "relu", "lr": 0.1, "epochs": 2, "batch_size": 4,
                                 "random_state": 3, "verbose": True, "feature_settings": DEFAULT_FEATURES,
-                                "note_settings": DEFAULT_NOTES, "input_noise": 0.5}
+                                "note_settings": DEFAULT_NOTES, "input_noise": 0.5, "members": 2}
     assert not [k for k in vars(clf) if k.endswith("_")]
 
 
@@ -74,10 +74,10 @@ def test_defaults_are_the_training_settings():
     assert InstrumentClassifier().get_params() == {
         "hidden_units": t.hidden_units, "activation": t.activation, "lr": t.lr, "epochs": t.epochs,
         "batch_size": t.batch_size, "random_state": t.seed, "verbose": False, "feature_settings": None,
-        "note_settings": None, "input_noise": t.input_noise}
+        "note_settings": None, "input_noise": t.input_noise, "members": t.members}
     # the lab's
-    assert (t.hidden_units, t.activation, t.lr, t.epochs, t.batch_size, t.input_noise) == (256, "sigmoid", 1e-3, 10,
-                                                                                           128, 0.0)
+    assert (t.hidden_units, t.activation, t.lr, t.epochs, t.batch_size, t.input_noise, t.members) == (
+        256, "sigmoid", 1e-3, 10, 128, 0.0, 1)
 
 
 def test_settings_are_hyperparameters(feature_rows):

@@ -129,6 +129,18 @@ def test_the_card_is_a_function_of_the_files(model_folder, tmp_path):
     assert model_card(model_folder) == model_card(moved) == model_card(moved / "model.json")
 
 
+def test_the_card_of_a_merged_ensemble_names_its_members(feature_rows, model_folder, tmp_path):
+    from instrumentid.classifier import InstrumentClassifier
+
+    X, names = feature_rows
+    clf = InstrumentClassifier(hidden_units=8, epochs=1, batch_size=32, random_state=0, members=3).fit(X, names)
+    card = model_card(clf.save(tmp_path / "ensemble"))
+    assert ("standardized features -> 24 relu units" in card or "standardized features -> 24 sigmoid units" in card)
+    assert "(3 networks of 8 units trained with consecutive seeds and merged: the outputs are the mean of their " \
+           "scores)." in card
+    assert "networks of" not in model_card(model_folder)  # one network: no such words
+
+
 @pytest.mark.parametrize("record", ["old", "none"])
 def test_a_model_without_measured_figures_says_not_measured(small_classifier, tmp_path, record):
     folder = small_classifier.save(tmp_path / "model")

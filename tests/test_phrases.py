@@ -211,3 +211,13 @@ def test_score_refuses_bad_input():
         score([_phrase(TRUTH)], [])
     with pytest.raises(ParameterError, match="onset_s < offset_s"):
         score([_phrase(TRUTH)], [[(1.0, 0.5, 440.0)]])
+
+
+def test_default_phrases_come_from_the_fixed_sources_only():
+    from instrumentid.datasets.phrases import PHRASE_SOURCES
+    from instrumentid.datasets.render import default_sources
+
+    phrases = make_phrases(["legato"], n_per_case=12)
+    used = {p.soundfont for p in phrases}
+    assert used <= set(PHRASE_SOURCES) and len(used) >= 2  # whatever else is installed (GeneralUser GS) stays out
+    assert {"GeneralUser", "freepats"} & {s.name for s in default_sources()} - used

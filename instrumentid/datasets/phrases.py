@@ -35,9 +35,14 @@ from instrumentid.datasets.render import Source, default_sources, render_phrase,
 from instrumentid.errors import ParameterError
 from instrumentid.settings import SR
 
-__all__ = ["AUDIBLE_DB", "CASES", "KINDS", "PITCH_LIMITS", "LabelledPhrase", "make_phrases", "score"]
+__all__ = ["AUDIBLE_DB", "CASES", "KINDS", "PHRASE_SOURCES", "PITCH_LIMITS", "LabelledPhrase", "make_phrases",
+           "score"]
 
 #: Case name -> what its phrases hold.
+#: The default sources the phrases are rendered from: fixed, so that the benchmark's figures compare across versions
+#: whatever else is installed (GeneralUser GS, a default source of the data set since, is not among them; freepats
+#: renders single notes only).
+PHRASE_SOURCES = ("TimGM6mb", "FluidR3", "GMbank", "MuseScore")
 CASES = {
     "single": "one note per file, 0.1-25 s: from sample 0, after silence, filling the file, long decays; -40 to 0 dBFS",
     "gaps": "notes separated by silence",
@@ -139,8 +144,8 @@ def make_phrases(cases=None, *, n_per_case: int = 8, seed: int = 0, soundfonts=N
     seed : int
         Seed of every random choice: the same seed gives the same phrases.
     soundfonts : sequence of Source or str or os.PathLike, optional
-        SoundFonts to render from (default :func:`~instrumentid.datasets.render.default_sources`); a path renders
-        every program.
+        SoundFonts to render from (default: those of :func:`~instrumentid.datasets.render.default_sources` named in
+        :data:`PHRASE_SOURCES`); a path renders every program.
     sr : int
         Sample rate in Hz.
 
@@ -154,7 +159,7 @@ def make_phrases(cases=None, *, n_per_case: int = 8, seed: int = 0, soundfonts=N
     if unknown or int(n_per_case) < 1:
         raise ParameterError(f"cases must be among {list(CASES)} and n_per_case >= 1, got {cases!r}, {n_per_case!r}")
     # phrases need a SoundFont (render_phrase); the TiMidity++ source renders single notes only
-    sources = [s for s in default_sources() if s.is_soundfont] if soundfonts is None else [
+    sources = [s for s in default_sources() if s.name in PHRASE_SOURCES] if soundfonts is None else [
         s if isinstance(s, Source) else sources_from_paths([os.fspath(s)])[0] for s in soundfonts]
     if not sources:
         raise ParameterError("no SoundFont to render the phrases from")
