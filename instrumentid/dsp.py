@@ -313,6 +313,11 @@ def onset_backtrack(events: np.ndarray, energy: np.ndarray) -> np.ndarray:
     return minima[np.searchsorted(minima, events, side="right") - 1]
 
 
+#: Frames :func:`yin` computes at a time: its buffers for 64 frames of 2048 samples (FFTs padded to 4096) are about
+#: 2.5 MB and stay in the processor's cache; 256 frames at a time took 1.4x the CPU time.
+YIN_FRAMES = 64
+
+
 def yin(frames: np.ndarray, *, sr: int, fmin: float, fmax: float) -> np.ndarray:
     """``librosa.yin``'s f0 of frames already cut (the same steps and float types, to the bit).
 
@@ -335,6 +340,9 @@ def yin(frames: np.ndarray, *, sr: int, fmin: float, fmax: float) -> np.ndarray:
     """
     from scipy.fft import irfft, next_fast_len, rfft
 
+    if frames.shape[0] > YIN_FRAMES:  # frame by frame: the same values, its buffers in cache
+        return np.concatenate([yin(frames[i:i + YIN_FRAMES], sr=sr, fmin=fmin, fmax=fmax)
+                               for i in range(0, frames.shape[0], YIN_FRAMES)])
     frame_length = frames.shape[-1]
     min_period = int(np.floor(sr / fmax))
     max_period = min(int(np.ceil(sr / fmin)), frame_length - 1)

@@ -148,3 +148,15 @@ def test_mel_product_is_librosa_s_in_both_layouts_and_thread_counts(threads):
             for S in (frames.T, np.ascontiguousarray(frames.T)):
                 S = S**2
                 _same(dsp.melspectrogram(S, SR), librosa.feature.melspectrogram(S=S, sr=SR))
+
+
+def test_yin_of_many_frames_is_librosa_s():
+    """yin computes YIN_FRAMES frames at a time: a signal of several such blocks gives librosa's values."""
+    rng = np.random.default_rng(3)
+    t = np.arange(3 * SR) / SR
+    tone = np.sin(2 * np.pi * 110 * 2 ** (np.floor(t * 4) % 5) * t)  # a new octave every 0.25 s
+    y = (tone + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+    frames = dsp.frame(y, 2048, 256).T
+    assert frames.shape[0] > 3 * dsp.YIN_FRAMES
+    f0 = librosa.yin(y, fmin=32.7, fmax=4186.0, sr=SR, frame_length=2048, hop_length=256, center=False)
+    _same(dsp.yin(frames, sr=SR, fmin=32.7, fmax=4186.0), f0)
