@@ -118,3 +118,23 @@ def test_thread_map_works_in_a_forked_child(two_threads):
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_one_blas_thread_limits_blas_inside_and_restores_it(monkeypatch):
+    import scipy.linalg  # noqa: F401 - every BLAS library one_blas_thread limits, loaded before counting
+    from threadpoolctl import threadpool_info
+
+    from instrumentid import util
+
+    monkeypatch.setattr(util, "_worker_limits", None)
+
+    def blas_threads():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before = blas_threads()
+    with util.one_blas_thread():
+        assert set(blas_threads().values()) == {1}
+        with util.one_blas_thread():
+            assert set(blas_threads().values()) == {1}
+        assert set(blas_threads().values()) == {1}
+    assert blas_threads() == before
