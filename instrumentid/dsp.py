@@ -172,7 +172,7 @@ def frame_magnitudes(frames: np.ndarray, rows: np.ndarray | None = None) -> np.n
     n = frames.shape[0] if rows is None else len(rows)
     out = np.empty((n, 1 + n_fft // 2), dtype=np.float32)
     window = hann_window(n_fft)
-    step = 128
+    step = 32  # 32 frames: the float64 windowed frames and spectra (0.5 MB) stay in cache; 128 took 1.2x the time
     for i in range(0, n, step):
         block = frames[i:i + step] if rows is None else frames[rows[i:i + step]]
         # the windowed frames are freed once their spectrum exists, before it is rounded to complex64
@@ -356,14 +356,25 @@ def yin(frames: np.ndarray, *, sr: int, fmin: float, fmax: float) -> np.ndarray:
     diff = 2 * (acf[:, :1] - acf[:, 1:]) - energy  # difference function at lags 1..max_period
     mean = np.cumsum(diff, axis=-1) / np.arange(1, max_period + 1)
     denominator = mean[:, min_period - 1 :]
-    cmnd = diff[:, min_period - 1 :] / (denominator + np.finfo(denominator.dtype).tiny)
-    # the first trough under the threshold, else the global minimum
-    trough = np.zeros(cmnd.shape, dtype=bool)
-    trough[:, 1:-1] = (cmnd[:, 1:-1] < cmnd[:, :-2]) & (cmnd[:, 1:-1] <= cmnd[:, 2:])
-    trough[:, 0] = cmnd[:, 0] < cmnd[:, 1]
-    trough[:, -1] = cmnd[:, -1] < cmnd[:, -2]
-    trough &= cmnd < 0.1
-    period = np.where(trough.any(axis=1), np.argmax(trough, axis=1), np.argmin(cmnd, axis=1))
+    denominator += np.finfo(denominator.dtype).tiny
+    cmnd = np.divide(diff[:, min_period - 1 :], denominator, out=denominator)
+    n_lags = cmnd.shape[1]
+    # the first trough under the threshold, else the global minimum: a lag is a trough when it is under its left
+    # neighbour and not over its right one (the first lag: under its right one; the last: under its left one), tested
+    # only at the lags under the threshold (a fraction of them) instead of at every lag
+    rows, lags = np.nonzero(cmnd < 0.1)  # row by row, lags ascending
+    value = cmnd[rows, lags]
+    left = cmnd[rows, np.maximum(lags - 1, 0)]
+    right = cmnd[rows, np.minimum(lags + 1, n_lags - 1)]
+    trough = np.where(lags == 0, value < right,
+                      np.where(lags == n_lags - 1, value < left, (value < left) & (value <= right)))
+    found, first = np.unique(rows[trough], return_index=True)
+    period = np.empty(cmnd.shape[0], dtype=np.intp)
+    period[found] = lags[trough][first]
+    none = np.ones(cmnd.shape[0], dtype=bool)
+    none[found] = False
+    if none.any():
+        period[none] = np.argmin(cmnd[none], axis=1)
     # parabolic interpolation around the chosen lag (none at the ends)
     rows = np.arange(cmnd.shape[0])
     inner = np.clip(period, 1, cmnd.shape[1] - 2)
