@@ -89,9 +89,10 @@ def main(argv=None) -> int:
     parser.add_argument("--after", type=Path, default=HERE.parent, help="this version's tree (default: this repo)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the best time of each version is kept")
     parser.add_argument("--repeat", type=int, default=5, help="calls timed per process (best kept)")
+    parser.add_argument("--notes", type=int, default=300, help="planned notes rendered for the feature extraction")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="instrumentid-compare-") as tmp:
-        recording, clips, n_notes, audio_s = make_inputs(Path(tmp))
+        recording, clips, n_notes, audio_s = make_inputs(Path(tmp), n_notes=args.notes)
         print(f"load average at start: {os.getloadavg()[0]:.1f}", flush=True)
         results: dict = {"before": [], "after": []}
         for i in range(args.rounds):
