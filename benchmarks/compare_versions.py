@@ -35,8 +35,10 @@ print(json.dumps({{"tree": instrumentid.__file__, "fit_s": fit_s, "fit_acc": fit
 
 def _run(tree: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    proc = subprocess.run([sys.executable, "-c", _CHILD.format(bench=str(HERE))], env=env, capture_output=True,
-                          text=True, check=True)
+    # run in the tree: ``python -c`` puts the working folder first on the path, before PYTHONPATH (run from this
+    # repository, every round imported this version)
+    proc = subprocess.run([sys.executable, "-c", _CHILD.format(bench=str(HERE))], env=env, cwd=tree,
+                          capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

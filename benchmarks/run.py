@@ -16,7 +16,7 @@ In one run, on the same data, it measures
 - **sweep**: rates 0.1, 0.01, 0.001, 0.0001, 20 epochs each, a fresh model per rate: ``instrumentid.training.sweep``
   (all rates in one model-batch) against the peers running the rates one after another;
 - **default data set**: a build from scratch into a temporary cache, and feature extraction alone (notes/s, x real
-  time), with ``benchmarks/build_speed.py``;
+  time), with ``benchmarks/build_speed.py``; ``--only features`` measures the feature extraction without the build;
 - **predict** on a 16 s recording (rendered from a SoundFont, 44.1 kHz WAV): warm (model loaded, in this process) and
   cold (``instrumentid predict FILE`` from the shell: wall time and peak memory), and cold with the torch model
   (``InstrumentClassifier``, the path before numpy inference) as the "before";
@@ -73,7 +73,7 @@ TARGET_SWEEP_RATIO, TARGET_REAL_TIME, TARGET_PREDICT_S, TARGET_HELP_S = 20.0, 50
 #: (notes/s: 3x the 193 of the issue's run), the long recording (s, MB) and the fit as a multiple of its floor.
 TARGET_COLD_S, TARGET_COLD_MB, TARGET_WARM_S, TARGET_REAL_TIME_15 = 1.5, 250.0, 0.1, 600.0
 TARGET_BUILD_RATE, TARGET_LONG_S, TARGET_LONG_MB, TARGET_FLOOR_RATIO = 3 * 193.0, 30.0, 1024.0, 1.5
-PARTS = ("fit", "sweep", "build", "predict", "long", "help")
+PARTS = ("fit", "sweep", "build", "features", "predict", "long", "help")
 
 
 # ----------------------------------------------------------------------------------------------- settings
@@ -250,10 +250,10 @@ def time_floor(data, *, cfg: dict, fit_s: float, threads: int = 2, log=print) ->
 
 
 # ----------------------------------------------------------------------------------------------- data set build
-def time_build(cfg: dict, *, log=print) -> dict:
-    """Default data set build from scratch (``full_build``) and feature extraction speed (``build_speed``)."""
+def time_build(cfg: dict, *, full: bool = True, log=print) -> dict:
+    """Default data set build from scratch (``full`` and ``full_build``) and feature extraction speed alone."""
     out = {}
-    if cfg["full_build"]:
+    if full and cfg["full_build"]:
         log("[build] default data set from scratch ...")
         out["build"] = build_speed.time_build()
     log("[build] feature extraction ...")
@@ -556,8 +556,8 @@ def run(*, data: str = "lab", quick: bool = False, skip_peers: bool = False, rep
             if part == "fit" and part in parts:
                 results["floor"] = time_floor(arrays, cfg=cfg, fit_s=results["fit"][0]["seconds"], threads=threads,
                                               log=log)
-        if "build" in parts:
-            results["build"] = time_build(cfg, log=log)
+        if "build" in parts or "features" in parts:  # features alone: without the build from scratch
+            results["build"] = time_build(cfg, full="build" in parts, log=log)
         if "predict" in parts:
             log("[predict] ...")
             recording = write_recording(Path(tmp) / "recording.wav", duration_s=cfg["recording_s"])

@@ -10,6 +10,7 @@ once; the result is that of decoding the whole file and resampling it in one cal
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Iterator
@@ -140,15 +141,16 @@ class _Checks:
     def add(self, y: np.ndarray) -> np.ndarray:
         """Check one block and return it; the ``n`` samples seen so far are counted."""
         if y.size:
-            finite = np.isfinite(y)
-            if not finite.all():
-                for c, row in enumerate(np.atleast_2d(finite)):
+            # the extremes: finite only if every sample is (NaN propagates), and the peak is the larger magnitude
+            lo, hi = float(np.min(y)), float(np.max(y))
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                for c, row in enumerate(np.atleast_2d(np.isfinite(y))):
                     bad = np.flatnonzero(~row)
                     self.n_bad += bad.size
                     if bad.size and self.first_bad[c] is None:
                         self.first_bad[c] = self.n + int(bad[0])
             elif not self.n_bad:
-                self.peak = max(self.peak, float(np.max(np.abs(y))))
+                self.peak = max(self.peak, -lo, hi)
         self.n += y.shape[-1]
         return y
 

@@ -36,7 +36,7 @@ from instrumentid import dsp
 from instrumentid.audio import valid_audio
 from instrumentid.errors import ParameterError
 from instrumentid.settings import DEFAULT_FEATURES, SR, FeatureSettings
-from instrumentid.util import one_blas_thread, thread_map
+from instrumentid.util import one_blas_thread, thread_map, worker_threads
 
 __all__ = [
     "FEATURE_NAMES",
@@ -77,7 +77,7 @@ def _valid_note(y, sr, settings: FeatureSettings) -> np.ndarray:
         y = y.mean(axis=0)
     if y.shape[0] < MIN_NOTE_S * sr:
         raise ParameterError(f"note is too short: {y.shape[0] / sr:.3f} s, expected at least {MIN_NOTE_S} s")
-    peak = float(np.max(np.abs(y)))
+    peak = max(float(np.max(y)), -float(np.min(y)))  # max |y|, without an array of magnitudes
     y = y / peak if peak > 0 else y
     if y.shape[0] < settings.n_fft:
         y = np.pad(y, (0, settings.n_fft - y.shape[0]))
@@ -92,6 +92,8 @@ def _mel_basis(settings: FeatureSettings) -> np.ndarray:
 
 #: Most STFT frames analysed together (their float64 spectra stay in cache); a longer note is analysed alone.
 BATCH_FRAMES = 256
+#: Frames whose spectral shape (:func:`_shape_descriptors`) is computed at a time.
+SHAPE_FRAMES = 32
 
 
 @functools.lru_cache(maxsize=4)
@@ -205,10 +207,11 @@ def _contrast(mag: np.ndarray, bounds: np.ndarray, settings: FeatureSettings) ->
     valley = np.zeros((len(bands), mag.shape[1]))
     peak = np.zeros_like(valley)
     for k, (lo, hi, q) in enumerate(bands):
-        band = np.ascontiguousarray(mag[lo:hi])
+        band = np.array(mag[lo:hi], order="F")  # each frame's bins side by side: sorted in place, 1.6x faster
         band.sort(axis=0)
-        valley[k] = np.mean(band[:q], axis=0)
-        peak[k] = np.mean(band[-q:], axis=0)
+        # the means over librosa's layout (bins x frames, C order): its sums of the q values, in the same order
+        valley[k] = np.mean(np.ascontiguousarray(band[:q]), axis=0)
+        peak[k] = np.mean(np.ascontiguousarray(band[-q:]), axis=0)
     return _power_to_db(peak, bounds) - _power_to_db(valley, bounds)
 
 
@@ -246,24 +249,32 @@ def _shape_descriptors(mag: np.ndarray, freqs: np.ndarray) -> tuple:
     -------
     centroid, bandwidth, rolloff, flatness : np.ndarray [shape=(n_frames,)]
     """
-    # librosa.util.normalize(norm=1): |mag| ** 1 summed in float64 (mag >= 0, so |mag| ** 1 is mag)
-    length = np.sum(mag.astype(float), axis=0, keepdims=True)
-    length[length < np.finfo(mag.dtype).tiny] = 1.0
-    normalized = np.empty_like(mag)
-    np.divide(mag, length, out=normalized, casting="unsafe")  # in float64, then stored as float32
-    centroid = np.sum(freqs[:, np.newaxis] * normalized, axis=0, keepdims=True)
-    # the weighted squared deviations, in one float64 array laid out as librosa's (frames x bins, C order)
-    deviation = np.subtract.outer(centroid[0], freqs)
-    np.abs(deviation, out=deviation)
-    np.square(deviation, out=deviation)
-    np.multiply(deviation, normalized.T, out=deviation)
-    bandwidth = np.sum(deviation.swapaxes(-2, -1), axis=0) ** (1.0 / 2)
-    total = np.cumsum(mag, axis=0)
-    rolloff = freqs[np.argmax(total >= 0.85 * total[-1], axis=0)]  # the lowest bin reaching 85 % of the energy
-    floored = np.square(mag)
-    np.maximum(floored, 1e-10, out=floored)
-    flatness = np.exp(np.mean(np.log(floored), axis=0)) / np.mean(floored, axis=0)
-    return centroid[0], bandwidth, rolloff, flatness
+    n = mag.shape[1]
+    centroid, bandwidth, rolloff = np.empty(n), np.empty(n), np.empty(n)
+    flatness = np.empty(n, dtype=mag.dtype)
+    # every step is frame by frame, so it runs SHAPE_FRAMES frames at a time (its float64 arrays stay in cache: 1.9x
+    # faster than on a batch of 256 frames at once, the same bits)
+    for a in range(0, n, SHAPE_FRAMES):
+        part = mag[:, a:a + SHAPE_FRAMES]
+        b = a + part.shape[1]
+        # librosa.util.normalize(norm=1): |mag| ** 1 summed in float64 (mag >= 0, so |mag| ** 1 is mag)
+        length = np.sum(part.astype(float), axis=0, keepdims=True)
+        length[length < np.finfo(mag.dtype).tiny] = 1.0
+        normalized = np.empty_like(part)
+        np.divide(part, length, out=normalized, casting="unsafe")  # in float64, then stored as float32
+        centroid[a:b] = np.sum(freqs[:, np.newaxis] * normalized, axis=0)
+        # the weighted squared deviations, in one float64 array laid out as librosa's (frames x bins, C order); the
+        # square of a difference is that of its absolute value, so librosa's abs is left out
+        deviation = np.subtract.outer(centroid[a:b], freqs)
+        np.square(deviation, out=deviation)
+        np.multiply(deviation, normalized.T, out=deviation)
+        bandwidth[a:b] = np.sum(deviation.swapaxes(-2, -1), axis=0) ** (1.0 / 2)
+        total = np.cumsum(part, axis=0)
+        rolloff[a:b] = freqs[np.argmax(total >= 0.85 * total[-1], axis=0)]  # the lowest bin reaching 85 % of the energy
+        floored = np.square(part)
+        np.maximum(floored, 1e-10, out=floored)
+        flatness[a:b] = np.exp(np.mean(np.log(floored), axis=0)) / np.mean(floored, axis=0)
+    return centroid, bandwidth, rolloff, flatness
 
 
 def _analyse(ys: list, settings: FeatureSettings, *, spectra: bool = False) -> list:
@@ -456,11 +467,14 @@ def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_F
     for i, y in enumerate(notes):
         with _named(labels, i):
             todo.append(_valid_note(y, sr, settings))
+    # batches of up to BATCH_FRAMES frames, and at least two per thread when there are enough notes (the 20 notes of a
+    # 16 s recording made 3 batches of 256 frames for 2 threads: the last ran alone)
+    longest = min(BATCH_FRAMES, -(-sum(_n_frames(y, settings) for y in todo) // (2 * worker_threads())))
     batches = []
     start = 0
     while start < len(todo):
         stop, n_frames = start, 0
-        while stop < len(todo) and (stop == start or n_frames + _n_frames(todo[stop], settings) <= BATCH_FRAMES):
+        while stop < len(todo) and (stop == start or n_frames + _n_frames(todo[stop], settings) <= longest):
             n_frames += _n_frames(todo[stop], settings)
             stop += 1
         batches.append((start, stop))

@@ -33,12 +33,14 @@ from instrumentid import dsp
 from instrumentid.audio import prepare
 from instrumentid.errors import ParameterError
 from instrumentid.settings import DEFAULT_NOTES, SR, NoteSettings
-from instrumentid.util import thread_map
+from instrumentid.util import one_blas_thread, thread_map
 
 __all__ = ["Note", "detect_notes", "midi_to_name"]
 
-#: Frames of the spectral pass analysed at a time (an STFT block of 2048-point frames is 1025 x 4096 float32: 17 MB).
-BLOCK_FRAMES = 4096
+#: Frames of the spectral pass analysed at a time (an STFT block of 2048-point frames is 1025 x 256 float32: 1 MB).
+#: Small enough that a 16 s recording (1379 frames) makes blocks for both cores (at 4096 frames it was one block on
+#: one core); any size gives the same values (tests/test_notes_memory.py).
+BLOCK_FRAMES = 256
 #: Frames of the frame-wise analyses (level, YIN, periodicity) computed at a time: YIN's buffers for 64 frames (its
 #: FFTs of 2048-point frames padded to 4096) are about 2.5 MB and stay in the processor's cache; at 4096 frames they
 #: were 100 MB and YIN took 2.5x the CPU time (1.48 against 0.58 s for 2 minutes). Any size gives the same values
@@ -392,12 +394,17 @@ def _spectral_pass(spectrum: _Spectrum, f0: np.ndarray) -> tuple[np.ndarray, np.
     mel_db: np.ndarray | None = None
     top = None
     bounds = _block_bounds(n_frames)
-    for (lo, hi), (block_db, near_max) in zip(bounds, thread_map(first_pass, bounds), strict=True):
-        if mel_db is None:
-            mel_db = np.empty((block_db.shape[0], n_frames), block_db.dtype)
-        mel_db[:, lo:hi] = block_db
-        top = block_db.max() if top is None else max(top, block_db.max())
-        harmonics[:, lo:hi] = near_max
+    # The mel products on one BLAS thread each, as in a data set builder's worker (so a recording gives the same
+    # onset function, and notes, in predict and in a build): the blocks already keep the cores busy, and a second BLAS
+    # thread per product had to wait for a core: the pass took 10x the wall time on a busy machine (26 against 262 ms
+    # for 16 s at load 7)
+    with one_blas_thread():
+        for (lo, hi), (block_db, near_max) in zip(bounds, thread_map(first_pass, bounds), strict=True):
+            if mel_db is None:
+                mel_db = np.empty((block_db.shape[0], n_frames), block_db.dtype)
+            mel_db[:, lo:hi] = block_db
+            top = block_db.max() if top is None else max(top, block_db.max())
+            harmonics[:, lo:hi] = near_max
     assert mel_db is not None and top is not None
     floor = top - 80.0  # power_to_db's top_db
     # onset_strength's envelope at frame t reads the frames back to t - lag - n_fft // (2 * hop_length) (centring,
@@ -449,9 +456,13 @@ def _aperiodicity(y: np.ndarray, f0: np.ndarray, *, frame_length: int, hop_lengt
         head = frames[:half]
         energy = np.einsum("ij,ij->j", head, head)
         best = np.full(p.size, np.inf)
+        # the samples one lag after each frame's head: rows of the windows of ``part`` (copies of contiguous runs,
+        # 2x faster than a gather of every sample), laid out (sample, frame) as the sums below have always had them
+        windows = np.lib.stride_tricks.sliding_window_view(part, half)
+        starts = hop_length * np.arange(p.size)
         for tau in (np.floor(p), np.ceil(p)):
             lag = np.clip(tau.astype(int), 1, frame_length - half)
-            later = np.take_along_axis(frames, np.arange(half)[:, None] + lag[None, :], axis=0)
+            later = np.ascontiguousarray(windows[starts + lag].T)
             diff = head - later
             ratio = np.einsum("ij,ij->j", diff, diff) / (energy + np.einsum("ij,ij->j", later, later) + 1e-12)
             best = np.minimum(best, ratio)

@@ -195,3 +195,13 @@ def test_note_detection_counts_single_note_files():
     assert "2/3 (66.7 %)" in text and "single-02-x-filled (2 notes)" in text
     with pytest.raises(SystemExit):
         note_detection.main(["--singles", "-1"])
+
+
+def test_compare_analysis_times_two_trees_and_checks_their_results(capsys):
+    """Two runs of this tree, interleaved: both times printed, and the same notes and rows found."""
+    compare = _load("compare_analysis")
+    root = BENCH.parent
+    assert compare.main([str(root), "--after", str(root), "--rounds", "1", "--repeat", "1", "--notes", "6"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("warm predict") >= 3 and f"({root / 'instrumentid' / '__init__.py'})" in out
+    assert "the same notes: yes, the same feature rows: yes" in out

@@ -133,3 +133,30 @@ def test_analysing_a_recording_does_not_import_librosa(tmp_path):
     from instrumentid.analysis import analyze
 
     np.testing.assert_array_equal(np.load(tmp_path / "x1.npy"), analyze(path).X)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_mel_product_is_librosa_s_in_both_layouts_and_thread_counts(threads):
+    """melspectrogram swaps the BLAS product's operands on an STFT's transpose (faster): the same bits as librosa's
+    einsum for spectrograms laid out either way, of 1 to 4200 frames, on one and on two BLAS threads."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(threads)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        for n in [1, 2, 7, 63, 64, 65, 128, 129, 300, 1379, 4096, 4200]:
+            frames = np.abs(rng.standard_normal((n, 1025)) * rng.exponential(1.0, (n, 1))).astype(np.float32)
+            for S in (frames.T, np.ascontiguousarray(frames.T)):
+                S = S**2
+                _same(dsp.melspectrogram(S, SR), librosa.feature.melspectrogram(S=S, sr=SR))
+
+
+def test_yin_of_many_frames_is_librosa_s():
+    """yin computes YIN_FRAMES frames at a time: a signal of several such blocks gives librosa's values."""
+    rng = np.random.default_rng(3)
+    t = np.arange(3 * SR) / SR
+    tone = np.sin(2 * np.pi * 110 * 2 ** (np.floor(t * 4) % 5) * t)  # a new octave every 0.25 s
+    y = (tone + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+    frames = dsp.frame(y, 2048, 256).T
+    assert frames.shape[0] > 3 * dsp.YIN_FRAMES
+    f0 = librosa.yin(y, fmin=32.7, fmax=4186.0, sr=SR, frame_length=2048, hop_length=256, center=False)
+    _same(dsp.yin(frames, sr=SR, fmin=32.7, fmax=4186.0), f0)

@@ -83,3 +83,18 @@ def test_model_info_of_the_shipped_model_and_of_a_foreign_file(tmp_path, capsys)
     (tmp_path / "x.onnx").write_bytes(b"not onnx")
     assert cli.main(["model", "info", str(tmp_path / "x.onnx")]) == 2
     assert "not an ONNX model exported by instrumentid" in capsys.readouterr().err
+
+
+def test_logits_are_the_same_on_one_and_two_blas_threads(monkeypatch):
+    """A recording's rows run on one BLAS thread (inference._ONE_THREAD_ROWS): the same bits as on two."""
+    from threadpoolctl import threadpool_limits
+
+    clf = LightClassifier.load(DEFAULT_MODEL)
+    rng = np.random.default_rng(0)
+    rows = [(3 * rng.standard_normal((n, clf.n_features_in_))).astype(np.float32)
+            for n in [1, 2, 3, 7, 20, 64, 129, 712, 3000]]
+    one = [clf.decision_function(X) for X in rows]
+    monkeypatch.setattr(inference, "_ONE_THREAD_ROWS", 0)  # no limit: the process's BLAS threads
+    with threadpool_limits(limits=2, user_api="blas"):
+        two = [clf.decision_function(X) for X in rows]
+    assert all(np.array_equal(a, b) for a, b in zip(one, two, strict=True))

@@ -48,3 +48,93 @@ def test_worker_threads_is_one_in_a_limited_worker(monkeypatch):
     assert util.worker_threads() == util.cpu_count() >= 1
     monkeypatch.setattr(util, "_worker_limits", object())  # what limit_worker_threads leaves in a pool's worker
     assert util.worker_threads() == 1
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    from instrumentid import util
+
+    monkeypatch.setattr(util, "worker_threads", lambda: 2)
+    return util
+
+
+def test_thread_map_gives_the_serial_results_on_the_same_threads_every_call(two_threads):
+    import threading
+    import time
+
+    def item(i):
+        time.sleep(0.001)
+        return i * i, threading.current_thread().name
+
+    first = list(two_threads.thread_map(item, [(i,) for i in range(20)]))
+    second = list(two_threads.thread_map(item, [(i,) for i in range(20)]))
+    assert [r for r, _ in first] == [r for r, _ in second] == [i * i for i in range(20)]
+    names = {n for _, n in first + second}
+    assert 1 <= len(names) <= 2 and all(n.startswith("instrumentid") for n in names)  # the pool is kept
+
+
+def test_thread_map_inside_an_item_runs_in_that_thread(two_threads):
+    """A thread_map inside an item must not wait for the pool whose threads are all busy with the outer items."""
+    import threading
+
+    def inner(j):
+        return threading.current_thread().name
+
+    def outer(i):
+        names = list(two_threads.thread_map(inner, [(j,) for j in range(4)]))
+        return names == [threading.current_thread().name] * 4
+
+    assert all(two_threads.thread_map(outer, [(i,) for i in range(6)]))
+
+
+def test_thread_map_stops_with_the_first_error_and_drops_the_rest(two_threads):
+    import time
+
+    started = []
+
+    def item(i):
+        started.append(i)
+        time.sleep(0.01)
+        if i == 1:
+            raise ValueError("item 1")
+        return i
+
+    with pytest.raises(ValueError, match="item 1"):
+        list(two_threads.thread_map(item, [(i,) for i in range(50)]))
+    n = len(started)
+    time.sleep(0.1)
+    assert len(started) == n < 50  # nothing runs on after the error reached the caller
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_thread_map_works_in_a_forked_child(two_threads):
+    assert list(two_threads.thread_map(lambda i: i + 1, [(1,), (2,), (3,)])) == [2, 3, 4]  # the parent's pool exists
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        import signal
+
+        signal.alarm(20)  # a child waiting for its parent's threads (which it does not have) dies instead of hanging
+        ok = list(two_threads.thread_map(lambda i: i + 1, [(1,), (2,), (3,)])) == [2, 3, 4]
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_one_blas_thread_limits_blas_inside_and_restores_it(monkeypatch):
+    import scipy.linalg  # noqa: F401 - every BLAS library one_blas_thread limits, loaded before counting
+    from threadpoolctl import threadpool_info
+
+    from instrumentid import util
+
+    monkeypatch.setattr(util, "_worker_limits", None)
+
+    def blas_threads():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before = blas_threads()
+    with util.one_blas_thread():
+        assert set(blas_threads().values()) == {1}
+        with util.one_blas_thread():
+            assert set(blas_threads().values()) == {1}
+        assert set(blas_threads().values()) == {1}
+    assert blas_threads() == before
