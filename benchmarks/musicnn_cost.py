@@ -210,11 +210,11 @@ def main(argv=None) -> int:
         print(f"| {variant} | " + " | ".join(f"{a:.3f} s ({b:.3f} s)" for a, b in est.values()) + " |")
     out["estimate"] = estimate
     out["load_after"] = os.getloadavg()
-    print(f"\nload average before {out['load_before'][0]:.1f}, after {out['load_after'][0]:.1f}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"\nload average before {out['load_before'][0]:.1f}, after {out['load_after'][0]:.1f}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
