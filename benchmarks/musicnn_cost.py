@@ -39,9 +39,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 #: Ways of running the network: eager float32 (``torch.inference_mode``), the same under ``torch.no_grad``,
-#: channels-last memory format for the 2-D convolutions, bfloat16 autocast, bfloat16 weights and inputs, ONNX Runtime
-#: (float32, the exported graph).
-VARIANTS = ("fp32", "no_grad", "channels_last", "bf16_autocast", "bf16", "onnx")
+#: channels-last memory format for the 2-D convolutions, bfloat16 autocast, bfloat16 weights and inputs, the same in
+#: channels-last format (oneDNN's bfloat16 kernels: AMX on processors that have it), ONNX Runtime (float32, the
+#: exported graph).
+VARIANTS = ("fp32", "no_grad", "channels_last", "bf16_autocast", "bf16", "bf16_channels_last", "onnx")
 
 
 def shapes(k: int) -> dict:
@@ -93,6 +94,8 @@ def runner(variant: str, net, folder: Path, threads: int):
     model = net
     if variant == "channels_last":
         model = copy.deepcopy(net).to(memory_format=torch.channels_last)
+    elif variant.startswith("bf16_channels"):
+        model = copy.deepcopy(net).to(torch.bfloat16).to(memory_format=torch.channels_last)
     elif variant == "bf16":
         model = copy.deepcopy(net).to(torch.bfloat16)
     context = torch.no_grad if variant == "no_grad" else torch.inference_mode
@@ -100,7 +103,7 @@ def runner(variant: str, net, folder: Path, threads: int):
     def call(fn, x):
         with context():
             t = torch.from_numpy(x)
-            if variant == "bf16":
+            if variant in ("bf16", "bf16_channels_last"):
                 return fn(t.to(torch.bfloat16)).float().numpy()
             if variant == "bf16_autocast":
                 with torch.autocast("cpu", dtype=torch.bfloat16):
