@@ -44,8 +44,13 @@ MSD_musicnn's and MTT_musicnn's pools: 67.7 % (seed 0; ``--embeddings MSD_musicn
 Logistic regression is far worse (MTT_vgg pool5 50.5 %) and slow on the 1506-wide pools (over 12 minutes for five
 folds): the musicnn runs above left it out (``--recipes mlp mlp+features ensemble``).
 
+Shorter inputs (``embed --frames 63 --backend onnx``, ``measure --frames 63``; 2 seeds, ensemble): the first 1 s of each
+note 66.9 % (min 59.6 %), the first 0.5 s 66.2 % (MuseScore's piano 59.3 %), against 65.9 % for 3 s; the MLP alone
+63.1 % and 62.3 %. 1 s is what fits ``predict``'s budget (``benchmarks/musicnn_cost.py``).
+
 Costs on 2 cores shared with other jobs (load 6-12): inputs 3.6 minutes; embed 7 minutes for a vgg model, 28 for a
-musicnn model (3 s inputs); measure 15-45 s per fold and recipe.
+musicnn model (3 s inputs, TensorFlow), 6-8 minutes with the torch port in ONNX Runtime (1 s or 0.5 s inputs, load
+7); measure 15-45 s per fold and recipe.
 """
 
 from __future__ import annotations
