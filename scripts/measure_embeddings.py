@@ -1,31 +1,37 @@
 """Measure embeddings of musicnn's pretrained networks under leave-one-source-out (issue 13's candidate); nothing ships.
 
-Three stages (the second needs TensorFlow, kept out of the project's environment in a throwaway venv):
+Three stages:
 
 1. ``inputs`` (project venv): every note of the default data set rendered again, row-aligned with the feature table
-   (:func:`measure_cnn.rendered_table`), peak-normalised, resampled to 16 kHz, its first 2.98 s from the onset
-   (zero-padded when shorter) turned into musicnn's input: a 96-band mel power spectrogram (librosa, n_fft 512, hop
-   256: 187 frames, as ``musicnn.extractor.batch_data``) rounded to float16 and compressed as log10(10000 x + 1);
-   cached in ``<cache>/musicnn/patches-<key>.npy`` (16,812 x 187 x 96 float16, 600 MB).
-2. ``embed`` (TF venv): each musicnn checkpoint of the wheel run on those inputs with musicnn's own graph
-   (``musicnn.models.define_model``, inference mode); writes ``<cache>/musicnn/embeddings-<model>.npz`` with the
-   layers named as musicnn's extractor names them (musicnn models: ``penultimate`` (200), ``mean_pool`` and
-   ``max_pool`` (753 each), ``taggram`` (50 tag probabilities); vgg models: ``pool5`` flattened).
+   (:func:`measure_cnn.rendered_table`), turned into musicnn's input by :func:`instrumentid.embeddings.note_input`:
+   peak-normalised, resampled to 16 kHz, its first 2.98 s from the onset (zero-padded when shorter), a 96-band mel
+   power spectrogram (n_fft 512, hop 256: 187 frames, as ``musicnn.extractor.batch_data``) rounded to float16 and
+   compressed as log10(10000 x + 1); cached in ``<cache>/musicnn/patches-<key>.npy`` (16,812 x 187 x 96 float16,
+   600 MB).
+2. ``embed``: each musicnn network run on those inputs (the first ``--frames`` frames); writes
+   ``<cache>/musicnn/patches-<key>.<model>-<frames>.npz`` with the layers named as musicnn's extractor names them
+   (musicnn models: ``penultimate`` (200), ``mean_pool`` and ``max_pool`` (753 each), ``taggram`` (50 tag
+   probabilities); vgg models: ``pool5`` flattened). ``--backend torch`` (default; project venv): the torch port of
+   the two musicnn networks, :mod:`instrumentid.embeddings` (weights read from the wheel that the set-up installs;
+   within 1e-5 of TensorFlow's outputs); ``--backend onnx``: the same exported to ONNX Runtime (about half the CPU
+   time). ``--backend tf`` (any of the four networks, the vgg ones included):
+   musicnn's own graph (``musicnn.models.define_model``, inference mode) in a throwaway TensorFlow venv.
 3. ``measure`` (project venv): the LOSO protocol of ``scripts/measure_generalization.py`` (same folds, seeds and
    metrics) on recipes over these embeddings, next to the shipped MLP on the 120 features (:data:`RECIPES`).
 
-The musicnn wheel (ISC licence, 29 MB, the four TF1 checkpoints inside) needs TensorFlow 1-style layers, so stage
-``embed`` runs in a throwaway venv that the project never imports (TensorFlow 2.21 with ``tf_keras`` for
-``tf.compat.v1.layers``; musicnn's pinned numpy<1.17 and librosa are not needed by this stage, hence ``--no-deps``)::
+The TensorFlow venv (only for ``--backend tf``; the project never imports it): TensorFlow 2.21 with ``tf_keras`` for
+``tf.compat.v1.layers``; musicnn's pinned numpy<1.17 and librosa are not needed by this stage, hence ``--no-deps``::
 
     python3 -m venv /work/tfvenv
     /work/tfvenv/bin/pip install tensorflow-cpu tf_keras platformdirs
     /work/tfvenv/bin/pip install --no-deps musicnn==0.1.0
     nice -n 19 .venv/bin/python scripts/measure_embeddings.py inputs            # prints the inputs' .npy path
-    nice -n 19 /work/tfvenv/bin/python -W ignore scripts/measure_embeddings.py embed INPUTS.npy \
+    nice -n 19 .venv/bin/python scripts/measure_embeddings.py embed INPUTS.npy [--models MTT_musicnn MSD_musicnn] \
+        [--frames 187]
+    nice -n 19 /work/tfvenv/bin/python -W ignore scripts/measure_embeddings.py embed INPUTS.npy --backend tf \
         [--models MTT_musicnn MSD_musicnn MTT_vgg MSD_vgg] [--frames 187]
     nice -n 19 .venv/bin/python scripts/measure_embeddings.py measure [--embeddings MTT_musicnn:pools ...]
-        [--recipes lr mlp mlp+features ensemble] [--seeds 1] [--json OUT]
+        [--recipes lr mlp mlp+features ensemble] [--seeds 1] [--frames 187] [--json OUT]
 
 Results (the table is in README.md, "Accuracy"; seed 0 unless said): the shipped MLP on the 120 features scores a
 LOSO mean of 61.6 %. Alone, MSD_musicnn's pools (mean and max over time of the front and mid-end, 1506) score 63.6 %,
@@ -38,8 +44,13 @@ MSD_musicnn's and MTT_musicnn's pools: 67.7 % (seed 0; ``--embeddings MSD_musicn
 Logistic regression is far worse (MTT_vgg pool5 50.5 %) and slow on the 1506-wide pools (over 12 minutes for five
 folds): the musicnn runs above left it out (``--recipes mlp mlp+features ensemble``).
 
+Shorter inputs (``embed --frames 63 --backend onnx``, ``measure --frames 63``; 2 seeds, ensemble): the first 1 s of each
+note 66.9 % (min 59.6 %), the first 0.5 s 66.2 % (MuseScore's piano 59.3 %), against 65.9 % for 3 s; the MLP alone
+63.1 % and 62.3 %. 1 s is what fits ``predict``'s budget (``benchmarks/musicnn_cost.py``).
+
 Costs on 2 cores shared with other jobs (load 6-12): inputs 3.6 minutes; embed 7 minutes for a vgg model, 28 for a
-musicnn model (3 s inputs); measure 15-45 s per fold and recipe.
+musicnn model (3 s inputs, TensorFlow), 6-8 minutes with the torch port in ONNX Runtime (1 s or 0.5 s inputs, load
+7); measure 15-45 s per fold and recipe.
 """
 
 from __future__ import annotations
@@ -69,7 +80,7 @@ MODELS = ("MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg")
 
 
 def musicnn_input(y: np.ndarray) -> np.ndarray:
-    """One note as musicnn's input patch.
+    """One note as musicnn's input patch (:func:`instrumentid.embeddings.note_input`), stored as float16.
 
     Parameters
     ----------
@@ -80,18 +91,11 @@ def musicnn_input(y: np.ndarray) -> np.ndarray:
     -------
     np.ndarray [shape=(MUSICNN_FRAMES, MUSICNN_MELS), dtype=float16]
         log10(10000 x + 1) of the mel power spectrogram (x rounded to float16 first, as musicnn does; the product in
-        float32).
+        float32): the same bits as the librosa code of input version 2 (``librosa.feature.melspectrogram``).
     """
-    import librosa
+    from instrumentid.embeddings import note_input
 
-    n = (MUSICNN_FRAMES - 1) * MUSICNN_HOP
-    y = np.asarray(y, dtype=np.float32)[: int(np.ceil(n * SR / MUSICNN_SR)) + 64]
-    y = librosa.resample(y / max(float(np.max(np.abs(y))), 1e-9), orig_sr=SR, target_sr=MUSICNN_SR)[:n]
-    y = np.pad(y, (0, n - y.shape[0]))
-    S = librosa.feature.melspectrogram(y=y, sr=MUSICNN_SR, hop_length=MUSICNN_HOP, n_fft=MUSICNN_FFT,
-                                       n_mels=MUSICNN_MELS).T
-    # musicnn computes 10000 * x in float16, which overflows (inf) above x = 6.55: every peak-normalised note here
-    return np.log10(10000 * S.astype(np.float16).astype(np.float32) + 1).astype(np.float16)
+    return note_input(y, sr=SR, n_frames=MUSICNN_FRAMES).astype(np.float16)
 
 
 def input_table(*, jobs: int | None) -> tuple:
@@ -114,8 +118,13 @@ def embeddings_path(inputs: Path, model: str, frames: int) -> Path:
     return inputs.with_name(f"{inputs.stem}.{model}-{frames}.npz")
 
 
-def embed(inputs: Path, model: str, *, frames: int = MUSICNN_FRAMES, batch: int = 64) -> dict:
-    """Run one musicnn checkpoint of the installed wheel on every input patch (needs TensorFlow and tf_keras).
+def embed(inputs: Path, model: str, *, frames: int = MUSICNN_FRAMES, batch: int = 64, backend: str = "torch",
+          threads: int = 2) -> dict:
+    """Run one musicnn network on every input patch: the torch port, or musicnn's own graph (TensorFlow).
+
+    ``backend="torch"`` (the musicnn models only, project venv): :class:`instrumentid.embeddings.Musicnn` with the
+    wheel's weights (``tests/test_embeddings.py``: within 1e-5 of TensorFlow's outputs), ``threads`` torch threads.
+    ``backend="tf"`` (any model; the TF venv, with TensorFlow and tf_keras):
 
     The graph is musicnn's own (``musicnn.models.define_model`` under the name scope ``model``, as
     ``musicnn.extractor.extractor`` builds it), restored from the wheel's checkpoint, run in inference mode.
@@ -139,6 +148,8 @@ def embed(inputs: Path, model: str, *, frames: int = MUSICNN_FRAMES, batch: int 
         ``mean_pool`` and ``max_pool`` (753 each, the mid-end's features pooled over time); for the vgg models,
         ``pool5`` flattened (256) and ``pool4`` averaged over time and frequency (128).
     """
+    if backend in ("torch", "onnx"):
+        return embed_torch(inputs, model, frames=frames, batch=batch, threads=threads, onnx=backend == "onnx")
     import os
 
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # musicnn uses tf.compat.v1.layers: Keras 2 (tf_keras)
@@ -170,6 +181,66 @@ def embed(inputs: Path, model: str, *, frames: int = MUSICNN_FRAMES, batch: int 
                 parts[name].append(v.astype(np.float32))
             if k // batch % 20 == 0:
                 print(f"  {model}: {k + len(got['taggram'])}/{len(P)}", file=sys.stderr, flush=True)
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+#: The layers of stage ``embed``'s torch port, in the order of :func:`_ported`'s outputs.
+PORT_LAYERS = ("taggram", "penultimate", "mean_pool", "max_pool")
+
+
+def _ported(model: str):
+    """The torch port of ``model`` as one module: input patches -> :data:`PORT_LAYERS`."""
+    import torch
+
+    from instrumentid.embeddings import MODELS as PORTED
+    from instrumentid.embeddings import load_musicnn
+
+    if model not in PORTED:
+        raise SystemExit(f"{model} has no torch port (only {', '.join(PORTED)}): use --backend tf in the TF venv")
+
+    class Layers(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = load_musicnn(model)
+
+        def forward(self, x):
+            pools = self.net(x)
+            penultimate, logits = self.net.head(pools)
+            half = pools.shape[1] // 2
+            return torch.sigmoid(logits), penultimate, pools[:, :half], pools[:, half:]
+
+    return Layers().eval()
+
+
+def embed_torch(inputs: Path, model: str, *, frames: int, batch: int, threads: int, onnx: bool = False) -> dict:
+    """Stage ``embed`` with the torch port (:mod:`instrumentid.embeddings`), in torch or exported to ONNX Runtime
+    (float32, the same numbers to about 1e-6, half the CPU time on this machine): the keys of :func:`embed`."""
+    import tempfile
+
+    import torch
+
+    torch.set_num_threads(threads)
+    layers = _ported(model)
+    with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
+        run = lambda x: [v.numpy() for v in layers(torch.from_numpy(x))]  # noqa: E731
+        if onnx:
+            import onnxruntime as ort
+
+            path = str(Path(tmp) / "musicnn.onnx")
+            torch.onnx.export(layers, (torch.zeros(2, frames, 96),), path, input_names=["x"],
+                              output_names=list(PORT_LAYERS), dynamic_axes={"x": {0: "batch"}}, dynamo=False)
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+            session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+            run = lambda x: session.run(None, {"x": x})  # noqa: E731
+        P = np.load(inputs, mmap_mode="r")
+        parts: dict = {k: [] for k in PORT_LAYERS}
+        for k in range(0, len(P), batch):
+            for name, v in zip(PORT_LAYERS, run(np.asarray(P[k : k + batch, :frames], dtype=np.float32)), strict=True):
+                parts[name].append(v)
+            if k // batch % 20 == 0:
+                print(f"  {model} ({'onnx' if onnx else 'torch'}): {min(k + batch, len(P))}/{len(P)}",
+                      file=sys.stderr, flush=True)
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
@@ -286,11 +357,16 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="stage", required=True)
     p_in = sub.add_parser("inputs", help="render the notes and cache musicnn's inputs (project venv)")
     p_in.add_argument("--jobs", type=int, default=2)
-    p_emb = sub.add_parser("embed", help="run musicnn's checkpoints on the cached inputs (TF venv)")
+    p_emb = sub.add_parser("embed", help="run musicnn's networks on the cached inputs (torch port, or TF venv)")
     p_emb.add_argument("inputs", type=Path, help="the .npy file stage 'inputs' printed")
-    p_emb.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    p_emb.add_argument("--models", nargs="+", default=None, choices=MODELS,
+                       help="default: the musicnn models (backend torch), all four (backend tf)")
     p_emb.add_argument("--frames", type=int, default=MUSICNN_FRAMES,
                        help=f"input frames of the musicnn models (default {MUSICNN_FRAMES}: 3 s)")
+    p_emb.add_argument("--backend", choices=["torch", "onnx", "tf"], default="torch",
+                       help="torch: instrumentid.embeddings (musicnn models, project venv; default); onnx: the same "
+                            "exported to ONNX Runtime; tf: musicnn's own graph (any model, TF venv)")
+    p_emb.add_argument("--threads", type=int, default=2, help="torch / ONNX Runtime threads")
     p_me = sub.add_parser("measure", help="leave-one-source-out on the embeddings (project venv)")
     p_me.add_argument("--embeddings", nargs="+", default=list(EMBEDDINGS), help="model:layer names")
     p_me.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
@@ -307,9 +383,10 @@ def main(argv=None) -> int:
         P, _, _, info = input_table(jobs=args.jobs)
         print(f"musicnn inputs: {P.shape} {P.dtype}: {rendered_path('musicnn', INPUT_SETTINGS, info['cache_key'])}")
     elif args.stage == "embed":
-        for model in args.models:
+        models = args.models or ([m for m in MODELS if "musicnn" in m] if args.backend != "tf" else MODELS)
+        for model in models:
             t = time.perf_counter()
-            emb = embed(args.inputs, model, frames=args.frames)
+            emb = embed(args.inputs, model, frames=args.frames, backend=args.backend, threads=args.threads)
             np.savez(embeddings_path(args.inputs, model, args.frames), **emb)
             print(f"{model}: " + ", ".join(f"{k} {v.shape[1]}" for k, v in emb.items())
                   + f" ({time.perf_counter() - t:.0f} s)", flush=True)

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # One-shot set-up on a fresh machine: Debian SoundFonts, a virtual environment, torch (CPU) first, then the package.
 # Idempotent: a second run changes nothing. Environment: VENV (default .venv), PYTHON (default python3, 3.11 or later),
-# EXTRAS (the optional-dependency groups of pyproject.toml to install, default "test export lint ray app").
+# EXTRAS (the optional-dependency groups of pyproject.toml to install, default "test export lint ray app embeddings").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 PY="${PYTHON:-python3}"
-EXTRAS="${EXTRAS:-test export lint ray app}"
+EXTRAS="${EXTRAS:-test export lint ray app embeddings}"
 
 # SoundFonts for the default data set (FluidR3 GM; TimGM6mb ships inside pretty_midi).
 need_apt=()
@@ -65,14 +65,16 @@ pip=("$VENV/bin/python" -m pip install -q)
 
 # The requirements as pyproject.toml states them (written once, there): `deps` prints every requirement of the
 # project and of the extras in $EXTRAS (an extra naming the package itself, like dev = ["instrumentid[test,...]"],
-# stands for those extras) except tinysoundfont; `nodeps` prints tinysoundfont's.
+# stands for those extras) except those installed without their dependencies (NO_DEPS); `nodeps` prints those.
 requirements() {
     "$VENV/bin/python" - "$1" $EXTRAS <<'EOF'
 import re, sys, tomllib
 
 which, todo = sys.argv[1], sys.argv[2:]
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-NO_DEPS = {"tinysoundfont"}  # its hard dependency pyaudio does not build on head-less machines; never used here
+# tinysoundfont: its hard dependency pyaudio does not build on head-less machines and is never used here; musicnn: only
+# its checkpoints are read (instrumentid.embeddings), its TensorFlow code and pins (numpy<1.17) are never used
+NO_DEPS = {"tinysoundfont", "musicnn"}
 reqs, done = list(project["dependencies"]), set()
 while todo:
     extra = todo.pop()
@@ -106,4 +108,10 @@ mapfile -t deps <<<"$deps_list"
 # the first `instrumentid predict` reads them and never imports librosa (instrumentid/dsp.py).
 "$VENV/bin/python" -W ignore -c "import numpy as np; from instrumentid.analysis import analyze
 analyze(0.5 * np.sin(2 * np.pi * 440 * np.arange(22050) / 22050), sr=22050)"
+# musicnn's checkpoints (the wheel installed above) converted once to safetensors in the cache folder, so the torch
+# port (instrumentid/embeddings.py) never reads TensorFlow's files at run time.
+"$VENV/bin/python" -c "from instrumentid.embeddings import MODELS, musicnn_available, musicnn_weights
+for model in MODELS:
+    if musicnn_available(model):
+        musicnn_weights(model)"
 touch "$VENV/.installed"

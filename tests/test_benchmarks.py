@@ -205,3 +205,21 @@ def test_compare_analysis_times_two_trees_and_checks_their_results(capsys):
     out = capsys.readouterr().out
     assert out.count("warm predict") >= 3 and f"({root / 'instrumentid' / '__init__.py'})" in out
     assert "the same notes: yes, the same feature rows: yes" in out
+
+
+def test_musicnn_cost_adds_the_network_to_predict(tmp_path, capsys):
+    """benchmarks/musicnn_cost.py runs the port on the lab's example and builds its estimates from what it timed."""
+    from instrumentid.embeddings import musicnn_available
+
+    if not musicnn_available():
+        pytest.skip("musicnn is not installed (scripts/setup.sh)")
+    musicnn_cost = _load("musicnn_cost")
+    assert musicnn_cost.main(["--variants", "fp32", "--repeat", "1", "--json", str(tmp_path / "cost.json")]) == 0
+    out = json.loads((tmp_path / "cost.json").read_text())
+    k = out["n_notes"]
+    row, est = out["rows"]["fp32"], out["estimate"]["fp32"]
+    assert k > 0 and row["deviation"] == 0.0
+    assert all(wall > 0 and cpu > 0 for wall, cpu in (row[n] for n in row if n != "deviation"))
+    per_note = est[f"per note, 3 s, one batch of {k}"][0]
+    assert per_note == pytest.approx(out["predict_s"] + out["inputs_notes_s"] + row[f"{k} notes x 3 s"][0])
+    assert "budget 0.3 s" in capsys.readouterr().out
