@@ -314,16 +314,18 @@ def train_cnn_logits(P, y, train, tests, variant: dict, *, seed: int, n_classes:
 
 
 def train_mlp_logits(X, y, train, tests, *, seed: int, n_classes: int) -> list:
-    """The shipped MLP recipe (120 standardised features) on the same fold."""
+    """The shipped MLP recipe (120 standardised features; five networks merged since the six sources) on a fold."""
     import torch
 
     from instrumentid.training import fit
 
     mean, scale = X[train].mean(0), X[train].std(0)
     scale[scale == 0] = 1.0
-    recipe = {k: getattr(SHIPPED_TRAINING, k) for k in ("hidden_units", "activation", "epochs", "lr", "input_noise")}
-    net, _ = fit((X[train] - mean) / scale, y[train], n_classes=n_classes, random_state=seed, progress=False,
-                 **recipe)
+    recipe = {k: getattr(SHIPPED_TRAINING, k)
+              for k in ("hidden_units", "activation", "epochs", "lr", "input_noise", "members")}
+    # an ensemble's members take seeds seed * members ... (seed + 1) * members - 1, as measure_generalization.py's
+    net, _ = fit((X[train] - mean) / scale, y[train], n_classes=n_classes, random_state=seed * recipe["members"],
+                 progress=False, **recipe)
     with torch.no_grad():
         return [net(torch.from_numpy(((X[m] - mean) / scale).astype(np.float32))).double().numpy() for m in tests]
 

@@ -17,7 +17,9 @@ Three stages:
    time). ``--backend tf`` (any of the four networks, the vgg ones included):
    musicnn's own graph (``musicnn.models.define_model``, inference mode) in a throwaway TensorFlow venv.
 3. ``measure`` (project venv): the LOSO protocol of ``scripts/measure_generalization.py`` (same folds, seeds and
-   metrics) on recipes over these embeddings, next to the shipped MLP on the 120 features (:data:`RECIPES`).
+   metrics) on recipes over these embeddings, next to the shipped MLP on the 120 features (:data:`RECIPES`). The
+   MLPs follow :data:`instrumentid.settings.SHIPPED_TRAINING`: one network in the results below (five sources),
+   five merged since the six-source set.
 
 The TensorFlow venv (only for ``--backend tf``; the project never imports it): TensorFlow 2.21 with ``tf_keras`` for
 ``tf.compat.v1.layers``; musicnn's pinned numpy<1.17 and librosa are not needed by this stage, hence ``--no-deps``::
