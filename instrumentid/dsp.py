@@ -313,9 +313,10 @@ def onset_backtrack(events: np.ndarray, energy: np.ndarray) -> np.ndarray:
     return minima[np.searchsorted(minima, events, side="right") - 1]
 
 
-#: Frames :func:`yin` computes at a time: its buffers for 64 frames of 2048 samples (FFTs padded to 4096) are about
-#: 2.5 MB and stay in the processor's cache; 256 frames at a time took 1.4x the CPU time.
-YIN_FRAMES = 64
+#: Frames :func:`yin` computes at a time (any number gives the same bits): 64 frames (about 2.5 MB of buffers) took
+#: 1.4x less CPU than 256 on a busy machine, but on a quiet one 256 made feature extraction and warm predict 7 %
+#: faster (benchmarks/compare_analysis.py, interleaved; see benchmarks/RESULTS.md).
+YIN_FRAMES = 256
 
 
 def yin(frames: np.ndarray, *, sr: int, fmin: float, fmax: float) -> np.ndarray:

@@ -92,8 +92,9 @@ def _mel_basis(settings: FeatureSettings) -> np.ndarray:
 
 #: Most STFT frames analysed together (their float64 spectra stay in cache); a longer note is analysed alone.
 BATCH_FRAMES = 256
-#: Frames whose spectral shape (:func:`_shape_descriptors`) is computed at a time.
-SHAPE_FRAMES = 32
+#: Frames whose spectral shape (:func:`_shape_descriptors`) is computed at a time (any number gives the same bits; 32
+#: measured faster on a busy machine, a whole batch faster on a quiet one, see benchmarks/RESULTS.md).
+SHAPE_FRAMES = BATCH_FRAMES
 
 
 @functools.lru_cache(maxsize=4)
@@ -252,8 +253,7 @@ def _shape_descriptors(mag: np.ndarray, freqs: np.ndarray) -> tuple:
     n = mag.shape[1]
     centroid, bandwidth, rolloff = np.empty(n), np.empty(n), np.empty(n)
     flatness = np.empty(n, dtype=mag.dtype)
-    # every step is frame by frame, so it runs SHAPE_FRAMES frames at a time (its float64 arrays stay in cache: 1.9x
-    # faster than on a batch of 256 frames at once, the same bits)
+    # every step is frame by frame, so it runs SHAPE_FRAMES frames at a time (the same bits for any number)
     for a in range(0, n, SHAPE_FRAMES):
         part = mag[:, a:a + SHAPE_FRAMES]
         b = a + part.shape[1]
