@@ -14,10 +14,7 @@ and the same feature rows (every byte).
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -75,19 +72,16 @@ def make_inputs(folder: Path, *, n_notes: int = 300) -> tuple[Path, Path, int, f
 
 
 def _run(tree: Path, recording: Path, clips: Path, repeat: int) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    code = "import time\n" + _TIMER + _CHILD
-    # run in the tree: ``python -c`` puts the working folder first on the path, before PYTHONPATH
-    proc = subprocess.run([sys.executable, "-c", code, str(recording), str(clips), str(repeat)], env=env, cwd=tree,
-                          capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    from compare_versions import run_in_tree
+
+    return run_in_tree(tree, "import time\n" + _TIMER + _CHILD, recording, clips, repeat)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("before", type=Path, help="source tree of the other version (a git worktree)")
-    parser.add_argument("--after", type=Path, default=HERE.parent, help="this version's tree (default: this repo)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; the best time of each version is kept")
+    sys.path.insert(0, str(HERE))
+    from compare_versions import tree_parser
+
+    parser = tree_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="calls timed per process (best kept)")
     parser.add_argument("--notes", type=int, default=300, help="planned notes rendered for the feature extraction")
     args = parser.parse_args(argv)

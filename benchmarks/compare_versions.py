@@ -33,25 +33,31 @@ print(json.dumps({{"tree": instrumentid.__file__, "fit_s": fit_s, "fit_acc": fit
 """
 
 
-def _run(tree: Path) -> dict:
+def run_in_tree(tree: Path, code: str, *args) -> dict:
+    """Run ``python -c code *args`` in a fresh process importing ``tree``; the JSON of its last output line."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     # run in the tree: ``python -c`` puts the working folder first on the path, before PYTHONPATH (run from this
     # repository, every round imported this version)
-    proc = subprocess.run([sys.executable, "-c", _CHILD.format(bench=str(HERE))], env=env, cwd=tree,
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, cwd=tree, capture_output=True,
+                          text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def tree_parser(description: str) -> argparse.ArgumentParser:
+    """The options of a comparison of two trees: ``before``, ``--after`` (default this repository), ``--rounds``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("before", type=Path, help="source tree of the other version (a git worktree)")
     parser.add_argument("--after", type=Path, default=HERE.parent, help="this version's tree (default: this repo)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the best time of each version is kept")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = tree_parser(__doc__.split("\n\n")[0]).parse_args(argv)
     results: dict = {"before": [], "after": []}
     for i in range(args.rounds):
         for label, tree in (("before", args.before), ("after", args.after)):
-            results[label].append(_run(tree.resolve()))
+            results[label].append(run_in_tree(tree.resolve(), _CHILD.format(bench=str(HERE))))
             r = results[label][-1]
             print(f"round {i + 1} {label:<6} fit {r['fit_s']:6.3f} s  sweep {r['sweep_s']:6.3f} s  ({r['tree']})",
                   flush=True)
