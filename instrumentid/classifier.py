@@ -504,11 +504,11 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         kwargs = {k: v for k, v in params.items() if k in valid and k not in _SETTINGS}
         kwargs.update({name: restore_settings(config.get(name), kind, name) for name, kind in _SETTINGS.items()})
         clf = cls(**kwargs)
-        members = clf.members if isinstance(clf.members, int) and clf.members > 0 else 1
         # a merged ensemble stores members * hidden_units units; the parameter is each member's width
-        clf.hidden_units = hidden_units // members if hidden_units % members == 0 else hidden_units
-        clf.members = members if hidden_units % members == 0 else 1
-        clf.activation = activation
+        members = clf.members if isinstance(clf.members, int) and clf.members > 0 else 1
+        if hidden_units % members:
+            members = 1
+        clf.hidden_units, clf.members, clf.activation = hidden_units // members, members, activation
         clf.classes_ = classes
         clf.n_features_in_ = n_features
         if config.get("feature_names"):

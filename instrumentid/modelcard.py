@@ -381,6 +381,10 @@ def _recipe_section(config: dict, training: dict, facts: dict) -> list:
     recipe = _recipe(training)
     features = config.get("feature_settings") or {}
     cal = facts["calibration"]
+    members = params.get("members")
+    merged = (f" ({members} networks of {arch['hidden_units'] // members} units trained with consecutive seeds and "
+              "merged: the outputs are the mean of their scores)"
+              if isinstance(members, int) and members > 1 and isinstance(arch.get("hidden_units"), int) else "")
     lines = [
         "## Recipe", "",
         f"- Features: {_text(facts.get('n_features'))} per note, feature settings version "
@@ -389,11 +393,7 @@ def _recipe_section(config: dict, training: dict, facts: dict) -> list:
         f"- Notes: note settings version {_text((facts.get('note_settings') or {}).get('version'))} (key "
         f"`{_text((facts.get('note_settings') or {}).get('key'))}`).",
         f"- Network: {_text(arch.get('name'))}, standardized features -> {_text(arch.get('hidden_units'))} "
-        f"{_text(arch.get('activation'))} units -> {_text(arch.get('n_classes'))} outputs, softmax"
-        + (f" ({members} networks of {arch['hidden_units'] // members} units trained with consecutive seeds and "
-           "merged: the outputs are the mean of their scores)."
-           if isinstance(members := params.get("members"), int) and members > 1
-           and isinstance(arch.get("hidden_units"), int) else "."),
+        f"{_text(arch.get('activation'))} units -> {_text(arch.get('n_classes'))} outputs, softmax{merged}.",
         f"- Training: Adam, {_text(params.get('epochs'))} epochs, learning rate {_text(params.get('lr'))}, batch "
         f"size {_text(params.get('batch_size'))}, input noise {_text(params.get('input_noise', 0.0))} (standard "
         f"deviation of Gaussian noise added to the standardized features of every batch), seed "

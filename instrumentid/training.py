@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from instrumentid.errors import ParameterError
-from instrumentid.history import History, format_epoch
+from instrumentid.history import METRICS, History, format_epoch
 from instrumentid.model import (
     ACTIVATIONS,
     LabNet,
@@ -486,7 +486,7 @@ def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DE
     if members == 1:
         return nets[0], histories[0]
     history = History(lr=lr)
-    for name in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+    for name in METRICS:
         getattr(history, name).extend(np.mean([getattr(h, name) for h in histories], axis=0).tolist()
                                       if getattr(histories[0], name) else [])
     if callback is not None:

@@ -75,7 +75,7 @@ from instrumentid.datasets.programs import DEFAULT_CLASSES, read_programs
 from instrumentid.datasets.render import default_sources
 from instrumentid.datasets.variation import VARIATION
 from instrumentid.evaluation import held_out_figures
-from instrumentid.settings import SHIPPED_TRAINING, SR, settings_key
+from instrumentid.settings import SR, settings_key
 from instrumentid.util import cache_dir
 
 #: Patch settings: FFT window and hop (samples at :data:`SR`), mel bands and their range (Hz), frames per patch.
@@ -314,20 +314,13 @@ def train_cnn_logits(P, y, train, tests, variant: dict, *, seed: int, n_classes:
 
 
 def train_mlp_logits(X, y, train, tests, *, seed: int, n_classes: int) -> list:
-    """The shipped MLP recipe (120 standardised features; five networks merged since the six sources) on a fold."""
-    import torch
+    """The shipped MLP recipe (120 standardised features; five networks merged since the six sources) on a fold.
 
-    from instrumentid.training import fit
+    ``tests`` are row masks; the training and logits are ``measure_generalization.train_logits``'s.
+    """
+    from measure_generalization import CANDIDATES, SHIPPED, train_logits
 
-    mean, scale = X[train].mean(0), X[train].std(0)
-    scale[scale == 0] = 1.0
-    recipe = {k: getattr(SHIPPED_TRAINING, k)
-              for k in ("hidden_units", "activation", "epochs", "lr", "input_noise", "members")}
-    # an ensemble's members take seeds seed * members ... (seed + 1) * members - 1, as measure_generalization.py's
-    net, _ = fit((X[train] - mean) / scale, y[train], n_classes=n_classes, random_state=seed * recipe["members"],
-                 progress=False, **recipe)
-    with torch.no_grad():
-        return [net(torch.from_numpy(((X[m] - mean) / scale).astype(np.float32))).double().numpy() for m in tests]
+    return train_logits(X, y, train, [X[m] for m in tests], CANDIDATES[SHIPPED], seed=seed, n_classes=n_classes)
 
 
 # ----------------------------------------------------------------------------------------------- the measurement

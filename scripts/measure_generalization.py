@@ -62,8 +62,6 @@ CANDIDATES = {
     "512 relu, noise 0.7, 30 epochs, 5 members merged": dict(hidden_units=512, activation="relu", epochs=30,
                                                              lr=1e-3, input_noise=0.7, members=5),
 }
-for _recipe in CANDIDATES.values():
-    _recipe.setdefault("members", 1)
 #: The shipped recipe (instrumentid.settings.SHIPPED_TRAINING, which scripts/train_default_model.py trains).
 SHIPPED = "shipped: " + ", ".join(f"{k} {getattr(SHIPPED_TRAINING, k)}" for k in RECIPE_FIELDS)
 CANDIDATES[SHIPPED] = {k: getattr(SHIPPED_TRAINING, k) for k in RECIPE_FIELDS}
