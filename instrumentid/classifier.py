@@ -37,6 +37,7 @@ from instrumentid.calibration import check_temperature
 from instrumentid.errors import ModelFileError, NotFittedError, ParameterError
 from instrumentid.inference import (
     NO_CALIBRATION,
+    restore_branches,
     restore_calibration,
     restore_classes,
     restore_scaler,
@@ -128,6 +129,11 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         Networks of ``hidden_units`` trained with consecutive seeds and merged into one network whose logits are
         their mean (:func:`instrumentid.model.merge_nets`); 1 (the lab) trains one. ``model_`` then has
         ``members * hidden_units`` hidden units.
+    branches : sequence of int or None
+        Widths of consecutive blocks of the features, one network per block, their probabilities averaged
+        (:class:`~instrumentid.model.BranchNet`; the shipped model: ``SHIPPED_FEATURES.branches``, the 120
+        descriptors and musicnn's 1506 pools); None (the lab) trains one network on every feature. Each block is
+        standardized on its own columns as always.
 
     Attributes
     ----------
@@ -139,7 +145,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         Column names, only when ``fit`` was given a DataFrame with string column names.
     scaler_ : sklearn.preprocessing.StandardScaler
         Standardization fitted on the training rows only.
-    model_ : instrumentid.model.LabNet
+    model_ : instrumentid.model.LabNet or instrumentid.model.BranchNet
         The trained network (in eval mode); returns logits.
     history_ : instrumentid.history.History
         Per-epoch training (and ``eval_set``) loss and accuracy.
@@ -154,7 +160,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, hidden_units=DEFAULT_TRAINING.hidden_units, activation=DEFAULT_TRAINING.activation,
                  lr=DEFAULT_TRAINING.lr, epochs=DEFAULT_TRAINING.epochs, batch_size=DEFAULT_TRAINING.batch_size,
                  random_state=DEFAULT_TRAINING.seed, verbose=False, feature_settings=None, note_settings=None,
-                 input_noise=DEFAULT_TRAINING.input_noise, members=DEFAULT_TRAINING.members):
+                 input_noise=DEFAULT_TRAINING.input_noise, members=DEFAULT_TRAINING.members, branches=None):
         self.hidden_units = hidden_units
         self.activation = activation
         self.lr = lr
@@ -164,8 +170,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.feature_settings = feature_settings
         self.note_settings = note_settings
-        self.input_noise = input_noise
-        self.members = members
+        self.input_noise, self.members, self.branches = input_noise, members, branches
 
     # ------------------------------------------------------------------------------------------- validation
     def _training_kwargs(self) -> dict:
@@ -186,7 +191,8 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
                 raise ParameterError(f"{name} must be a {kind.__name__} or None, got {type(value).__name__}")
         return {"hidden_units": self.hidden_units, "activation": self.activation, "lr": self.lr, "epochs": self.epochs,
                 "batch_size": self.batch_size, "random_state": seed, "progress": bool(self.verbose),
-                "input_noise": self.input_noise, "members": self.members}
+                "input_noise": self.input_noise, "members": self.members,
+                "branches": None if self.branches is None else list(self.branches)}
 
     def _validate(self, X, y="no_validation", *, reset: bool):
         """scikit-learn's ``validate_data`` (float64 X, 1-d classification y); errors become :class:`ParameterError`.
@@ -406,6 +412,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         ModelFileError
             Class labels that JSON cannot hold.
         """
+        from instrumentid.model import BranchNet
         from instrumentid.util import package_versions
 
         self._check_fitted()
@@ -424,6 +431,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
                 "n_classes": len(classes),
                 "hidden_units": int(self.model_.hidden_units),
                 "activation": str(self.model_.activation_name),
+                **({"branches": list(self.model_.widths)} if isinstance(self.model_, BranchNet) else {}),
             },
             "scaler": {
                 "mean": np.asarray(self.scaler_.mean_, dtype=np.float64).tolist(),
@@ -465,7 +473,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
             Missing keys, bad classes, an architecture that cannot be built, tensors that do not fit it, bad scaler
             statistics, history, settings or calibration; the message says which.
         """
-        from instrumentid.model import LabNet
+        from instrumentid.model import BranchNet, LabNet
 
         if not isinstance(config, dict):
             raise ModelFileError(f"a model config must be a JSON object, got {type(config).__name__}")
@@ -483,8 +491,10 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
             raise ModelFileError(f"bad architecture {arch!r} ({err})") from None
         if n_classes != len(classes):
             raise ModelFileError(f"architecture has {n_classes} outputs but {len(classes)} classes")
+        widths = restore_branches(arch, n_features)
         # the shapes are checked before the network is built: an architecture of absurd size allocates nothing
-        expected = LabNet.parameter_shapes(n_features, n_classes, hidden_units=hidden_units)
+        expected = (LabNet.parameter_shapes(n_features, n_classes, hidden_units=hidden_units) if widths is None
+                    else BranchNet.parameter_shapes(widths, n_classes, hidden_units=hidden_units))
         found = {name: tuple(t.shape) for name, t in tensors.items()}
         if found != expected:
             diff = sorted(set(found.items()) ^ set(expected.items()))
@@ -493,7 +503,8 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
                 f"{hidden_units} hidden units and {n_classes} classes (differences: {diff[:4]})"
             )
         try:
-            model = LabNet(n_features, n_classes, hidden_units=hidden_units, activation=activation)
+            model = (LabNet(n_features, n_classes, hidden_units=hidden_units, activation=activation) if widths is None
+                     else BranchNet.empty(widths, n_classes, hidden_units=hidden_units, activation=activation))
         except (ValueError, TypeError) as err:
             raise ModelFileError(f"cannot build the network from {arch!r} ({err})") from None
         model.load_state_dict({name: t.float() for name, t in tensors.items()}, strict=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from instrumentid import __version__
 from instrumentid.calibration import DEFAULT_MIN_CONFIDENCE, UNKNOWN
 from instrumentid.errors import InstrumentIdError
-from instrumentid.settings import DEFAULT_TRAINING, TrainingSettings
+from instrumentid.settings import DEFAULT_TRAINING, EMBEDDINGS, FeatureSettings, TrainingSettings
 
 __all__ = ["HANDLERS", "build_parser", "main"]
 
@@ -207,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**32 - 1 (default 0)")
     d.add_argument("--out", type=Path, help="folder to write (default: the cache)")
     d.add_argument("--force", action="store_true", help="rebuild even if a cached copy exists")
+    d.add_argument("--embedding", choices=tuple(EMBEDDINGS),
+                   help="also compute this pretrained network's pooled embedding of every note after the 120 "
+                        "features (the shipped model's features); train then fits one network on each part")
+    d.add_argument("--embedding-frames", type=positive_int, metavar="N",
+                   help="with --embedding: the frames of 16 ms of each note it sees (default "
+                        f"{FeatureSettings().embedding_frames}: the first second)")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_backend_options(d, "with --from-folder: local worker processes (default) or a Ray Data pipeline, which "
                             "also writes the notes as Parquet in OUT/notes and resumes")
@@ -341,10 +347,15 @@ def _cmd_model_info(args) -> int:
 def _cmd_dataset_build(args) -> int:
     if args.backend != "ray" and args.ray_address is not None:
         raise InstrumentIdError("--ray-address needs --backend ray")
+    if args.embedding_frames is not None and args.embedding is None:
+        raise InstrumentIdError("--embedding-frames needs --embedding")
+    features = None if args.embedding is None else FeatureSettings(
+        embedding=args.embedding, embedding_frames=args.embedding_frames or FeatureSettings().embedding_frames)
     if args.from_folder is not None and args.backend == "ray":
-        if args.soundfont or args.programs or args.test_source or args.split != "pitch" or args.jobs is not None:
+        if (args.soundfont or args.programs or args.test_source or args.split != "pitch" or args.jobs is not None
+                or args.embedding):
             raise InstrumentIdError("--from-folder --backend ray excludes --soundfont, --programs, --split, "
-                                    "--test-source and --jobs")
+                                    "--test-source, --jobs and --embedding")
         from instrumentid.distributed import build_dataset
 
         ds = build_dataset(args.from_folder, out=args.out, test_size=args.test_size, split_csv=args.split_csv,
@@ -356,7 +367,7 @@ def _cmd_dataset_build(args) -> int:
 
         ds = build_folder_dataset(
             args.from_folder, out=args.out, test_size=args.test_size, split_csv=args.split_csv, jobs=args.jobs,
-            seed=args.seed, force=args.force, progress=not args.quiet,
+            seed=args.seed, force=args.force, progress=not args.quiet, feature_settings=features,
         )
     else:
         if args.backend == "ray":
@@ -367,7 +378,7 @@ def _cmd_dataset_build(args) -> int:
 
         ds = build_soundfont_dataset(
             args.soundfont, programs=args.programs, split=args.split, test_source=args.test_source, out=args.out,
-            seed=args.seed, jobs=args.jobs, force=args.force, progress=not args.quiet,
+            seed=args.seed, jobs=args.jobs, force=args.force, progress=not args.quiet, feature_settings=features,
         )
     print(f"{ds.path}: {len(ds.y_train)} train / {len(ds.y_test)} test notes, {ds.n_classes} classes "
           f"({', '.join(ds.class_names)})")

@@ -8,11 +8,9 @@ moving statistics, no dropout). Their weights are read from the installed wheel'
 (:mod:`instrumentid.tfcheckpoint`) and converted once to safetensors in the cache folder (:func:`musicnn_weights`);
 nothing is downloaded at run time. ``tests/test_embeddings.py`` checks the port against TensorFlow's own outputs.
 
-The input is musicnn's (``musicnn.extractor.batch_data``): 16 kHz, a centred STFT of 512 samples every 256 (Hann,
-power), 96 mel bands (librosa's filters), rounded to float16, then log10(10000 x + 1). Here the product is taken in
-float32 (musicnn's float16 product overflows to infinity above x = 6.55, which every peak-normalised note reaches)
-and the result is rounded to float16 again, as issue 13's measurement stored it (``scripts/measure_embeddings.py``).
-The STFT and the mel filters are :mod:`instrumentid.dsp`'s (librosa's arithmetic, same bits).
+The input is musicnn's log-mel spectrogram (:func:`instrumentid.pretrained.log_mel`, :func:`~instrumentid.pretrained.
+note_input`). :func:`export_pools_onnx` writes the front and mid-end to the ONNX file that the shipped model's
+features run in ONNX Runtime (:mod:`instrumentid.pretrained`; ``scripts/export_musicnn_onnx.py``).
 
 The embedding of a note (:func:`note_embeddings`): its first 3 s (187 frames) from the onset, peak-normalised;
 the network's front end (timbral convolutions 7 x 38 and 7 x 67 of the mel bands, 204 maps each, and temporal ones
@@ -35,8 +33,18 @@ from torch import nn
 
 from instrumentid.analysis import find_notes
 from instrumentid.audio import resample
-from instrumentid.dsp import frame, frame_magnitudes, mel_basis
 from instrumentid.errors import ModelFileError, ParameterError
+from instrumentid.pretrained import (
+    HOP,
+    INPUT_NAME,
+    MUSICNN_SR,
+    N_FRAMES,
+    N_MELS,
+    N_POOLS,
+    OUTPUT_NAME,
+    log_mel,
+    note_input,
+)
 from instrumentid.settings import SR
 from instrumentid.tfcheckpoint import read_checkpoint
 from instrumentid.util import atomic_file, cache_dir
@@ -44,6 +52,7 @@ from instrumentid.util import atomic_file, cache_dir
 __all__ = [
     "MODELS",
     "Musicnn",
+    "export_pools_onnx",
     "load_musicnn",
     "log_mel",
     "musicnn_available",
@@ -54,16 +63,10 @@ __all__ = [
     "recording_embeddings",
 ]
 
-#: musicnn's input (``musicnn/configuration.py``): sample rate (Hz), FFT size and hop (samples), mel bands.
-MUSICNN_SR, N_FFT, HOP, N_MELS = 16000, 512, 256, 96
-#: Frames of the 3 s patches the networks were trained on (``config.json``: ``n_frames``).
-N_FRAMES = 187
 #: The musicnn networks of the wheel that :class:`Musicnn` rebuilds, with their number of tags.
 MODELS = {"MSD_musicnn": 50, "MTT_musicnn": 50}
 #: The musicnn release whose checkpoints are read (its wheel on PyPI).
 MUSICNN_VERSION = "0.1.0"
-#: Width of the pooled embedding: mean and max over time of 561 front-end and 3 x 64 mid-end maps.
-N_POOLS = 2 * (561 + 3 * 64)
 #: Bump when the conversion of the checkpoint to safetensors changes.
 CONVERSION_VERSION = 1
 #: batch normalisation's epsilon in ``tf.compat.v1.layers.batch_normalization``.
@@ -292,48 +295,35 @@ def load_musicnn(model: str = "MSD_musicnn") -> Musicnn:
     return net.eval()
 
 
-def log_mel(y: np.ndarray) -> np.ndarray:
-    """The input of musicnn for a 16 kHz signal: log-compressed 96-band mel power spectrogram.
+def export_pools_onnx(path, model: str = "MSD_musicnn") -> Path:
+    """Write ``model``'s pools (:meth:`Musicnn.forward`, no tagging head) as an ONNX graph.
+
+    Input ``log_mel`` [shape=(batch, frames, 96), float32], both axes dynamic; output ``pools`` [shape=(batch, 1506)].
+    Exported with torch's TorchScript exporter (``dynamo=False``), opset 17, written atomically.
 
     Parameters
     ----------
-    y : np.ndarray [shape=(n,)]
-        At 16 kHz.
+    path : str or Path
+        The ``.onnx`` file to write.
+    model : str
+        One of :data:`MODELS`.
 
     Returns
     -------
-    np.ndarray [shape=(1 + n // 256, 96), dtype=float32]
-        log10(10000 x + 1) of the mel power x (librosa's centred STFT, zero-padded, and mel filters), x rounded to
-        float16 first, the result rounded to float16 (see the module's docstring).
+    Path
+
+    Raises
+    ------
+    ParameterError, ModelFileError
+        As :func:`musicnn_weights`.
     """
-    y = np.pad(np.asarray(y, dtype=np.float32), N_FFT // 2)
-    power = np.square(frame_magnitudes(frame(y, N_FFT, HOP).T))
-    S = power @ mel_basis(MUSICNN_SR, N_FFT, N_MELS).T
-    return np.log10(10000 * S.astype(np.float16).astype(np.float32) + 1).astype(np.float16).astype(np.float32)
-
-
-def note_input(y: np.ndarray, *, sr: float = SR, n_frames: int = N_FRAMES) -> np.ndarray:
-    """The input patch of one note: its first ``n_frames`` frames from the onset, peak-normalised.
-
-    Parameters
-    ----------
-    y : np.ndarray [shape=(n,)]
-        The note from its onset, at ``sr``.
-    sr : float
-        Sample rate of ``y`` in Hz.
-    n_frames : int
-        Frames of the patch (187: the 2.98 s the networks were trained on); shorter notes are zero-padded.
-
-    Returns
-    -------
-    np.ndarray [shape=(n_frames, 96), dtype=float32]
-    """
-    n = (n_frames - 1) * HOP
-    y = np.asarray(y, dtype=np.float32)[: int(np.ceil(n * sr / MUSICNN_SR)) + 64]
-    if y.size == 0 or not np.isfinite(y).all():
-        raise ParameterError(f"a note must hold finite samples, got {y.size} samples")
-    y = resample(y / max(float(np.max(np.abs(y))), 1e-9), orig_sr=sr, target_sr=MUSICNN_SR)[:n]
-    return log_mel(np.pad(y, (0, n - y.shape[0])))
+    net = load_musicnn(model)
+    path = Path(path)
+    with atomic_file(path) as tmp, torch.inference_mode():
+        torch.onnx.export(net, (torch.zeros(2, 63, N_MELS),), str(tmp), input_names=[INPUT_NAME],
+                          output_names=[OUTPUT_NAME], dynamic_axes={INPUT_NAME: {0: "batch", 1: "frames"}},
+                          opset_version=17, dynamo=False)
+    return path
 
 
 def _run(net: Musicnn, batches, fn) -> np.ndarray:

@@ -23,6 +23,10 @@ because they carried over between SoundFonts in the leave-one-SoundFont-out meas
                log10(flatness), std of log2(centroid), log2(f0 / 1 Hz)
 
 The note is peak-normalized first, so the vector does not depend on the recording level.
+
+With an ``embedding`` in the settings (the shipped model's :data:`~instrumentid.settings.SHIPPED_FEATURES`), a
+pretrained network's pooled embedding of the note's first second follows the 120 descriptors
+(:func:`instrumentid.pretrained.note_pools`: 1506 values for MSD_musicnn, 1626 in all).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 from instrumentid import dsp
 from instrumentid.audio import valid_audio
 from instrumentid.errors import ParameterError
+from instrumentid.pretrained import note_pools
 from instrumentid.settings import DEFAULT_FEATURES, SR, FeatureSettings
 from instrumentid.util import one_blas_thread, thread_map, worker_threads
 
@@ -438,7 +443,9 @@ def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_F
     """Featurize several notes, analysed together in batches of up to :data:`BATCH_FRAMES` STFT frames.
 
     Each row is the vector :func:`note_features` gives for that note alone, to the bit: the batch shares the FFT,
-    descriptor and pitch-track calls, not the numbers.
+    descriptor and pitch-track calls, not the numbers. An embedding (``settings.embedding``) follows the descriptors,
+    computed in batches too (:func:`instrumentid.pretrained.note_pools`; the same to float rounding, about 1e-6 of
+    its largest value, since ONNX Runtime sums in another order for another batch).
 
     Parameters
     ----------
@@ -488,7 +495,10 @@ def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_F
         for (start, _), results in zip(batches, analysed, strict=True):
             for i, blocks in enumerate(results, start=start):
                 with _named(labels, i):
-                    out[i] = _vector(blocks, settings)
+                    out[i, :settings.n_descriptors] = _vector(blocks, settings)
+    if settings.embedding is not None:
+        out[:, settings.n_descriptors:] = note_pools(todo, sr=sr, network=settings.embedding,
+                                                     n_frames=settings.embedding_frames)
     return out
 
 

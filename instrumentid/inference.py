@@ -23,8 +23,8 @@ from instrumentid.persistence import read_model
 from instrumentid.settings import FeatureSettings, NoteSettings
 from instrumentid.util import one_blas_thread
 
-__all__ = ["ACTIVATIONS", "NO_CALIBRATION", "LightClassifier", "model_facts", "read_model_facts", "restore_calibration",
-           "restore_classes", "restore_scaler", "restore_settings"]
+__all__ = ["ACTIVATIONS", "NO_CALIBRATION", "LightClassifier", "model_facts", "read_model_facts", "restore_branches",
+           "restore_calibration", "restore_classes", "restore_scaler", "restore_settings"]
 
 #: The hidden-layer activations of :data:`instrumentid.model.ACTIVATIONS`, in numpy (a test checks they agree).
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -52,6 +52,21 @@ def restore_classes(config: dict) -> np.ndarray:
     if out.ndim != 1 or len(out) < 2 or len(np.unique(out)) != len(out):
         raise ModelFileError(f"classes must be at least 2 distinct labels, got {classes!r}")
     return out
+
+
+def restore_branches(arch: dict, n_features: int) -> tuple | None:
+    """The ``branches`` of a model's architecture (a :class:`~instrumentid.model.BranchNet`'s block widths).
+
+    None for one network; else at least two positive widths summing to ``n_features``; ModelFileError otherwise.
+    """
+    raw = arch.get("branches")
+    if raw is None:
+        return None
+    if (not isinstance(raw, list) or len(raw) < 2 or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0
+                                                            for w in raw) or sum(raw) != n_features):
+        raise ModelFileError(f"bad branches {raw!r}: expected at least two positive widths summing to the "
+                             f"{n_features} features")
+    return tuple(raw)
 
 
 def restore_scaler(raw, n_features: int) -> dict:
@@ -117,6 +132,15 @@ def restore_calibration(config: dict) -> dict:
     return out
 
 
+def _log_mean_softmax(logits: list) -> np.ndarray:
+    """``log(mean_i softmax(logits[i]))`` row by row, in float64 (a BranchNet's logits)."""
+    z = np.stack(logits).astype(np.float64)
+    z -= z.max(axis=2, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=2, keepdims=True))
+    top = logp.max(axis=0)
+    return top + np.log(np.exp(logp - top).mean(axis=0))
+
+
 class LightClassifier:
     """A saved :class:`~instrumentid.classifier.InstrumentClassifier`, run with numpy (predicting only).
 
@@ -129,6 +153,9 @@ class LightClassifier:
         As saved with the model.
     activation : str
         The hidden layer's activation.
+    branches : tuple of int or None
+        The widths of a :class:`~instrumentid.model.BranchNet`'s blocks (its logits: the log of the branches' mean
+        probabilities), or None for one network.
     calibration_ : dict
         ``{"temperature": T, "method": ..., "fitted_on": ...}`` as saved (temperature 1 when the file has none).
     temperature_ : float
@@ -136,15 +163,20 @@ class LightClassifier:
     """
 
     def __init__(self, *, classes, scaler: dict, weights: dict, activation: str, note_settings=None,
-                 feature_settings=None, calibration: dict | None = None):
+                 feature_settings=None, calibration: dict | None = None, branches=None):
         self.classes_ = classes
         self.calibration_ = restore_calibration({"calibration": calibration})
         self.n_features_in_ = int(scaler["mean"].shape[0])
         self.note_settings, self.feature_settings = note_settings, feature_settings
         self.activation = activation
+        self.branches = None if branches is None else tuple(branches)
         self._mean, self._scale = scaler["mean"], scaler["scale"]
-        self._w1, self._b1 = weights["hidden.weight"], weights["hidden.bias"]
-        self._w2, self._b2 = weights["output.weight"], weights["output.bias"]
+        # per network: its columns and its two layers (one network, or one per branch of a BranchNet)
+        edges = np.cumsum((0, *(self.branches or (self.n_features_in_,))))
+        prefixes = [""] if self.branches is None else [f"nets.{i}." for i in range(len(self.branches))]
+        self._nets = [(slice(a, b), *(weights[p + name] for name in ("hidden.weight", "hidden.bias", "output.weight",
+                                                                      "output.bias")))
+                      for p, a, b in zip(prefixes, edges[:-1], edges[1:], strict=True)]
 
     @classmethod
     def load(cls, path) -> LightClassifier:
@@ -168,8 +200,13 @@ class LightClassifier:
             activation = str(arch["activation"])
             if activation not in ACTIVATIONS:
                 raise ModelFileError(f"unknown activation {activation!r}")
-            expected = {"hidden.weight": (hidden, n_features), "hidden.bias": (hidden,),
-                        "output.weight": (len(classes), hidden), "output.bias": (len(classes),)}
+            branches = restore_branches(arch, n_features)
+            expected = {f"{prefix}{name}": shape
+                        for prefix, width in ([("", n_features)] if branches is None
+                                              else [(f"nets.{i}.", w) for i, w in enumerate(branches)])
+                        for name, shape in (("hidden.weight", (hidden, width)), ("hidden.bias", (hidden,)),
+                                            ("output.weight", (len(classes), hidden)),
+                                            ("output.bias", (len(classes),)))}
             found = {name: tuple(t.shape) for name, t in files.tensors.items()}
             if found != expected:
                 raise ModelFileError(f"tensors {found} do not match the architecture {arch!r}")
@@ -179,7 +216,7 @@ class LightClassifier:
                        note_settings=restore_settings(config.get("note_settings"), NoteSettings, "note_settings"),
                        feature_settings=restore_settings(config.get("feature_settings"), FeatureSettings,
                                                          "feature_settings"),
-                       calibration=restore_calibration(config))
+                       calibration=restore_calibration(config), branches=branches)
         except ModelFileError as err:
             raise ModelFileError(f"{where}: {err}") from None
         except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -213,7 +250,8 @@ class LightClassifier:
         with one_blas_thread() if len(X) <= _ONE_THREAD_ROWS else contextlib.nullcontext():
             for start in range(0, len(X), _BATCH):
                 Xs = ((X[start:start + _BATCH] - self._mean) / self._scale).astype(np.float32)
-                out[start:start + _BATCH] = act(Xs @ self._w1.T + self._b1) @ self._w2.T + self._b2
+                logits = [act(Xs[:, cols] @ w1.T + b1) @ w2.T + b2 for cols, w1, b1, w2, b2 in self._nets]
+                out[start:start + _BATCH] = logits[0] if len(logits) == 1 else _log_mean_softmax(logits)
         return out
 
     def predict_proba(self, X) -> np.ndarray:

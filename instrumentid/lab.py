@@ -186,16 +186,21 @@ def _train_steps(run: _Run, dataset, training: TrainingSettings, *, progress: bo
     from instrumentid import plots
     from instrumentid.classifier import InstrumentClassifier
     from instrumentid.history import format_epoch
-    from instrumentid.model import LabNet, model_summary
+    from instrumentid.model import BranchNet, LabNet, model_summary
     from instrumentid.modelcard import write_model_card
 
     t = training
+    note_settings, feature_settings = model_settings(dataset)
+    # features with an embedding get one network on the descriptors and one on the embedding (probabilities averaged)
+    branches = feature_settings.branches if feature_settings is not None and feature_settings.embedding else None
     _heading("Standardization")
     print("Features standardized with the training set's mean and variance only (StandardScaler, kept with the "
           "model).")
     _heading("Model")
-    print(model_summary(LabNet(dataset.n_features, dataset.n_classes, hidden_units=t.hidden_units * t.members,
-                               activation=t.activation)))
+    hidden = t.hidden_units * t.members
+    print(model_summary(LabNet(dataset.n_features, dataset.n_classes, hidden_units=hidden, activation=t.activation)
+                        if branches is None else
+                        BranchNet.empty(branches, dataset.n_classes, hidden_units=hidden, activation=t.activation)))
     if t.members > 1:
         print(f"{t.members} networks of {t.hidden_units} hidden units, trained with seeds {t.seed}-"
               f"{t.seed + t.members - 1} and merged: the logits are their mean")
@@ -203,11 +208,10 @@ def _train_steps(run: _Run, dataset, training: TrainingSettings, *, progress: bo
 
     _heading(f"Training ({t.epochs} epochs, test set scored after each)")
     names = np.asarray(dataset.class_names)
-    note_settings, feature_settings = model_settings(dataset)
     clf = InstrumentClassifier(hidden_units=t.hidden_units, activation=t.activation, lr=t.lr, epochs=t.epochs,
                                batch_size=t.batch_size, random_state=t.seed, verbose=progress,
                                feature_settings=feature_settings, note_settings=note_settings,
-                               input_noise=t.input_noise, members=t.members)
+                               input_noise=t.input_noise, members=t.members, branches=branches)
     run.timed("train", clf.fit, dataset.X_train, names[dataset.y_train],
               eval_set=(dataset.X_test, names[dataset.y_test]), trained_on={"data": dataset.key, "rows": ["train"]})
     history = clf.history_

@@ -13,6 +13,7 @@ weights stacked along a leading axis. This module holds that layout too (:func:`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -24,6 +25,7 @@ from instrumentid.settings import DEFAULT_TRAINING
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "BranchNet",
     "LabNet",
     "merge_nets",
     "model_summary",
@@ -221,6 +223,76 @@ def merge_nets(nets) -> LabNet:
     return merged.eval()
 
 
+class BranchNet(torch.nn.Module):
+    """Networks on consecutive blocks of the features, whose class probabilities are averaged: the shipped model.
+
+    Branch ``i`` is a :class:`LabNet` on columns ``[sum(widths[:i]), sum(widths[:i + 1]))`` (the shipped model: the
+    120 descriptors, then musicnn's 1506 pools, :data:`~instrumentid.settings.SHIPPED_FEATURES`). The output is the
+    log of the branches' mean softmax: logits whose softmax is that mean, so the training code's cross-entropy, the
+    temperature of calibration and the ONNX export treat it like one network's logits.
+
+    Parameters
+    ----------
+    nets : sequence of LabNet
+        At least two, one per block, with the same classes and hidden width; ``nets[i].n_features`` is block ``i``'s
+        width.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two networks, or networks with other classes, widths or activations.
+    """
+
+    def __init__(self, nets):
+        super().__init__()
+        nets = list(nets)
+        if len(nets) < 2:
+            raise ValueError(f"a BranchNet needs at least 2 networks, got {len(nets)}")
+        first = nets[0]
+        for net in nets[1:]:
+            if (net.n_classes, net.hidden_units, net.activation_name) != (first.n_classes, first.hidden_units,
+                                                                          first.activation_name):
+                raise ValueError("the branches of a BranchNet need the same classes, hidden width and activation")
+        self.nets = torch.nn.ModuleList(nets)
+        self.widths = tuple(net.n_features for net in nets)
+        self.activation_name = first.activation_name
+
+    @classmethod
+    def empty(cls, widths, n_classes: int, *, hidden_units: int, activation: str) -> BranchNet:
+        """A BranchNet of fresh LabNets on blocks of ``widths`` (to load a ``state_dict`` into)."""
+        return cls([LabNet(w, n_classes, hidden_units=hidden_units, activation=activation) for w in widths])
+
+    @property
+    def n_features(self) -> int:
+        """Width of the input rows: the blocks' widths summed."""
+        return sum(self.widths)
+
+    @property
+    def hidden_units(self) -> int:
+        """Width of each branch's hidden layer."""
+        return self.nets[0].hidden_units
+
+    @property
+    def n_classes(self) -> int:
+        """Number of outputs (classes)."""
+        return self.nets[0].n_classes
+
+    @staticmethod
+    def parameter_shapes(widths, n_classes: int, *, hidden_units: int) -> dict:
+        """Names and shapes of the tensors (``nets.<i>.`` then :meth:`LabNet.parameter_shapes`), nothing allocated."""
+        return {f"nets.{i}.{name}": shape for i, w in enumerate(widths)
+                for name, shape in LabNet.parameter_shapes(w, n_classes, hidden_units=hidden_units).items()}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``log(mean_i softmax(net_i(block_i)))`` of rows ``x`` [shape=(n, n_features), float32]: (n, n_classes).
+
+        These logits are log-probabilities already: their softmax is the branches' mean probability.
+        """
+        parts = torch.split(x, list(self.widths), dim=1)
+        logp = torch.stack([torch.log_softmax(net(p), dim=1) for net, p in zip(self.nets, parts, strict=True)])
+        return torch.logsumexp(logp, dim=0) - math.log(len(self.nets))
+
+
 # ----------------------------------------------------------------------------------------------- stacked copies
 # R copies of the network side by side, as the training loop runs them: ``W1b (R, D + 1, H)`` is the hidden layer's
 # weights transposed from torch's layout with its bias as the last row (rows that carry a constant 1 as their last
@@ -319,15 +391,19 @@ def stacked_backward(params, grads, x_t: torch.Tensor, h: torch.Tensor, dlogits_
 
 
 # ----------------------------------------------------------------------------------------------- summary
-def model_summary(model: LabNet) -> str:
+def model_summary(model: LabNet | BranchNet) -> str:
     """The model as a Keras-like table: layer, output shape, parameter count; then total / trainable counts.
 
     For 120 features and 10 classes the hidden layer has 30,976 parameters, the output layer 2,570, 33,546 in all.
+    A :class:`BranchNet` lists each branch's two layers (``hidden_1``, ``output_1``, ...) and which features each
+    branch reads.
     """
-    rows = [
-        (f"hidden (Dense, {model.activation_name})", f"(None, {model.hidden_units})", model.hidden),
-        ("output (Dense, softmax)", f"(None, {model.n_classes})", model.output),
-    ]
+    nets = list(model.nets) if isinstance(model, BranchNet) else [model]
+    rows = []
+    for i, net in enumerate(nets, start=1):
+        tag = f"_{i}" if len(nets) > 1 else ""
+        rows += [(f"hidden{tag} (Dense, {net.activation_name})", f"(None, {net.hidden_units})", net.hidden),
+                 (f"output{tag} (Dense, softmax)", f"(None, {net.n_classes})", net.output)]
     width = 65
     lines = [
         f'Model: "{type(model).__name__}"',
@@ -347,4 +423,10 @@ def model_summary(model: LabNet) -> str:
         f"Non-trainable params: {total - trainable:,}",
         "_" * width,
     ]
+    if len(nets) > 1:
+        start = 0
+        for i, net in enumerate(nets, start=1):
+            lines.append(f"branch {i}: features {start}-{start + net.n_features - 1}")
+            start += net.n_features
+        lines.append("output: log of the branches' mean probabilities")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -291,11 +292,14 @@ def check_model_settings(clf, *, name: str = "model") -> None:
             f"{name} has no feature settings: it was not trained on instrumentid's audio features (e.g. it was "
             "trained on the UIowa feature files), so it cannot name the notes of a recording"
         )
-    check_same(feature_settings.to_dict(), DEFAULT_FEATURES, name=name, what="feature")
+    # an embedding is the model's choice (the shipped model's musicnn pools), not another version of the features
+    current = dataclasses.replace(DEFAULT_FEATURES, embedding=feature_settings.embedding,
+                                  embedding_frames=feature_settings.embedding_frames)
+    check_same(feature_settings.to_dict(), current, name=name, what="feature")
     note_settings = getattr(clf, "note_settings", None)
     check_same(None if note_settings is None else note_settings.to_dict(), DEFAULT_NOTES, name=name,
                what="note detection")
-    n_features = DEFAULT_FEATURES.n_features
+    n_features = current.n_features
     if getattr(clf, "n_features_in_", n_features) != n_features:
         raise ParameterError(f"{name} expects {clf.n_features_in_} features, the feature code makes {n_features}")
 

@@ -38,6 +38,8 @@ __all__ = [
     "DEFAULT_FEATURES",
     "DEFAULT_NOTES",
     "DEFAULT_TRAINING",
+    "EMBEDDINGS",
+    "SHIPPED_FEATURES",
     "SHIPPED_TRAINING",
     "SR",
     "FeatureSettings",
@@ -49,6 +51,11 @@ __all__ = [
 
 #: Analysis sample rate (Hz) of every note and feature in instrumentid.
 SR = 22050
+#: Pretrained networks whose pooled embedding can follow the descriptors (:class:`FeatureSettings` ``embedding``),
+#: with its width: the mean and max over time of musicnn's 753 front and mid-end maps (:mod:`instrumentid.pretrained`).
+EMBEDDINGS = {"MSD_musicnn": 1506}
+#: The longest input of the embedding, in frames of 16 ms: the 3 s patches musicnn was trained on.
+EMBEDDING_MAX_FRAMES = 187
 
 
 def _number(owner: str, name: str, value, *, integer: bool = False, minimum: float = 0.0, strict: bool = True):
@@ -75,6 +82,9 @@ class _Settings:
 
     #: Field name -> ("int" or "float", minimum, strict) for the numeric fields checked in ``__post_init__``.
     _NUMBERS: ClassVar[dict] = {}
+    #: Fields that settings saved before them lack (they load with their default) and that :meth:`to_dict` leaves out
+    #: while they hold their default, so adding them changed no saved settings and no cache key.
+    _OPTIONAL: ClassVar[tuple] = ()
 
     def __post_init__(self):
         owner = type(self).__name__
@@ -87,8 +97,10 @@ class _Settings:
         """Checks across fields (subclasses)."""
 
     def to_dict(self) -> dict:
-        """The settings as a JSON-ready dict (tuples become lists)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))  # type: ignore[call-overload]
+        """The settings as a JSON-ready dict (tuples become lists; :attr:`_OPTIONAL` fields only when set)."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        out = json.loads(json.dumps(dataclasses.asdict(self)))  # type: ignore[call-overload]
+        return {k: v for k, v in out.items() if k not in self._OPTIONAL or getattr(self, k) != defaults[k]}
 
     @classmethod
     def from_dict(cls, data: Any, *, what: str | None = None):
@@ -103,7 +115,7 @@ class _Settings:
         if not isinstance(data, dict):
             raise ParameterError(f"{what} must be a JSON object of settings, got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown, missing = sorted(set(data) - names), sorted(names - set(data))
+        unknown, missing = sorted(set(data) - names), sorted(names - set(data) - set(cls._OPTIONAL))
         if unknown or missing:
             raise ParameterError(f"{what} does not match this version's {cls.__name__}: unknown {unknown}, "
                                  f"missing {missing}")
@@ -323,6 +335,11 @@ class FeatureSettings(_Settings):
         f0 is estimated on the note's first ``f0_max_s`` seconds.
     normalize : {"peak"}
         The note is peak-normalized first, so the vector does not depend on the recording level.
+    embedding : str or None
+        A pretrained network whose pooled embedding of each note follows the descriptors (one of
+        :data:`EMBEDDINGS`; :mod:`instrumentid.pretrained`), or None (the lab's 120 descriptors alone).
+    embedding_frames : int
+        The embedding sees the note's first ``embedding_frames`` frames of 16 ms (63: 0.99 s; at most 187).
     """
 
     version: int = 3
@@ -341,14 +358,17 @@ class FeatureSettings(_Settings):
     f0_range_hz: tuple = (30.0, 4200.0)
     f0_max_s: float = 0.6
     normalize: str = "peak"
+    embedding: str | None = None
+    embedding_frames: int = 63
 
     _NUMBERS: ClassVar[dict] = {
         "version": ("int", 1, False), "sr": ("int", 1, False), "n_fft": ("int", 1, False),
         "hop_length": ("int", 1, False), "n_mels": ("int", 1, False), "fmin": ("float", 0.0, False),
         "fmax": ("float", 0.0, True), "n_mfcc": ("int", 1, False), "attack_s": ("float", 0.0, True),
         "n_bands": ("int", 1, False), "contrast_fmin": ("float", 0.0, True), "n_envelope": ("int", 2, False),
-        "n_harmonics": ("int", 1, False), "f0_max_s": ("float", 0.0, True),
+        "n_harmonics": ("int", 1, False), "f0_max_s": ("float", 0.0, True), "embedding_frames": ("int", 1, False),
     }
+    _OPTIONAL: ClassVar[tuple] = ("embedding", "embedding_frames")
     #: Length of the pitch-normalized block (centroid, bandwidth, roll-off, flatness, centroid spread, log2 f0).
     N_PITCHNORM: ClassVar[int] = 6
 
@@ -371,6 +391,12 @@ class FeatureSettings(_Settings):
         object.__setattr__(self, "f0_range_hz", (lo, hi))
         if self.normalize != "peak":
             raise ParameterError(f"FeatureSettings.normalize must be 'peak', got {self.normalize!r}")
+        if self.embedding is not None and self.embedding not in EMBEDDINGS:
+            raise ParameterError(f"FeatureSettings.embedding must be None or one of {list(EMBEDDINGS)}, got "
+                                 f"{self.embedding!r}")
+        if self.embedding_frames > EMBEDDING_MAX_FRAMES:
+            raise ParameterError(f"FeatureSettings.embedding_frames must be at most {EMBEDDING_MAX_FRAMES}, got "
+                                 f"{self.embedding_frames!r}")
 
     @property
     def blocks(self) -> dict:
@@ -383,9 +409,24 @@ class FeatureSettings(_Settings):
         }
 
     @property
-    def n_features(self) -> int:
-        """Length of the feature vector (120 with the defaults)."""
+    def n_descriptors(self) -> int:
+        """Length of the descriptors: the blocks of :attr:`blocks` (120 with the defaults), before any embedding."""
         return sum(self.blocks.values())
+
+    @property
+    def n_embedding(self) -> int:
+        """Length of the embedding after the descriptors (0 without one)."""
+        return 0 if self.embedding is None else EMBEDDINGS[self.embedding]
+
+    @property
+    def n_features(self) -> int:
+        """Length of the feature vector: descriptors then embedding (120 with the defaults, 1626 with MSD_musicnn)."""
+        return self.n_descriptors + self.n_embedding
+
+    @property
+    def branches(self) -> tuple:
+        """The widths of the vector's parts: ``(n_descriptors,)``, or ``(n_descriptors, n_embedding)``."""
+        return (self.n_descriptors,) + ((self.n_embedding,) if self.embedding else ())
 
     @property
     def feature_names(self) -> list:
@@ -398,6 +439,7 @@ class FeatureSettings(_Settings):
             + ["log_attack_time", "decay_slope"] + [f"envelope{i}_db" for i in range(self.n_envelope)]
             + [f"harmonic{i + 1}_db" for i in range(self.n_harmonics)]
             + ["centroid_over_f0", "bandwidth_over_f0", "rolloff_over_f0", "flatness", "centroid_spread", "log2_f0"]
+            + [f"{self.embedding}_{kind}{i}" for kind in ("mean", "max") for i in range(self.n_embedding // 2)]
         )
 
     def block_slices(self) -> dict:
@@ -477,6 +519,9 @@ DEFAULT_TRAINING = TrainingSettings()
 #: ``scripts/measure_generalization.py``). The lab itself keeps :data:`DEFAULT_TRAINING`.
 SHIPPED_TRAINING = TrainingSettings(epochs=30, hidden_units=512, activation="relu", lr=1e-3, input_noise=0.7,
                                     members=5)
+#: The features of the model that ships: the 120 descriptors and MSD_musicnn's pools of each note's first second
+#: (one network on each, their probabilities averaged: :class:`instrumentid.model.BranchNet`).
+SHIPPED_FEATURES = FeatureSettings(embedding="MSD_musicnn", embedding_frames=63)
 
 
 def settings_key(settings) -> str:

@@ -42,6 +42,7 @@ from instrumentid.errors import ParameterError
 from instrumentid.history import METRICS, History, format_epoch
 from instrumentid.model import (
     ACTIVATIONS,
+    BranchNet,
     LabNet,
     merge_nets,
     stack_parameters,
@@ -432,7 +433,7 @@ def _train(X, y, test, n_classes, *, rates, seeds, epochs, batch_size, hidden_un
 def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DEFAULT_TRAINING.epochs,
         batch_size=DEFAULT_TRAINING.batch_size, lr=DEFAULT_TRAINING.lr, hidden_units=DEFAULT_TRAINING.hidden_units,
         activation=DEFAULT_TRAINING.activation, random_state=DEFAULT_TRAINING.seed, progress=True, callback=None,
-        input_noise=DEFAULT_TRAINING.input_noise, members=DEFAULT_TRAINING.members):
+        input_noise=DEFAULT_TRAINING.input_noise, members=DEFAULT_TRAINING.members, branches=None):
     """Train the lab's network with Adam and softmax cross-entropy; score the test set after every epoch.
 
     Parameters
@@ -466,18 +467,37 @@ def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DE
         Networks trained side by side with seeds ``random_state, random_state + 1, ...`` and merged into one whose
         logits are their mean (:func:`~instrumentid.model.merge_nets`: ``members * hidden_units`` hidden units).
         1 (the lab) trains one network.
+    branches : sequence of int, optional
+        Widths of consecutive blocks of the features (summing to ``n_features``), one network (of ``members``) per
+        block, trained on its block alone with the same settings and seeds, then joined into a
+        :class:`~instrumentid.model.BranchNet` that averages their probabilities. None (the lab) trains one network
+        on every feature.
 
     Returns
     -------
-    model : LabNet
+    model : LabNet or BranchNet
         The trained network (eval mode).
     history : History
-        Per-epoch training and test metrics; with several members, the mean of the members' figures per epoch (not
-        the merged network's).
+        Per-epoch training and test metrics; with several members or branches, the mean of their figures per epoch
+        (not the merged network's).
     """
     X, y, test, n_classes = _prepare(X_train, y_train, X_test, y_test, n_classes, batch_size, epochs, hidden_units,
                                      activation)
     lr = _positive_float(lr, "lr")
+    if branches is not None:
+        widths = _branch_widths(branches, X.shape[1])
+        edges = np.cumsum((0, *widths))
+        kwargs = dict(n_classes=n_classes, epochs=epochs, batch_size=batch_size, lr=lr, hidden_units=hidden_units,
+                      activation=activation, random_state=random_state, progress=progress,
+                      input_noise=input_noise, members=members)
+        fitted = [fit(X[:, a:b], y, X_test=None if test is None else test[0][:, a:b],
+                      y_test=None if test is None else test[1], **kwargs)
+                  for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        history = _mean_history([h for _, h in fitted], lr)
+        if callback is not None:
+            for epoch in range(epochs):
+                callback(epoch, history)
+        return BranchNet([net for net, _ in fitted]).eval(), history
     members, seed = _positive_int(members, "members"), _seed(random_state)
     nets, histories = _train(X, y, test, n_classes, rates=[lr] * members, seeds=range(seed, seed + members),
                              epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, activation=activation,
@@ -485,14 +505,32 @@ def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DE
                              input_noise=_non_negative_float(input_noise, "input_noise"))
     if members == 1:
         return nets[0], histories[0]
-    history = History(lr=lr)
-    for name in METRICS:
-        getattr(history, name).extend(np.mean([getattr(h, name) for h in histories], axis=0).tolist()
-                                      if getattr(histories[0], name) else [])
+    history = _mean_history(histories, lr)
     if callback is not None:
         for epoch in range(epochs):
             callback(epoch, history)
     return merge_nets(nets), history
+
+
+def _branch_widths(branches, n_features: int) -> tuple:
+    """``branches`` as a tuple of at least two positive ints summing to ``n_features``; ParameterError otherwise."""
+    try:
+        widths = tuple(_positive_int(w, "a branch width") for w in branches)
+    except TypeError:
+        widths = ()
+    if len(widths) < 2 or sum(widths) != n_features:
+        raise ParameterError(f"branches must be at least two positive widths summing to the {n_features} features, "
+                             f"got {branches!r}")
+    return widths
+
+
+def _mean_history(histories, lr: float) -> History:
+    """One history whose figures are the mean, per epoch, of ``histories``' (members' or branches')."""
+    history = History(lr=lr)
+    for name in METRICS:
+        getattr(history, name).extend(np.mean([getattr(h, name) for h in histories], axis=0).tolist()
+                                      if getattr(histories[0], name) else [])
+    return history
 
 
 def sweep(X_train, y_train, *, X_test=None, y_test=None, rates=DEFAULT_TRAINING.rates, n_classes=None,

@@ -318,9 +318,9 @@ def train_mlp_logits(X, y, train, tests, *, seed: int, n_classes: int) -> list:
 
     ``tests`` are row masks; the training and logits are ``measure_generalization.train_logits``'s.
     """
-    from measure_generalization import CANDIDATES, SHIPPED, train_logits
+    from measure_generalization import CANDIDATES, MLP, train_logits
 
-    return train_logits(X, y, train, [X[m] for m in tests], CANDIDATES[SHIPPED], seed=seed, n_classes=n_classes)
+    return train_logits(X, y, train, [X[m] for m in tests], CANDIDATES[MLP], seed=seed, n_classes=n_classes)
 
 
 # ----------------------------------------------------------------------------------------------- the measurement

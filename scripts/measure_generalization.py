@@ -1,7 +1,9 @@
 """Measure how well training recipes name instruments in recordings they never heard (leave-one-source-out).
 
 Every candidate recipe is trained on the default data set's notes (``instrumentid.datasets.soundfont.feature_table``:
-every source, with the default variation) under two protocols:
+every source, with the default variation; the 120 descriptors, or with the shipped features,
+:data:`instrumentid.settings.SHIPPED_FEATURES`, the descriptors and musicnn's pools of each note's first second) under
+two protocols:
 
 - ``pitch``: the pitch-grouped split (every 5th MIDI pitch held out, all sources mixed): other notes of recordings the
   network trained on;
@@ -40,10 +42,12 @@ from instrumentid.datasets import soundfont as sfds
 from instrumentid.datasets.programs import DEFAULT_CLASSES
 from instrumentid.datasets.variation import VARIATION
 from instrumentid.evaluation import held_out_figures
-from instrumentid.settings import SHIPPED_TRAINING
+from instrumentid.settings import DEFAULT_FEATURES, SHIPPED_FEATURES, SHIPPED_TRAINING
 
 #: The training settings a recipe sets (the rest are the lab's: batch 128, seed per run).
 RECIPE_FIELDS = ("hidden_units", "activation", "epochs", "lr", "input_noise", "members")
+#: The feature settings a recipe's ``features`` names (default ``descriptors``).
+FEATURES = {"descriptors": DEFAULT_FEATURES, "shipped": SHIPPED_FEATURES}
 
 #: Candidate recipes: the lab's network (120 -> hidden -> 10) with these training settings.
 CANDIDATES = {
@@ -62,9 +66,13 @@ CANDIDATES = {
     "512 relu, noise 0.7, 30 epochs, 5 members merged": dict(hidden_units=512, activation="relu", epochs=30,
                                                              lr=1e-3, input_noise=0.7, members=5),
 }
-#: The shipped recipe (instrumentid.settings.SHIPPED_TRAINING, which scripts/train_default_model.py trains).
-SHIPPED = "shipped: " + ", ".join(f"{k} {getattr(SHIPPED_TRAINING, k)}" for k in RECIPE_FIELDS)
-CANDIDATES[SHIPPED] = {k: getattr(SHIPPED_TRAINING, k) for k in RECIPE_FIELDS}
+#: The MLP of the shipped recipe on the 120 descriptors alone (:data:`instrumentid.settings.SHIPPED_TRAINING`).
+MLP = "MLP: " + ", ".join(f"{k} {getattr(SHIPPED_TRAINING, k)}" for k in RECIPE_FIELDS)
+CANDIDATES[MLP] = {k: getattr(SHIPPED_TRAINING, k) for k in RECIPE_FIELDS}
+#: The shipped recipe (what scripts/train_default_model.py trains): that MLP on the descriptors and another on
+#: MSD_musicnn's pools of the note's first second, their probabilities averaged (instrumentid.model.BranchNet).
+SHIPPED = f"shipped: {MLP[5:]}, on the descriptors and on MSD_musicnn's 1 s pools, probabilities averaged"
+CANDIDATES[SHIPPED] = {**CANDIDATES[MLP], "features": "shipped", "branches": SHIPPED_FEATURES.branches}
 #: Rooms of the "rooms vs dry" check: a room on every note, from a bank the training never used.
 TEST_ROOMS_SEED = 1
 
@@ -82,6 +90,7 @@ def train_logits(X, y, train, tests, recipe: dict, *, seed: int, n_classes: int)
     from instrumentid.training import fit
 
     Xtr, *Xte = standardize(X[train], *tests)
+    recipe = {k: v for k, v in recipe.items() if k != "features"}
     # an ensemble's members take seeds seed * members ... (seed + 1) * members - 1: no member is shared across seeds
     net, _ = fit(Xtr, y[train], n_classes=n_classes, random_state=seed * recipe.get("members", 1), progress=False,
                  **recipe)
@@ -89,7 +98,7 @@ def train_logits(X, y, train, tests, recipe: dict, *, seed: int, n_classes: int)
         return [net(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).double().numpy() for x in Xte]
 
 
-def test_tables(names, *, jobs):
+def test_tables(names, *, jobs, feature_settings=None):
     """Held-out notes of every source rendered dry and in unseen rooms (one render per note)."""
     dry = {**VARIATION, "zone_shift_probability": 0.0, "swell_db": 0.0, "room_probability": 0.0, "eq_db": 0.0,
            "tilt_db_per_octave": 0.0, "resonances": 0, "snr_db": (90.0, 100.0), "lead_in_s": (0.0, 0.0),
@@ -97,7 +106,8 @@ def test_tables(names, *, jobs):
     rooms = {**dry, "room_probability": 1.0, "room_seed": TEST_ROOMS_SEED}
     out = {}
     for kind, variation in (("dry", dry), ("rooms", rooms)):
-        X, meta, _ = sfds.feature_table(renders=1, seed=7, variation=variation, jobs=jobs)
+        X, meta, _ = sfds.feature_table(renders=1, seed=7, variation=variation, jobs=jobs,
+                                        feature_settings=feature_settings)
         src = np.array([m["source"] for m in meta])
         out[kind] = (X, np.array([m["label"] for m in meta]), src)
     return out
@@ -115,7 +125,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
-    X, meta, info = sfds.feature_table(jobs=args.jobs)
+    tables = {"descriptors": sfds.feature_table(jobs=args.jobs)}
+    X, meta, info = tables["descriptors"]
     y = np.array([m["label"] for m in meta])
     src = np.array([m["source"] for m in meta])
     pitch_test = sfds.split_test_mask(meta, split="pitch")
@@ -130,22 +141,42 @@ def main(argv=None) -> int:
     if args.ship not in CANDIDATES:
         ap.error(f"--ship must be one of {list(CANDIDATES)}")
     chosen.setdefault(args.ship, CANDIDATES[args.ship])
+
+    def table(recipe: dict) -> np.ndarray:
+        """The feature rows of a recipe's ``features``, row-aligned with the descriptors' table (checked)."""
+        kind = recipe.get("features", "descriptors")
+        if kind not in tables:
+            tables[kind] = sfds.feature_table(jobs=args.jobs, feature_settings=FEATURES[kind])
+            if [(m["source"], m["label"], m["pitch"]) for m in tables[kind][1]] != \
+                    [(m["source"], m["label"], m["pitch"]) for m in meta]:
+                raise SystemExit(f"the {kind} table's rows do not line up with the descriptors' table")
+        return tables[kind][0]
+
+    # the shipped recipe's models also score the held-out source's notes rendered dry and in unseen rooms
+    ship_features = FEATURES[CANDIDATES[args.ship].get("features", "descriptors")]
+    rooms_tables = None if args.no_rooms else test_tables(names, jobs=args.jobs, feature_settings=ship_features)
     figures: dict = {"notes": len(y), "sources": names, "table": info["cache_key"], "seeds": args.seeds,
                      "candidates": {}}
     header = ["recipe", "pitch split"] + [f"LOSO {n}" for n in names] + ["LOSO mean", "LOSO min"]
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     held: dict = {}
+    rooms_logits: dict = {}
     for name, recipe in chosen.items():
-        pitch_logits = [train_logits(X, y, ~pitch_test, [X[pitch_test]], recipe, seed=s, n_classes=C)[0]
+        Xr = table(recipe)
+        pitch_logits = [train_logits(Xr, y, ~pitch_test, [Xr[pitch_test]], recipe, seed=s, n_classes=C)[0]
                         for s in seeds]
         accs = [np.mean(z.argmax(1) == y[pitch_test]) for z in pitch_logits]
         row = {"pitch": float(np.mean(accs)), "loso": {}}
         for n in names:
             test = src == n
-            logits = [train_logits(X, y, ~test, [X[test]], recipe, seed=s, n_classes=C)[0] for s in seeds]
+            extra = [] if name != args.ship or rooms_tables is None else \
+                [t[0][t[2] == n] for t in rooms_tables.values()]
+            runs = [train_logits(Xr, y, ~test, [Xr[test], *extra], recipe, seed=s, n_classes=C) for s in seeds]
+            logits = [r[0] for r in runs]
             row["loso"][n] = float(np.mean([np.mean(z.argmax(1) == y[test]) for z in logits]))
             if name == args.ship:
                 held[n] = logits
+                rooms_logits[n] = [r[1:] for r in runs]
         loso = list(row["loso"].values())
         row["loso_mean"], row["loso_min"] = float(np.mean(loso)), float(np.min(loso))
         figures["candidates"][name] = {**row, "recipe": recipe}
@@ -184,18 +215,14 @@ def main(argv=None) -> int:
     figures["shipped"] = {"name": args.ship, "per_class": per_class, "confusion": confusion.tolist(),
                           "ece_before": float(before), "ece_after": float(after), "temperature": first["temperature"]}
 
-    if not args.no_rooms:
-        tables = test_tables(names, jobs=args.jobs)
+    if rooms_tables is not None:
         print("\nrooms vs dry: held-out notes, one render each, dry and in rooms the training never used "
               f"(mean of {args.seeds} seeds)")
         rooms: dict = {}
         for n in names:
-            test = src == n
-            Xd, yd, sd = tables["dry"]
-            Xr, yr, sr_ = tables["rooms"]
-            accs = np.array([[np.mean(z.argmax(1) == t) for z, t in zip(
-                train_logits(X, y, ~test, [Xd[sd == n], Xr[sr_ == n]], CANDIDATES[args.ship], seed=s,
-                             n_classes=C), (yd[sd == n], yr[sr_ == n]), strict=True)] for s in seeds]).mean(0)
+            truth = [t[1][t[2] == n] for t in rooms_tables.values()]
+            accs = np.array([[np.mean(z.argmax(1) == t) for z, t in zip(per_seed_logits, truth, strict=True)]
+                             for per_seed_logits in rooms_logits[n]]).mean(0)
             rooms[n] = {"dry": float(accs[0]), "rooms": float(accs[1])}
             print(f"  {n}: dry {100 * accs[0]:.1f} %, rooms {100 * accs[1]:.1f} % "
                   f"({100 * (accs[1] - accs[0]):+.1f} points)", flush=True)

@@ -1,10 +1,13 @@
 """Train the model that ships with instrumentid (instrumentid/data/default_model/).
 
-The recipe is :data:`instrumentid.settings.SHIPPED_TRAINING`: the lab's network shape (120 features -> one hidden
-layer -> 10 softmax outputs, Adam, batch 128) with the width, activation, epochs and input noise that named
-instruments best in recordings the network never heard (leave-one-source-out; ``scripts/measure_generalization.py``
-prints the candidates). It is trained on the training split of the default data set (notes rendered from every
-default source, see instrumentid.datasets.soundfont) and measured on its test split (the pitch split); then:
+The recipe is :data:`instrumentid.settings.SHIPPED_TRAINING` on the features :data:`instrumentid.settings.
+SHIPPED_FEATURES`: the lab's network shape (features -> one hidden layer -> 10 softmax outputs, Adam, batch 128) with
+the width, activation, epochs, input noise and members that named instruments best in recordings the network never
+heard, twice: once on the 120 descriptors, once on musicnn's pools of each note's first second, the two networks'
+probabilities averaged (:class:`instrumentid.model.BranchNet`; leave-one-source-out,
+``scripts/measure_generalization.py`` prints the candidates). It is trained on the training split of the default
+data set with those features (notes rendered from every default source, see instrumentid.datasets.soundfont) and
+measured on its test split (the pitch split); then:
 
 - leave-one-source-out: for every source, the recipe is trained on the other sources and scored on it; the held-out
   logits of every source fit the softmax temperature that ships (temperature scaling), and the accuracy per source
@@ -32,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from instrumentid.settings import SHIPPED_TRAINING  # noqa: E402
+from instrumentid.settings import SHIPPED_FEATURES, SHIPPED_TRAINING  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -51,12 +54,12 @@ def main(argv=None) -> int:
 
     from instrumentid.calibration import METHOD
     from instrumentid.classifier import InstrumentClassifier
-    from instrumentid.datasets.soundfont import load_default_dataset
+    from instrumentid.datasets.soundfont import build_soundfont_dataset
     from instrumentid.lab import model_settings
     from instrumentid.util import atomic_write_text
 
     t0 = time.perf_counter()
-    ds = load_default_dataset(progress=True)
+    ds = build_soundfont_dataset(feature_settings=SHIPPED_FEATURES, progress=True)
     names = np.asarray(ds.class_names)
     y_train, y_test = names[ds.y_train], names[ds.y_test]
     print(f"data set: {ds.path}")
@@ -70,7 +73,8 @@ def main(argv=None) -> int:
         return InstrumentClassifier(hidden_units=recipe.hidden_units, activation=recipe.activation, lr=args.lr,
                                     epochs=args.epochs, batch_size=recipe.batch_size, random_state=args.seed,
                                     input_noise=recipe.input_noise, members=recipe.members, verbose=False,
-                                    feature_settings=feature_settings, note_settings=note_settings)
+                                    feature_settings=feature_settings, note_settings=note_settings,
+                                    branches=feature_settings.branches)
 
     clf = classifier().fit(ds.X_train, y_train, eval_set=(ds.X_test, y_test),
                            trained_on={"data": ds.key, "rows": ["train"]})
@@ -98,7 +102,8 @@ def main(argv=None) -> int:
         "script": "scripts/train_default_model.py",
         "dataset": {k: ds.info.get(k) for k in ("kind", "key", "split", "test_source", "n_train", "n_test")},
         "sources": [src.get("name") for src in ds.info.get("settings", {}).get("sources", [])],
-        "recipe": {**recipe.to_dict(), "epochs": args.epochs, "lr": args.lr, "seed": args.seed},
+        "recipe": {**recipe.to_dict(), "epochs": args.epochs, "lr": args.lr, "seed": args.seed,
+                   "features": SHIPPED_FEATURES.to_dict(), "branches": list(SHIPPED_FEATURES.branches)},
         "train_accuracy": round(float(train_acc), 6),
         "test_accuracy": round(float(test_acc), 6),
         "leave_one_source_out": held_out,

@@ -62,10 +62,11 @@ def test_package_exports_classifier():
 def test_init_stores_hyperparameters_only():
     clf = InstrumentClassifier(hidden_units=8, activation="relu", lr=0.1, epochs=2, batch_size=4, random_state=3,
                                verbose=True, feature_settings=DEFAULT_FEATURES, note_settings=DEFAULT_NOTES,
-                               input_noise=0.5, members=2)
+                               input_noise=0.5, members=2, branches=(100, 20))
     assert clf.get_params() == {"hidden_units": 8, "activation": "relu", "lr": 0.1, "epochs": 2, "batch_size": 4,
                                 "random_state": 3, "verbose": True, "feature_settings": DEFAULT_FEATURES,
-                                "note_settings": DEFAULT_NOTES, "input_noise": 0.5, "members": 2}
+                                "note_settings": DEFAULT_NOTES, "input_noise": 0.5, "members": 2,
+                                "branches": (100, 20)}
     assert not [k for k in vars(clf) if k.endswith("_")]
 
 
@@ -74,7 +75,7 @@ def test_defaults_are_the_training_settings():
     assert InstrumentClassifier().get_params() == {
         "hidden_units": t.hidden_units, "activation": t.activation, "lr": t.lr, "epochs": t.epochs,
         "batch_size": t.batch_size, "random_state": t.seed, "verbose": False, "feature_settings": None,
-        "note_settings": None, "input_noise": t.input_noise, "members": t.members}
+        "note_settings": None, "input_noise": t.input_noise, "members": t.members, "branches": None}
     # the lab's
     assert (t.hidden_units, t.activation, t.lr, t.epochs, t.batch_size, t.input_noise, t.members) == (
         256, "sigmoid", 1e-3, 10, 128, 0.0, 1)
@@ -243,3 +244,29 @@ def test_members_save_merged_and_load_with_their_width(feature_rows, tmp_path):
     loaded = InstrumentClassifier.load(clf.save(tmp_path / "m"))
     assert (loaded.hidden_units, loaded.members, loaded.model_.hidden_units) == (16, 3, 48)
     assert np.array_equal(loaded.decision_function(X), clf.decision_function(X))
+
+
+def test_branches_save_load_and_run_without_torch(feature_rows, tmp_path):
+    from instrumentid.inference import LightClassifier
+    from instrumentid.model import BranchNet
+
+    X, names = feature_rows
+    clf = InstrumentClassifier(hidden_units=8, epochs=3, lr=1e-2, batch_size=32, random_state=0, members=2,
+                               branches=(100, 20), activation="relu").fit(X, names)
+    assert isinstance(clf.model_, BranchNet) and clf.model_.widths == (100, 20)
+    path = clf.save(tmp_path / "m")
+    loaded = InstrumentClassifier.load(path)
+    assert isinstance(loaded.model_, BranchNet) and loaded.branches == [100, 20]
+    assert (loaded.hidden_units, loaded.members) == (8, 2)
+    assert np.array_equal(loaded.decision_function(X), clf.decision_function(X))
+    light = LightClassifier.load(path)
+    assert light.branches == (100, 20)
+    np.testing.assert_allclose(light.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+    # the refit of a clone trains the same branches (the parameter round-trips through get_params)
+    assert clone(clf).get_params()["branches"] == (100, 20)
+
+
+def test_branches_must_cover_the_features(feature_rows):
+    X, names = feature_rows
+    with pytest.raises(errors.ParameterError, match="summing to the 120 features"):
+        InstrumentClassifier(epochs=1, branches=(100, 10)).fit(X, names)

@@ -1,4 +1,7 @@
-"""instrumentid.embeddings: the torch port of musicnn against TensorFlow's outputs, its input, its API."""
+"""instrumentid.embeddings: the torch port of musicnn against TensorFlow's outputs, its export, its API.
+
+The input (log-mel patches) and the shipped ONNX network are :mod:`instrumentid.pretrained`'s: tests/test_pretrained.py.
+"""
 
 from pathlib import Path
 
@@ -8,10 +11,9 @@ import torch
 
 from instrumentid import embeddings
 from instrumentid.embeddings import (
-    N_FRAMES,
     N_POOLS,
+    export_pools_onnx,
     load_musicnn,
-    log_mel,
     musicnn_available,
     musicnn_weights,
     note_embeddings,
@@ -50,34 +52,6 @@ def test_matches_tensorflow(parity, model, frames):
     close(pools.numpy(), np.hstack([ref["mean_pool"], ref["max_pool"]]))
     close(penultimate.numpy(), ref["penultimate"])
     close(torch.sigmoid(logits).numpy(), ref["taggram"])
-
-
-def test_log_mel_is_librosa_melspectrogram(rng):
-    librosa = pytest.importorskip("librosa")
-    for n in (512, 4000, 47616):
-        y = (rng.standard_normal(n) * 0.3).astype(np.float32)
-        S = librosa.feature.melspectrogram(y=y, sr=16000, n_fft=512, hop_length=256, n_mels=96).T
-        want = np.log10(10000 * S.astype(np.float16).astype(np.float32) + 1).astype(np.float16)
-        got = log_mel(y)
-        assert got.dtype == np.float32 and got.shape == (1 + n // 256, 96)
-        np.testing.assert_array_equal(got, want.astype(np.float32))
-
-
-def test_note_input_pads_and_crops(rng):
-    short = note_input(rng.standard_normal(2000).astype(np.float32), sr=22050)
-    assert short.shape == (N_FRAMES, 96)
-    assert np.all(short[-40:] == 0)  # zero-padded after the note
-    long = rng.standard_normal(22050 * 5).astype(np.float32)
-    np.testing.assert_array_equal(note_input(long, sr=22050), note_input(long[:22050 * 3], sr=22050))
-    # peak-normalised: the level does not matter
-    np.testing.assert_allclose(note_input(0.01 * long, sr=22050), note_input(long, sr=22050), atol=2e-3)
-    assert note_input(long, sr=22050, n_frames=50).shape == (50, 96)
-
-
-@pytest.mark.parametrize("bad", [np.zeros(0, np.float32), np.array([0.1, np.nan, 0.2], np.float32)])
-def test_note_input_bad(bad):
-    with pytest.raises(ParameterError, match="finite samples"):
-        note_input(bad, sr=22050)
 
 
 @needs_musicnn
@@ -146,3 +120,17 @@ def test_recording_embeddings():
     assert found2.notes == found.notes and F.shape == (2, N_POOLS) and np.isfinite(F).all()
     with pytest.raises(ParameterError, match="per_note"):
         recording_embeddings(y, sr=sr, model=net, per_note="whole")
+
+
+@needs_musicnn
+def test_export_pools_onnx_matches_the_port(tmp_path, rng):
+    ort = pytest.importorskip("onnxruntime")
+    path = export_pools_onnx(tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    net = load_musicnn()
+    for frames in (63, 120):
+        x = (rng.random((2, frames, 96)) * 4).astype(np.float32)
+        with torch.inference_mode():
+            want = net(torch.from_numpy(x)).numpy()
+        close(session.run(None, {"log_mel": x})[0], want)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]  # written atomically, nothing else left

@@ -88,3 +88,17 @@ def test_metadata_carries_the_settings(small_classifier, tmp_path):
     meta = {p.key: p.value for p in onnx.load(export_onnx(clf, tmp_path / "m.onnx")).metadata_props}
     assert json.loads(meta["feature_settings"]) == DEFAULT_FEATURES.to_dict()
     assert json.loads(meta["note_settings"]) == DEFAULT_NOTES.to_dict()
+
+
+def test_a_branch_model_exports_with_the_same_probabilities(feature_rows, tmp_path):
+    """The shipped model's kind (one network per block of features, probabilities averaged) exports as one graph."""
+    from instrumentid.classifier import InstrumentClassifier
+    from instrumentid.inference import LightClassifier
+
+    X, names = feature_rows
+    clf = InstrumentClassifier(hidden_units=8, epochs=3, lr=1e-2, batch_size=32, members=2, branches=(90, 30),
+                               activation="relu").fit(X, names).set_temperature(1.7)
+    X32 = X.astype(np.float32)
+    got = _run(export_onnx(clf, tmp_path / "b.onnx"), X32)
+    assert np.abs(got - clf.predict_proba(X32)).max() < 1e-5
+    assert np.abs(got - LightClassifier.load(clf.save(tmp_path / "m")).predict_proba(X32)).max() < 1e-5

@@ -195,6 +195,9 @@ def test_weights_of_another_model_with_its_hash(model_dir, feature_rows, tmp_pat
     (lambda c: c.update(classes=["a", "a", "b", "c"]), "distinct"),
     (lambda c: c.pop("scaler"), "lacks scaler"),
     (lambda c: c["architecture"].update(activation="softmax"), "cannot build the network"),
+    (lambda c: c["architecture"].update(branches=[100, 10]), "bad branches \\[100, 10\\].*summing to the 120"),
+    (lambda c: c["architecture"].update(branches=[60, 60]), "tensors do not match"),
+    (lambda c: c["architecture"].update(branches="60,60"), "bad branches"),
     # fields of the wrong type (issue 14): a ModelFileError, never another exception
     (lambda c: c["history"].update(lr="fast"), "bad"),
     (lambda c: c.update(classes_dtype=7), "bad"),

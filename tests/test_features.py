@@ -170,6 +170,23 @@ def test_batched_rows_are_the_per_note_features(clips):
     _assert_same(notes_features(clips, sr=SR), clips)
 
 
+def test_an_embedding_follows_the_descriptors(clips):
+    """The shipped features: the 120 descriptors unchanged, then musicnn's pools of each note's first second."""
+    from instrumentid.pretrained import note_pools
+    from instrumentid.settings import SHIPPED_FEATURES
+
+    some = clips[::6]
+    X = notes_features(some, sr=SR, settings=SHIPPED_FEATURES)
+    assert X.shape == (len(some), 1626) and X.dtype == np.float32 and np.isfinite(X).all()
+    np.testing.assert_array_equal(X[:, :120], notes_features(some, sr=SR))
+    want = note_pools([features._valid_note(y, SR, SHIPPED_FEATURES) for y in some], sr=SR)
+    scale = np.abs(want).max(axis=1, keepdims=True)
+    assert np.all(np.abs(X[:, 120:] - want) <= 1e-5 * scale)
+    # one note alone gives its row, to float rounding
+    alone = features.note_features(some[3], sr=SR, settings=SHIPPED_FEATURES)
+    assert np.all(np.abs(alone[120:] - X[3, 120:]) <= 1e-5 * scale[3])
+
+
 @pytest.mark.parametrize("batch_frames", [1, 7, 64])
 def test_any_batch_split_gives_the_same_rows(clips, monkeypatch, batch_frames):
     """Small batches (a long note alone in a batch over the limit) give the very same rows as one call per note."""

@@ -252,3 +252,29 @@ def test_key_changes_with_one_note_setting(audio_dir):
     for field, value in [("top_db", 45.0), ("min_duration_s", 0.08), ("split_semitones", 0.7)]:
         other = NoteSettings(**{field: value})
         assert folder_mod._cache_key(audio_dir, files, skipped, note_settings=other, **options) != base, field
+
+
+def test_folder_with_the_embedding_trains_one_network_per_part(audio_dir, tmp_path, capsys):
+    """dataset build --embedding adds musicnn's pools to every note; train then fits a BranchNet that predicts."""
+    from instrumentid.classifier import InstrumentClassifier
+    from instrumentid.cli import main
+    from instrumentid.datasets.base import load_dataset
+    from instrumentid.model import BranchNet
+    from instrumentid.prediction import predict
+
+    out = tmp_path / "ds"
+    assert main(["dataset", "build", "--from-folder", str(audio_dir), "--out", str(out), "--embedding",
+                 "MSD_musicnn", "--quiet"]) == 0
+    ds = load_dataset(out)
+    assert ds.n_features == 1626 and ds.feature_settings.embedding == "MSD_musicnn"
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(out), "--out", str(run), "--epochs", "20", "--batch-size", "8",
+                 "--lr", "0.01", "--quiet"]) == 0
+    assert "branch 2: features 120-1625" in capsys.readouterr().out
+    clf = InstrumentClassifier.load(run)
+    assert isinstance(clf.model_, BranchNet) and clf.model_.widths == (120, 1506)
+    held_out = sorted(f for f, s in file_splits(ds).items() if s == {"test"})
+    result = predict(audio_dir / held_out[0], model=run)
+    assert result.instrument == held_out[0].split("/")[0], result.probabilities
+    assert main(["dataset", "build", "--from-folder", str(audio_dir), "--embedding-frames", "32"]) == 2
+    assert "--embedding-frames needs --embedding" in capsys.readouterr().err

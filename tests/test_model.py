@@ -187,3 +187,40 @@ def test_merge_nets_refuses_networks_that_differ(nets, message):
 
     with pytest.raises(ValueError, match=message):
         merge_nets(nets)
+
+
+# ----------------------------------------------------------------------------------------------- branches
+def test_branch_net_averages_the_branches_probabilities():
+    from instrumentid.model import BranchNet
+
+    nets = [LabNet(w, 4, hidden_units=6, activation="relu") for w in (3, 5)]
+    for seed, net in enumerate(nets):
+        net.reset_parameters(generator=torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            net.output.bias.uniform_(-2, 2, generator=torch.Generator().manual_seed(10 + seed))
+    branch = BranchNet(nets)
+    assert (branch.n_features, branch.n_classes, branch.hidden_units, branch.widths) == (8, 4, 6, (3, 5))
+    x = torch.randn(9, 8, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        want = (torch.softmax(nets[0](x[:, :3]), 1) + torch.softmax(nets[1](x[:, 3:]), 1)) / 2
+        got = branch(x)
+    assert torch.allclose(torch.softmax(got, 1), want, atol=1e-6)
+    assert torch.allclose(torch.exp(got), want, atol=1e-6)  # the logits are log-probabilities already
+    assert set(BranchNet.parameter_shapes((3, 5), 4, hidden_units=6).items()) == \
+        {(k, tuple(v.shape)) for k, v in branch.state_dict().items()}
+    summary = model_summary(branch)
+    assert "hidden_2 (Dense, relu)" in summary and "branch 2: features 3-7" in summary
+    assert f"Total params: {sum(p.numel() for p in branch.parameters()):,}" in summary
+
+
+@pytest.mark.parametrize("nets, message", [
+    ([LabNet(3, 4)], "at least 2 networks"),
+    ([LabNet(3, 4), LabNet(5, 3)], "same classes"),
+    ([LabNet(3, 4, hidden_units=5), LabNet(5, 4, hidden_units=6)], "hidden width"),
+    ([LabNet(3, 4, activation="relu"), LabNet(5, 4)], "activation"),
+])
+def test_branch_net_refuses_networks_that_do_not_fit(nets, message):
+    from instrumentid.model import BranchNet
+
+    with pytest.raises(ValueError, match=message):
+        BranchNet(nets)

@@ -121,6 +121,32 @@ def test_predict_pipeline(tiny_model):
     assert dict(result.probabilities) == pytest.approx(dict(zip(clf.classes_, overall, strict=True)))
 
 
+def test_predict_with_the_embedding_of_the_shipped_features(tmp_path):
+    """A model on the shipped features (descriptors + musicnn pools, a network each) predicts through the same path."""
+    from instrumentid.settings import SHIPPED_FEATURES
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, SHIPPED_FEATURES.n_features)).astype(np.float32)
+    y = np.repeat(["flute", "oboe", "cello"], 20)
+    clf = InstrumentClassifier(hidden_units=8, epochs=2, random_state=0, feature_settings=SHIPPED_FEATURES,
+                               note_settings=DEFAULT_NOTES, branches=SHIPPED_FEATURES.branches).fit(X, y)
+    path = clf.save(tmp_path / "branches")
+    audio = np.asarray(synth.phrase_audio("two_instruments"))
+    result = predict(audio, sr=SR, model=path)
+    notes = detect_notes(audio, sr=SR)
+    Xn = features.notes_features([audio[round(n.start_s * SR): round(n.sound_end_s * SR)] for n in notes], sr=SR,
+                                 settings=SHIPPED_FEATURES)
+    proba = clf.predict_proba(Xn)
+    assert len(result.notes) == len(notes) > 1
+    for p, row in zip(result.notes, proba, strict=True):
+        np.testing.assert_allclose(p.top[0][1], row.max(), atol=1e-5)
+    # a model whose width is not what its feature settings make is refused
+    narrow = InstrumentClassifier(hidden_units=8, epochs=1, feature_settings=SHIPPED_FEATURES,
+                                  note_settings=DEFAULT_NOTES).fit(X[:, :120], y)
+    with pytest.raises(ParameterError, match="expects 120 features, the feature code makes 1626"):
+        load_model(narrow.save(tmp_path / "narrow"))
+
+
 def test_predict_file_equals_array_and_any_format(tiny_model, tmp_path):
     y = np.asarray(synth.phrase_audio("gaps"))
     path = synth.write(tmp_path / "float.wav", y, sr=SR, subtype="FLOAT")

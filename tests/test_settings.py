@@ -118,3 +118,38 @@ def test_check_same_names_each_difference():
         check_same(saved, DEFAULT_NOTES, name="model 'm'", what="note detection")
     with pytest.raises(ParameterError, match="carries no feature settings"):
         check_same(None, DEFAULT_FEATURES, name="model 'm'", what="feature")
+
+
+def test_an_embedding_follows_the_descriptors():
+    from instrumentid.settings import EMBEDDINGS, SHIPPED_FEATURES
+
+    assert DEFAULT_FEATURES.embedding is None and DEFAULT_FEATURES.branches == (120,)
+    assert SHIPPED_FEATURES.embedding == "MSD_musicnn" and SHIPPED_FEATURES.embedding_frames == 63
+    assert SHIPPED_FEATURES.n_descriptors == 120 and SHIPPED_FEATURES.n_embedding == EMBEDDINGS["MSD_musicnn"] == 1506
+    assert SHIPPED_FEATURES.n_features == 1626 and SHIPPED_FEATURES.branches == (120, 1506)
+    names = SHIPPED_FEATURES.feature_names
+    assert len(names) == 1626 and names[:120] == DEFAULT_FEATURES.feature_names
+    assert names[120] == "MSD_musicnn_mean0" and names[-1] == "MSD_musicnn_max752"
+    assert FeatureSettings.from_dict(SHIPPED_FEATURES.to_dict()) == SHIPPED_FEATURES
+    assert SHIPPED_FEATURES.key() != DEFAULT_FEATURES.key()
+    assert dataclasses.replace(SHIPPED_FEATURES, embedding_frames=32).key() != SHIPPED_FEATURES.key()
+
+
+def test_optional_fields_left_out_at_their_defaults():
+    """Adding the embedding changed no saved feature settings and no cache key: its fields are left out unset."""
+    saved = DEFAULT_FEATURES.to_dict()
+    assert "embedding" not in saved and "embedding_frames" not in saved
+    assert DEFAULT_FEATURES.key() == settings_key(saved)
+    assert FeatureSettings.from_dict(saved) == DEFAULT_FEATURES  # settings saved before the fields existed
+    with pytest.raises(ParameterError, match="unknown \\['embeding'\\]"):
+        FeatureSettings.from_dict({**saved, "embeding": "MSD_musicnn"})
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"embedding": "VGGish"}, "embedding must be None or one of \\['MSD_musicnn'\\], got 'VGGish'"),
+    ({"embedding": "MSD_musicnn", "embedding_frames": 188}, "embedding_frames must be at most 187, got 188"),
+    ({"embedding": "MSD_musicnn", "embedding_frames": 0}, "embedding_frames must be a finite number >= 1"),
+])
+def test_bad_embeddings_are_named(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        FeatureSettings(**kwargs)

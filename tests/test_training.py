@@ -262,3 +262,27 @@ def test_members_are_the_seeds_networks_merged():
     assert np.allclose(history.test_accuracy, np.mean([h.test_accuracy for _, h in alone], axis=0))
     with pytest.raises(ParameterError, match="members must be a positive integer, got 0"):
         fit(X, y, members=0, **kwargs)
+
+
+def test_branches_train_one_network_per_block():
+    from instrumentid.model import BranchNet
+
+    X, y, Xt, yt = _data()
+    kwargs = {"epochs": 3, "hidden_units": 8, "progress": False, "members": 2, "random_state": 1}
+    widths = (3, X.shape[1] - 3)
+    net, history = fit(X, y, X_test=Xt, y_test=yt, branches=widths, **kwargs)
+    assert isinstance(net, BranchNet) and net.widths == widths and net.hidden_units == 16
+    alone = [fit(X[:, a:b], y, X_test=Xt[:, a:b], y_test=yt, **kwargs) for a, b in ((0, 3), (3, X.shape[1]))]
+    x = torch.from_numpy(Xt)
+    with torch.no_grad():
+        want = torch.stack([torch.softmax(n(x[:, a:b]), 1) for (n, _), (a, b) in
+                            zip(alone, ((0, 3), (3, X.shape[1])), strict=True)]).mean(0)
+        assert torch.allclose(torch.softmax(net(x), 1), want, atol=1e-5)  # each block trains as it would alone
+    assert np.allclose(history.test_loss, np.mean([h.test_loss for _, h in alone], axis=0))
+
+
+@pytest.mark.parametrize("branches", [(6,), (3, 4), (0, 6), "33", (2.5, 3.5), 6])
+def test_bad_branches(branches):
+    X, y, _, _ = _data()
+    with pytest.raises(ParameterError, match="branch"):
+        fit(X[:, :6], y, branches=branches, epochs=1, progress=False)

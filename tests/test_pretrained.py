@@ -1,0 +1,109 @@
+"""instrumentid.pretrained: musicnn's input, and the shipped ONNX network against TensorFlow's own outputs."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from instrumentid import pretrained
+from instrumentid.errors import ModelFileError, ParameterError
+from instrumentid.pretrained import N_FRAMES, N_POOLS, log_mel, network_path, note_input, note_pools
+
+PARITY = Path(__file__).parent / "golden" / "musicnn" / "musicnn_parity.npz"
+
+
+def close(got, want, rel=1e-4):
+    """Equal to ``rel`` of the row's largest magnitude (float32 sums in another order)."""
+    scale = np.abs(want).max(axis=1, keepdims=True)
+    assert np.all(np.abs(got - want) <= rel * scale), float(np.max(np.abs(got - want) / scale))
+
+
+def run_network(x: np.ndarray) -> np.ndarray:
+    return pretrained._session("MSD_musicnn", 1).run(None, {pretrained.INPUT_NAME: x.astype(np.float32)})[0]
+
+
+@pytest.mark.parametrize("frames", [187, 100])
+def test_shipped_network_matches_tensorflow(frames):
+    """The ONNX file that ships gives musicnn's own pools (TensorFlow, tests/golden/musicnn), at any input length."""
+    with np.load(PARITY) as z:
+        x = z["inputs"][:, :frames]
+        want = np.hstack([z[f"MSD_musicnn/{frames}/mean_pool"], z[f"MSD_musicnn/{frames}/max_pool"]])
+    close(run_network(x), want)
+
+
+def test_log_mel_is_librosa_melspectrogram(rng):
+    librosa = pytest.importorskip("librosa")
+    for n in (512, 4000, 47616):
+        y = (rng.standard_normal(n) * 0.3).astype(np.float32)
+        S = librosa.feature.melspectrogram(y=y, sr=16000, n_fft=512, hop_length=256, n_mels=96).T
+        want = np.log10(10000 * S.astype(np.float16).astype(np.float32) + 1).astype(np.float16)
+        got = log_mel(y)
+        assert got.dtype == np.float32 and got.shape == (1 + n // 256, 96)
+        np.testing.assert_array_equal(got, want.astype(np.float32))
+
+
+def test_note_input_pads_and_crops(rng):
+    short = note_input(rng.standard_normal(2000).astype(np.float32), sr=22050)
+    assert short.shape == (N_FRAMES, 96)
+    assert np.all(short[-40:] == 0)  # zero-padded after the note
+    long = rng.standard_normal(22050 * 5).astype(np.float32)
+    np.testing.assert_array_equal(note_input(long, sr=22050), note_input(long[:22050 * 3], sr=22050))
+    # peak-normalised: the level does not matter
+    np.testing.assert_allclose(note_input(0.01 * long, sr=22050), note_input(long, sr=22050), atol=2e-3)
+    assert note_input(long, sr=22050, n_frames=50).shape == (50, 96)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(0, np.float32), np.array([0.1, np.nan, 0.2], np.float32)])
+def test_note_input_bad(bad):
+    with pytest.raises(ParameterError, match="finite samples"):
+        note_input(bad, sr=22050)
+
+
+def test_note_pools(rng):
+    t = np.arange(40000) / 22050
+    clips = [np.sin(2 * np.pi * f * t[:n]).astype(np.float32) * np.exp(-t[:n]) for f, n in
+             ((220.0, 40000), (880.0, 9000), (97.0, 30000))]
+    E = note_pools(clips, sr=22050)
+    assert E.shape == (3, N_POOLS) and E.dtype == np.float32 and np.isfinite(E).all()
+    # each note's row is its own: alone or among others, in any order (to float rounding: ONNX Runtime's kernels
+    # sum in another order for another batch)
+    close(note_pools(clips[1:2], sr=22050), E[1:2], rel=1e-5)
+    close(note_pools(clips[::-1], sr=22050), E[::-1], rel=1e-5)
+    # the network's pools of the note's first 63 frames: mean first (<= max)
+    close(E, run_network(np.stack([note_input(c, sr=22050, n_frames=63) for c in clips])), rel=1e-6)
+    assert np.all(E[:, :N_POOLS // 2] <= E[:, N_POOLS // 2:] + 1e-5)
+    # different notes, different pools; the same note at another level, the same pools
+    assert np.abs(E[0] - E[1]).max() > 0.1
+    np.testing.assert_allclose(note_pools([0.05 * clips[0]], sr=22050)[0], E[0], atol=1e-3 * np.abs(E[0]).max())
+    assert note_pools([], sr=22050).shape == (0, N_POOLS)
+
+
+@pytest.mark.parametrize("n_frames", [0, N_FRAMES + 1, 2.5, True, "63"])
+def test_note_pools_bad_frames(n_frames):
+    with pytest.raises((ParameterError, TypeError, ValueError), match="n_frames"):
+        note_pools([np.ones(1000, np.float32)], n_frames=n_frames)
+
+
+def test_note_pools_bad_inputs():
+    with pytest.raises(ParameterError, match="MSD_musicnn.*'VGGish'"):
+        note_pools([np.ones(1000, np.float32)], network="VGGish")
+    with pytest.raises(ParameterError, match="finite samples"):
+        note_pools([np.ones(1000, np.float32), np.full(1000, np.nan, np.float32)])
+
+
+def test_missing_or_damaged_network(tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrained, "FOLDER", tmp_path)
+    pretrained._session.cache_clear()
+    try:
+        with pytest.raises(ModelFileError, match="missing.*export_musicnn_onnx"):
+            network_path("MSD_musicnn")
+        (tmp_path / "MSD_musicnn.onnx").write_bytes(b"not an onnx graph")
+        with pytest.raises(ModelFileError, match="not a loadable ONNX network"):
+            note_pools([np.ones(1000, np.float32)])
+    finally:
+        pretrained._session.cache_clear()
+
+
+def test_shipped_with_its_licence():
+    text = (pretrained.FOLDER / "LICENSE").read_text()
+    assert "ISC" in text and "Permission to use, copy, modify" in text
