@@ -287,7 +287,8 @@ def model_facts(config: dict) -> dict:
     Returns
     -------
     dict
-        JSON-ready: ``classes``, ``n_features``, ``network`` (hidden units and activation), ``training`` (learning
+        JSON-ready: ``classes``, ``n_features``, ``network`` (hidden units and activation; the blocks' widths,
+        ``branches``, of a :class:`~instrumentid.model.BranchNet`), ``training`` (learning
         rate, epochs, batch size, seed), ``trained_on`` (the data set key and rows, when recorded), ``calibration``
         (temperature, method, fitted_on; temperature 1 when the model has none), ``final_epoch``
         (train and test loss and accuracy of the last epoch, when recorded), ``note_settings`` and
@@ -304,7 +305,8 @@ def model_facts(config: dict) -> dict:
     return {
         "classes": [str(c) for c in config.get("classes", [])],
         "n_features": arch.get("n_features", config.get("n_features")),
-        "network": {"hidden_units": arch.get("hidden_units"), "activation": arch.get("activation")},
+        "network": {"hidden_units": arch.get("hidden_units"), "activation": arch.get("activation"),
+                    **({"branches": arch["branches"]} if arch.get("branches") else {})},
         "training": {k: params.get(k) for k in ("lr", "epochs", "batch_size", "random_state", "input_noise")},
         "trained_on": config.get("trained_on"),
         "calibration": restore_calibration(config),

@@ -249,7 +249,7 @@ def model_card(model_dir) -> str:
     lines += _recipe_section(config, training, facts)
     lines += _figures(training, facts)
     lines += _failures(training)
-    lines += _licence(training)
+    lines += _licence(training, (config.get("feature_settings") or {}).get("embedding"))
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -385,6 +385,16 @@ def _recipe_section(config: dict, training: dict, facts: dict) -> list:
     merged = (f" ({members} networks of {arch['hidden_units'] // members} units trained with consecutive seeds and "
               "merged: the outputs are the mean of their scores)"
               if isinstance(members, int) and members > 1 and isinstance(arch.get("hidden_units"), int) else "")
+    branches = arch.get("branches")
+    if isinstance(branches, list) and branches:
+        network = (f"- Network: {_text(arch.get('name'))}, one network per block of the features ("
+                   + " and ".join(f"{w} features" for w in branches) + "): each standardized block -> "
+                   f"{_text(arch.get('hidden_units'))} {_text(arch.get('activation'))} units -> "
+                   f"{_text(arch.get('n_classes'))} outputs{merged}; the output is the mean of the blocks' softmax "
+                   "probabilities.")
+    else:
+        network = (f"- Network: {_text(arch.get('name'))}, standardized features -> {_text(arch.get('hidden_units'))} "
+                   f"{_text(arch.get('activation'))} units -> {_text(arch.get('n_classes'))} outputs, softmax{merged}.")
     lines = [
         "## Recipe", "",
         f"- Features: {_text(facts.get('n_features'))} per note, feature settings version "
@@ -392,8 +402,7 @@ def _recipe_section(config: dict, training: dict, facts: dict) -> list:
         + ", ".join(f"{k} {_value(v)}" for k, v in features.items() if k != "version") + ".",
         f"- Notes: note settings version {_text((facts.get('note_settings') or {}).get('version'))} (key "
         f"`{_text((facts.get('note_settings') or {}).get('key'))}`).",
-        f"- Network: {_text(arch.get('name'))}, standardized features -> {_text(arch.get('hidden_units'))} "
-        f"{_text(arch.get('activation'))} units -> {_text(arch.get('n_classes'))} outputs, softmax{merged}.",
+        network,
         f"- Training: Adam, {_text(params.get('epochs'))} epochs, learning rate {_text(params.get('lr'))}, batch "
         f"size {_text(params.get('batch_size'))}, input noise {_text(params.get('input_noise', 0.0))} (standard "
         f"deviation of Gaussian noise added to the standardized features of every batch), seed "
@@ -480,7 +489,7 @@ def _failures(training: dict) -> list:
     return lines
 
 
-def _licence(training: dict) -> list:
+def _licence(training: dict, embedding: str | None = None) -> list:
     sources = _sources(training)
     gpl = [s for s in sources if SOURCES.get(s, _UNKNOWN_SOURCE)["gpl"]]
     unknown = [s for s in sources if s not in SOURCES]
@@ -491,6 +500,10 @@ def _licence(training: dict) -> list:
         + ("; ".join(f"{s} {SOURCES.get(s, _UNKNOWN_SOURCE)['licence']}" for s in sources) or NOT_RECORDED) + ".",
         "",
     ]
+    if embedding:
+        lines += [f"Its features include the pooled embedding of musicnn's {embedding} network (Pons and Serra 2019), "
+                  "whose weights ship in `instrumentid/data/musicnn/` under musicnn's ISC licence (copied beside "
+                  "them in `LICENSE`).", ""]
     if gpl:
         lines += [
             f"Among the training data are samples under the GPL: {', '.join(gpl)}. What is known: those licences "

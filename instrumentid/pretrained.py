@@ -43,8 +43,10 @@ NETWORKS = tuple(EMBEDDINGS)
 FOLDER = Path(__file__).resolve().parent / "data" / "musicnn"
 #: Input and output names of the ONNX files.
 INPUT_NAME, OUTPUT_NAME = "log_mel", "pools"
-#: Notes per run of the network (bounds memory; the result does not depend on it).
-BATCH = 64
+#: Notes per run of the network. It bounds memory: ONNX Runtime keeps the largest run's buffers (the two timbral
+#: convolutions' maps, 3 MB a note for 1 s), so a process's peak grew from 106 MB (1 note a run) to 148 MB (4), 208 MB
+#: (8) and 433 MB (64) for 20 notes. The result depends on it only by float rounding.
+BATCH = 4
 
 
 def network_path(network: str) -> Path:

@@ -332,6 +332,8 @@ def _model_section(config) -> str:
         rows.insert(4, ("temperature", calibration.get("temperature")))
         if calibration.get("fitted_on"):
             rows.insert(5, ("calibrated on", calibration.get("fitted_on")))
+    if arch.get("branches"):
+        rows.insert(2, ("branches (features per network)", arch.get("branches")))
     rows += [(f"version {k}", v) for k, v in (config.get("versions") or {}).items()]
     return "<h3>Saved model</h3>\n" + _table(["", ""], rows)
 

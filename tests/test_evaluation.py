@@ -305,3 +305,23 @@ def test_held_out_figures_of_leave_one_group_out():
     assert b["ece_after"] < b["ece_before"] and b["temperature_from_others"] > 1
     assert figures["confusion"].sum() == 100 + 90 + 80
     assert np.trace(figures["confusion"]) == sum(int(np.sum(z.argmax(1) == codes[n])) for n, z in logits.items())
+
+
+def test_cli_evaluate_without_data_loads_the_default_set_with_the_models_features(feature_rows, tmp_path,
+                                                                                 monkeypatch, capsys):
+    """A model on the shipped features (musicnn pools) is evaluated on the default notes with those features."""
+    from instrumentid import lab
+    from instrumentid.errors import InstrumentIdError
+    from instrumentid.settings import SHIPPED_FEATURES
+
+    X, names = feature_rows
+    model = InstrumentClassifier(hidden_units=8, epochs=1, feature_settings=SHIPPED_FEATURES).fit(X, names)
+    asked = []
+
+    def fake_load_data(data=None, *, progress=True, feature_settings=None):
+        asked.append((data, feature_settings))
+        raise InstrumentIdError("stop here")
+
+    monkeypatch.setattr(lab, "load_data", fake_load_data)
+    assert cli.main(["evaluate", "--model", str(model.save(tmp_path / "m"))]) == 2
+    assert asked == [(None, SHIPPED_FEATURES)] and "stop here" in capsys.readouterr().err

@@ -98,3 +98,15 @@ def test_logits_are_the_same_on_one_and_two_blas_threads(monkeypatch):
     with threadpool_limits(limits=2, user_api="blas"):
         two = [clf.decision_function(X) for X in rows]
     assert all(np.array_equal(a, b) for a, b in zip(one, two, strict=True))
+
+
+def test_model_info_names_the_branches(feature_rows, tmp_path, capsys):
+    import json
+
+    from instrumentid import cli
+
+    X, names = feature_rows
+    clf = InstrumentClassifier(hidden_units=8, epochs=1, branches=(100, 20)).fit(X, names)
+    assert cli.main(["model", "info", str(clf.save(tmp_path / "m")), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["network"] == {"hidden_units": 8, "activation": "sigmoid",
+                                                              "branches": [100, 20]}

@@ -123,6 +123,17 @@ def test_report_shows_calibration_and_sources(small_classifier, feature_rows, tm
     page = render_report(run)
     assert "expected calibration error" in page and "FluidR3" in page
     assert "temperature" in page and "1.8" in page and "held-out sources" in page
+    assert "branches" not in page
+
+
+def test_report_names_the_branches_of_a_branch_model(feature_rows, tmp_path):
+    from instrumentid.classifier import InstrumentClassifier
+
+    X, names = feature_rows
+    run = tmp_path / "run"
+    InstrumentClassifier(hidden_units=8, epochs=1, branches=(100, 20)).fit(X, names).save(run / "model")
+    page = render_report(run)
+    assert "branches (features per network)</td><td>100, 20</td>" in page
 
 
 def test_report_opens_with_the_result(run_dir):

@@ -476,17 +476,20 @@ def build_soundfont_dataset(
     return ds
 
 
-def load_default_dataset(*, progress: bool = True) -> FeatureDataset:
+def load_default_dataset(*, progress: bool = True, feature_settings: FeatureSettings | None = None) -> FeatureDataset:
     """The default data set (pitch split of every installed default SoundFont), built on first use and cached.
 
     Parameters
     ----------
     progress : bool
         Show a progress bar while building.
+    feature_settings : FeatureSettings, optional
+        Default :data:`~instrumentid.settings.DEFAULT_FEATURES` (the lab's 120); the shipped model's are
+        :data:`~instrumentid.settings.SHIPPED_FEATURES`.
 
     Returns
     -------
     FeatureDataset
         See :func:`build_soundfont_dataset`.
     """
-    return build_soundfont_dataset(progress=progress)
+    return build_soundfont_dataset(progress=progress, feature_settings=feature_settings)
