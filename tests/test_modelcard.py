@@ -142,18 +142,17 @@ def test_the_card_of_a_merged_ensemble_names_its_members(feature_rows, model_fol
 
 
 def test_the_card_of_a_branch_model_names_its_blocks_and_the_embedding_licence(feature_rows, tmp_path):
-    import dataclasses
-
     from instrumentid.classifier import InstrumentClassifier
     from instrumentid.settings import SHIPPED_FEATURES
 
     X, names = feature_rows
-    features = dataclasses.replace(SHIPPED_FEATURES)  # the shipped kind: descriptors, then musicnn's pools
+    features = SHIPPED_FEATURES  # the shipped kind: descriptors, then musicnn's pools
     Xb = np.hstack([X, np.random.default_rng(0).normal(size=(len(X), 1506))])
     clf = InstrumentClassifier(hidden_units=8, epochs=1, batch_size=32, members=2, branches=features.branches,
                                feature_settings=features).fit(Xb, names)
     card = model_card(clf.save(tmp_path / "branches"))
-    assert "one network per block of the features (120 features and 1506 features): each standardized block -> 16 "            "sigmoid units -> 4 outputs (2 networks of 8 units" in card
+    assert "one network per block of the features (120 features and 1506 features): each standardized block -> 16 " \
+           "sigmoid units -> 4 outputs (2 networks of 8 units" in card
     assert "the output is the mean of the blocks' softmax probabilities" in card
     assert "musicnn's MSD_musicnn network" in card and "ISC licence" in card
     assert "ISC" not in model_card(clf.set_params(feature_settings=None).save(tmp_path / "plain"))
