@@ -589,10 +589,9 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
     frame or after a quiet gap of at least ``2 * min_frames`` (a decay's tail flickering around the threshold is no
     gap); a recording sounding from its first frame to its first pitched one, within ``min_frames``, starts with a
     note at 0 (a bowed note's noisy attack cut at the file's start). Attacks closer together than ``min_frames``
-    count as one. Two weaker kinds of re-articulation at the same pitch count where no other attack lies within
-    ``min_frames``: ``soft_flux`` onsets with an attack's noise (see :class:`~instrumentid.settings.NoteSettings`)
-    and a level dip of a short release (:func:`_dip_attacks`). A flux attack is placed where the onset function
-    begins to rise (``onset_rise``), not at its minimum.
+    count as one. A weaker kind of re-articulation at the same pitch counts where no other attack lies within
+    ``min_frames``: a ``soft_flux`` onset with an attack's noise (see :class:`~instrumentid.settings.NoteSettings`).
+    A flux attack is placed where the onset function begins to rise (``onset_rise``), not at its minimum.
 
     ``envelope`` is the onset function (see :func:`_spectral_pass`), ``spectrum`` the recording's STFT magnitude,
     ``settings`` the thresholds.
@@ -656,7 +655,6 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
             starts.add(at)
             if after - before.min() >= rise_db:
                 risen.add(at)
-    soft += _dip_attacks(level_db, active, f0, envelope, loudest_db=loudest_db, typical=typical, settings=s)
     kept = sorted(starts)
     for frame in soft:  # only where no other attack is near (it would be lost to the earlier one, or moved)
         i = int(np.searchsorted(kept, frame))
@@ -680,34 +678,6 @@ def _risen_from(onsets: np.ndarray, peaks: np.ndarray, envelope: np.ndarray, *, 
         level = envelope[lo] + fraction * (envelope[peak] - envelope[lo])
         up = np.flatnonzero(envelope[lo: peak + 1] >= level)
         out.append(lo + max(int(up[0]) - 1, 0) if up.size else lo)
-    return out
-
-
-def _dip_attacks(level_db: np.ndarray, active: np.ndarray, f0: np.ndarray, envelope: np.ndarray, *,
-                 loudest_db: float, typical: float, settings: NoteSettings) -> list[int]:
-    """Frames where a note of the same pitch is re-articulated after a short release: a dip in the level.
-
-    A minimum of the level (the lowest of the 3 frames on each side) that sounds, at most ``dip_floor_db`` under the
-    loudest frame, after a fall of ``release_db`` over the ``release_s`` before it and before a rise of
-    ``dip_rise_db`` over the ``release_s`` after it, at the same pitch on both sides (:func:`_same_pitch`), with the
-    onset function reaching ``weak_flux`` times its median (``typical``) within that rise.
-
-    Returns
-    -------
-    list of int
-        Frames, ascending.
-    """
-    import scipy.signal
-
-    s = settings
-    window = max(1, round(s.release_s * SR / s.hop_length))
-    out = []
-    for v in scipy.signal.argrelmin(level_db, order=3)[0].tolist():
-        if (window <= v < level_db.size - window and active[v] and level_db[v] >= loudest_db - s.dip_floor_db
-                and level_db[v - window: v].max() - level_db[v] >= s.release_db
-                and level_db[v: v + window + 1].max() - level_db[v] >= s.dip_rise_db and _same_pitch(f0, v)
-                and envelope[v: v + window + 1].max() >= s.weak_flux * typical):
-            out.append(v)
     return out
 
 

@@ -248,19 +248,12 @@ class NoteSettings(_Settings):
         minimum before it, after which the level falls less than ``soft_dip_db``, while the note is within
         ``held_attack_db`` of its peak, whose attack noise (the power between the harmonics, as for
         ``transient_db``) rises by ``transient_db`` at any frame from the minimum to just after the peak (the noise of
-        a bow or a tongue comes a few frames before the flux peaks). Such an attack, and one of ``dip_rise_db``, is
-        dropped where another attack lies within ``min_duration_s``. On the labelled phrases (seeds 0 and 1) 7 of the
-        20 same-pitch onsets missed pass (their noise rose 14.4-30.8 dB), and no onset that is none: the one other
-        that passed (24.3 dB) was a reverberant legato note's attack whose flux took 8 frames to peak (version 7:
-        repeated-pitch onset F 0.909 -> 0.937 at seed 1, the same at seed 0; noise thresholds of 13 and 14 dB gave
-        the same figures, 12 and 15 dB less).
-    dip_rise_db, dip_floor_db : float
-        A re-articulation after a short release: where the level, at most ``dip_floor_db`` dB under the recording's
-        loudest frame, has fallen ``release_db`` over the ``release_s`` before a minimum and rises ``dip_rise_db``
-        over the ``release_s`` after it, at the same pitch and with a spectral-flux onset function at least
-        ``weak_flux`` times its median within that rise, a new note starts at the minimum. On the labelled phrases
-        (seeds 0 and 1) this finds 3 re-articulations of a cello and none that is not; the deep tremolo of a
-        saxophone sample (10 dB) has no flux (version 7).
+        a bow or a tongue comes a few frames before the flux peaks). Such an attack is dropped where another attack
+        lies within ``min_duration_s`` (it would take the place of a surer one). On the labelled phrases (seeds 0
+        and 1) 7 of the 20 same-pitch onsets missed pass (their noise rose 14.4-30.8 dB), and no onset that is none:
+        the one other that passed (24.3 dB) was a reverberant legato note's attack whose flux took 8 frames to peak
+        (version 7: repeated-pitch onset F 0.909 -> 0.937 at seed 1, the same at seed 0; noise thresholds of 13 and
+        14 dB gave the same figures, 12 and 15 dB less).
     """
 
     version: int = 7
@@ -301,8 +294,6 @@ class NoteSettings(_Settings):
     soft_flux: float = 8.0
     soft_dip_db: float = 6.0
     soft_lag_s: float = 0.07
-    dip_rise_db: float = 7.0
-    dip_floor_db: float = 20.0
 
     _NUMBERS: ClassVar[dict] = {
         "version": ("int", 1, False), "hop_length": ("int", 1, False), "frame_length": ("int", 1, False),
@@ -325,7 +316,6 @@ class NoteSettings(_Settings):
         "weak_fundamental_min_db": ("float", 0.0, False), "weak_fundamental_db": ("float", 0.0, False),
         "weak_fundamental_fmin": ("float", 0.0, True), "onset_rise": ("float", 0.0, False),
         "soft_flux": ("float", 0.0, False), "soft_dip_db": ("float", 0.0, False), "soft_lag_s": ("float", 0.0, False),
-        "dip_rise_db": ("float", 0.0, True), "dip_floor_db": ("float", 0.0, False),
     }
 
     #: Fields added after version 1, and the version that added them: settings saved by an older version (with a
@@ -334,7 +324,7 @@ class NoteSettings(_Settings):
                               "octave_partial_db": 6, **dict.fromkeys(
                                   ("ringing_s", "shared_subharmonic_db", "weak_fundamental_min_db",
                                    "weak_fundamental_db", "weak_fundamental_fmin", "onset_rise", "soft_flux",
-                                   "soft_dip_db", "soft_lag_s", "dip_rise_db", "dip_floor_db"), 7)}
+                                   "soft_dip_db", "soft_lag_s"), 7)}
 
     @classmethod
     def from_dict(cls, data: Any, *, what: str | None = None):
