@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -1023,7 +1024,8 @@ def _octave_up(runs: list, harmonics: np.ndarray, f0: np.ndarray, active: np.nda
     return _shift_runs(runs, active, midi_track, shift)
 
 
-def _shift_runs(runs: list, active: np.ndarray, midi_track: np.ndarray, shift) -> list:
+def _shift_runs(runs: list, active: np.ndarray, midi_track: np.ndarray,
+                shift: Callable[[int, np.ndarray, list], float]) -> list:
     """Move pitch runs by the semitones ``shift(key, frames, out)`` finds for each; neighbours sharing a key join.
 
     ``frames`` are the run's sounding frames within a semitone of its ``key`` (a run without any stays as it is) and
