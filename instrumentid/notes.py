@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -56,6 +57,8 @@ _N_HARMONICS = 8
 _FACTORS = (4, 3, 2)
 #: A semitone down, as a frequency ratio.
 _SEMITONE_DOWN = 2.0 ** (-1 / 12)
+#: Half a semitone down, as a frequency ratio.
+_QUARTER_TONE_DOWN = 2.0 ** (-1 / 24)
 
 
 def midi_to_name(midi: int) -> str:
@@ -197,11 +200,8 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
 
     spectrum = _Spectrum(y, n_fft=frame_length, hop_length=hop_length, n_frames=n_frames)
     envelope, harmonics = _spectral_pass(spectrum, f0)
-    starts, onsets = _attacks(envelope, spectrum, level_db, active, f0, threshold_db=threshold_db, rise_db=s.rise_db,
-                      attack_db=s.attack_db, held_attack_db=s.held_attack_db, held_noise_db=s.held_noise_db,
-                      weak_flux=s.weak_flux,
-                      strong_flux=s.strong_flux, transient_flux=s.transient_flux, transient_db=s.transient_db,
-                      release_db=s.release_db, min_frames=min_frames, hop_length=hop_length)
+    starts, onsets = _attacks(envelope, spectrum, level_db, active, f0, threshold_db=threshold_db,
+                              min_frames=min_frames, settings=s)
     filter_frames = max(1, round(s.vibrato_s / frame_s)) | 1
 
     notes: list[Note] = []
@@ -235,8 +235,19 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
             # follows: the attack starts the next pitch, if that one is short or its harmonics rose at the attack
             runs = [(runs[0][0], runs[1][1], runs[1][2]), *runs[2:]]
         runs = _octave_up(runs, harmonics, f0, active, midi_track, odd_db=s.subharmonic_db)
+        ringing = (notes[-1].f0_hz if notes and start - round(notes[-1].end_s / frame_s) <= round(s.ringing_s / frame_s)
+                   else None)
+        runs = _shared_subharmonic(runs, spectrum, f0, active, midi_track, ringing, other_db=s.shared_subharmonic_db,
+                                   fmax=fmax)
+        runs = _octave_down(runs, spectrum, f0, active, midi_track, weakest_db=s.weak_fundamental_db,
+                            strongest_db=s.weak_fundamental_min_db, fmin=s.weak_fundamental_fmin)
         runs = _snap_to_onsets(runs, onsets, before=round(s.snap_before_s / frame_s),
                                after=round(s.snap_after_s / frame_s), shortest=min_frames)
+        if len(runs) > 1 and (runs[0][1] - runs[0][0] < min_frames or (
+                runs[0][1] - runs[0][0] < 2 * min_frames and abs(runs[0][2] - runs[1][2]) == 1)):
+            # the attack's first pitch run, too short to be a note, or a short scoop a semitone off: the attack
+            # starts the next run's note (it was left out, and the note started late)
+            runs = [(runs[0][0], runs[1][1], runs[1][2]), *runs[2:]]
         for lo, hi, key in runs:
             release_s = (sound_end - hi) * frame_s if hi == end else 0.0
             if hi - lo < min_frames:
@@ -554,10 +565,8 @@ def _hold(track: np.ndarray) -> np.ndarray:
     return out
 
 
-def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *, threshold_db: float,
-             rise_db: float, attack_db: float, held_attack_db: float, held_noise_db: float, weak_flux: float,
-             strong_flux: float, transient_flux: float, transient_db: float, release_db: float, min_frames: int,
-             hop_length: int) -> tuple[list[int], tuple[np.ndarray, np.ndarray]]:
+def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *, threshold_db: float, min_frames: int,
+             settings: NoteSettings) -> tuple[list[int], tuple[np.ndarray, np.ndarray]]:
     """Frames where notes start: spectral-flux onsets that are attacks, and sounding stretches that rise.
 
     Returns the attacks (frames, in time order) and the peak of every spectral-flux onset at least ``weak_flux``
@@ -579,12 +588,23 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
     that noise to rise by ``held_noise_db`` (a sample's loop point, beating strings: no noise). A sounding stretch after
     a quiet or unpitched one starts a note when it rises ``rise_db`` over it, to within ``attack_db`` of the loudest
     frame or after a quiet gap of at least ``2 * min_frames`` (a decay's tail flickering around the threshold is no
-    gap). Attacks closer together than ``min_frames`` count as one.
+    gap); a recording sounding from its first frame to its first pitched one, within ``min_frames``, starts with a
+    note at 0 (a bowed note's noisy attack cut at the file's start). Attacks closer together than ``min_frames``
+    count as one. A weaker kind of re-articulation at the same pitch counts where no other attack lies within
+    ``min_frames``: a ``soft_flux`` onset with an attack's noise (see :class:`~instrumentid.settings.NoteSettings`).
+    A flux attack is placed where the onset function begins to rise (``onset_rise``), not at its minimum.
 
-    ``envelope`` is the onset function (see :func:`_spectral_pass`), ``spectrum`` the recording's STFT magnitude.
+    ``envelope`` is the onset function (see :func:`_spectral_pass`), ``spectrum`` the recording's STFT magnitude,
+    ``settings`` the thresholds.
     """
+    s = settings
+    rise_db, attack_db, held_attack_db, held_noise_db = s.rise_db, s.attack_db, s.held_attack_db, s.held_noise_db
+    weak_flux, strong_flux, transient_flux, transient_db = s.weak_flux, s.strong_flux, s.transient_flux, s.transient_db
+    release_db, hop_length = s.release_db, s.hop_length
     peaks = dsp.onset_detect(envelope, sr=SR, hop_length=hop_length)
     onsets = dsp.onset_backtrack(peaks, envelope) if peaks.size else peaks
+    placed = _risen_from(onsets, peaks, envelope, fraction=s.onset_rise)
+    soft_lag = round(s.soft_lag_s * SR / hop_length)
     loudest_db = float(level_db.max())
     typical = float(np.median(envelope[: level_db.size][level_db > threshold_db])) if active.any() else 0.0
     strength = envelope[peaks] / max(typical, 1e-6)
@@ -595,7 +615,7 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
     for lo, hi in _runs(active):
         peak = level_db[lo: lo + rise_frames + 1].max()
         if previous_end is None:  # the first sound; a recording that starts sounding starts with a note
-            starts.add(0 if lo <= 2 and (level_db[:lo] > threshold_db).all() else lo)
+            starts.add(0 if lo < min_frames and (level_db[:lo] > threshold_db).all() else lo)
         else:
             gap = level_db[previous_end:lo].min()
             # after a quiet gap (a decay's tail flickering around the threshold is not one), or rising from an
@@ -606,7 +626,8 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
                 starts.add(lo)
         previous_end = hi
     risen = set(starts)  # the starts where the level rose: a held note's decay is measured from their peak
-    for frame, peak_frame, flux in zip(onsets.tolist(), peaks.tolist(), strength.tolist(), strict=True):
+    soft: list[int] = []
+    for frame, peak_frame, flux, at in zip(onsets.tolist(), peaks.tolist(), strength.tolist(), placed, strict=True):
         before = level_db[max(0, frame - half): frame + 1]
         after = level_db[frame: frame + rise_frames + 1].max()
         # a new note sounds on after the flux peak (at a release the level falls away from it)
@@ -625,13 +646,40 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
         if not attack and flux >= transient_flux and not decayed and (
                 level_db[peak_frame: peak_frame + rise_frames + 1].min() >= before.max() - release_db):
             attack = _inharmonic_rise_db(spectrum, f0, frame) >= transient_db
+        if (not attack and flux >= s.soft_flux and not decayed and after > max(threshold_db, loudest_db - attack_db)
+                and _same_pitch(f0, frame) and peak_frame - frame <= soft_lag
+                and level_db[peak_frame: peak_frame + rise_frames + 1].min() >= before.max() - s.soft_dip_db
+                and max(_inharmonic_rise_db(spectrum, f0, f) for f in range(frame, peak_frame + 2)) >= transient_db):
+            # a re-articulation whose bow or tongue noise comes a few frames before the flux peaks
+            soft.append(at)
         if attack and after > max(threshold_db, loudest_db - attack_db):
-            starts.add(int(frame))
+            starts.add(at)
             if after - before.min() >= rise_db:
-                risen.add(int(frame))
+                risen.add(at)
+    kept = sorted(starts)
+    for frame in soft:  # only where no other attack is near (it would be lost to the earlier one, or moved)
+        i = int(np.searchsorted(kept, frame))
+        if all(abs(kept[j] - frame) >= min_frames for j in (i - 1, i) if 0 <= j < len(kept)):
+            starts.add(frame)
     strength = strength.astype(np.float64)  # compared with weak_flux in float64, as the attacks above
     strong = strength >= weak_flux
     return _dedupe(sorted(starts), gap=min_frames), (peaks[strong], strength[strong])
+
+
+def _risen_from(onsets: np.ndarray, peaks: np.ndarray, envelope: np.ndarray, *, fraction: float) -> list[int]:
+    """Where each backtracked onset's function begins to rise: the last frame before ``fraction`` of its rise.
+
+    ``onsets`` are backtracked to the minimum before their ``peaks`` (both frames, same length); the result, per onset,
+    is the frame before the first one in ``[onset, peak]`` at least ``fraction`` of the way from the minimum's value
+    to the peak's (the onset itself if that is its first frame). Where the function lies flat and low before an
+    attack, its minimum can be several frames early.
+    """
+    out = []
+    for lo, peak in zip(onsets.tolist(), peaks.tolist(), strict=True):
+        level = envelope[lo] + fraction * (envelope[peak] - envelope[lo])
+        up = np.flatnonzero(envelope[lo: peak + 1] >= level)
+        out.append(lo + max(int(up[0]) - 1, 0) if up.size else lo)
+    return out
 
 
 def _snap_to_onsets(runs: list, onsets: tuple, *, before: int, after: int, shortest: int) -> list:
@@ -962,19 +1010,50 @@ def _octave_up(runs: list, harmonics: np.ndarray, f0: np.ndarray, active: np.nda
     -------
     list of (lo, hi, key)
     """
+    def shift(key: int, frames: np.ndarray, _out: list) -> float:
+        if 8 * float(np.median(f0[frames])) >= 0.45 * SR:
+            return 0.0
+        power = np.sum(harmonics[:, frames].astype(np.float64) ** 2, axis=1)
+        for factor in _FACTORS:
+            on = np.arange(1, _N_HARMONICS + 1) % factor == 0
+            up = round(12 * math.log2(factor))
+            if 10.0 * np.log10((power[~on].sum() + 1e-20) / (power[on].sum() + 1e-20)) < -odd_db and key + up <= 127:
+                return float(up)
+        return 0.0
+
+    return _shift_runs(runs, active, midi_track, shift)
+
+
+def _shift_runs(runs: list, active: np.ndarray, midi_track: np.ndarray,
+                shift: Callable[[int, np.ndarray, list], float]) -> list:
+    """Move pitch runs by the semitones ``shift(key, frames, out)`` finds for each; neighbours sharing a key join.
+
+    ``frames`` are the run's sounding frames within a semitone of its ``key`` (a run without any stays as it is) and
+    ``out`` the runs before it, as moved. A run's key moves by the shift rounded, its ``frames`` of ``midi_track``
+    (modified in place) by the shift itself.
+
+    Parameters
+    ----------
+    runs : list of (lo, hi, key)
+        One attack's pitch runs, in absolute frames, in time order and touching.
+    active : np.ndarray [shape=(n_frames,)], bool
+        Sounding frames.
+    midi_track : np.ndarray [shape=(n_frames,)]
+        The pitch per frame, in fractional MIDI.
+    shift : callable
+        ``(key, frames, out) -> float``, 0 to leave the run as it is.
+
+    Returns
+    -------
+    list of (lo, hi, key)
+    """
     out: list = []
     for lo, hi, key in runs:
         frames = lo + np.flatnonzero(active[lo:hi] & (np.abs(midi_track[lo:hi] - key) <= 1.0))
-        if frames.size and 8 * float(np.median(f0[frames])) < 0.45 * SR:
-            power = np.sum(harmonics[:, frames].astype(np.float64) ** 2, axis=1)
-            for factor in _FACTORS:
-                on = np.arange(1, _N_HARMONICS + 1) % factor == 0
-                up = round(12 * math.log2(factor))
-                if 10.0 * np.log10((power[~on].sum() + 1e-20) / (power[on].sum() + 1e-20)) < -odd_db \
-                        and key + up <= 127:
-                    midi_track[frames] += up
-                    key += up
-                    break
+        up = shift(key, frames, out) if frames.size else 0.0
+        if up:
+            midi_track[frames] += up
+            key += round(up)
         if out and out[-1][2] == key:
             out[-1] = (out[-1][0], hi, key)
         else:
@@ -1084,3 +1163,99 @@ def _pitch_runs(smooth: np.ndarray, *, threshold: float, min_frames: int) -> lis
                 runs[a] = [runs[a][0], runs[a + 1][1], runs[a][2]]
                 del runs[a + 1]
     return [(lo, hi, int(key)) for lo, hi, key in runs]
+
+
+def _shared_subharmonic(runs: list, spectrum: _Spectrum, f0: np.ndarray, active: np.ndarray, midi_track: np.ndarray,
+                        previous_hz: float | None, *, other_db: float, fmax: float) -> list:
+    """Move up the pitch runs on which YIN found a sub-harmonic shared by the note and the one still ringing before it.
+
+    Where a note sounds over the previous one's release or a room's reverberation, YIN can lock onto a period both
+    share: a frequency ``f`` of which the new note is the ``k``-th harmonic and the previous note (the previous run
+    of the attack, or ``previous_hz``) about the ``m``-th (``m`` >= 2). Then the harmonics of ``f`` that belong to
+    neither note (not multiples of ``k`` or ``m``) are empty. Among the first harmonics of ``f`` (up to the 48th and
+    under 0.45 ``SR``), summed over the run's sounding frames, each taken as the largest of its three nearest bins
+    at the frame's own ``f``: the largest ``k`` from 8 down to 2 (not ``m``; ``k f`` within a semitone over
+    ``fmax``) whose multiples that are not multiples of ``m`` carry ``other_db`` dB more power than the harmonics of
+    neither moves the run's key and its frames of ``midi_track`` (in place) up by ``12 log2(k)`` semitones (a true
+    ``k`` passes for its divisors too, not for its multiples: the largest is the note); neighbouring runs that then
+    share a key become one.
+
+    Parameters
+    ----------
+    runs, active, midi_track
+        As for :func:`_shift_runs` (``midi_track`` is modified in place).
+    spectrum : _Spectrum
+        The recording's STFT magnitude.
+    f0 : np.ndarray [shape=(n_frames,)]
+        YIN's fundamental per frame, in Hz.
+    previous_hz : float or None
+        Pitch of the note before the first run, in Hz (None: no note rings before it).
+    other_db : float
+        dB.
+    fmax : float
+        Top of the pitch range, in Hz.
+
+    Returns
+    -------
+    list of (lo, hi, key)
+    """
+    bin_hz = SR / spectrum.n_fft
+
+    def shift(key: int, frames: np.ndarray, out: list) -> float:
+        previous = float(dsp.midi_to_hz(out[-1][2])) if out else previous_hz
+        if previous is None:
+            return 0.0
+        f = float(np.median(f0[frames]))
+        m = round(previous / f)
+        if m < 2 or abs(12.0 * math.log2(previous / (m * f))) >= 0.5:
+            return 0.0
+        h = np.arange(1, min(48, int(0.45 * SR / f)) + 1)
+        magnitude, first = spectrum.frames(int(frames[0]), int(frames[-1]) + 1)
+        bins = np.rint(h[:, None] * f0[frames][None, :] / bin_hz).astype(int)
+        power = (magnitude[np.clip(bins[:, :, None] + np.arange(-1, 2), 0, spectrum.n_bins - 1),
+                           (frames - first)[None, :, None]].max(axis=2).astype(np.float64) ** 2).sum(axis=1)
+        for k in range(8, 1, -1):
+            if k == m or k * f * _SEMITONE_DOWN > fmax or key + round(12 * math.log2(k)) > 127:
+                continue
+            on, neither = (h % k == 0) & (h % m != 0), (h % k != 0) & (h % m != 0)
+            if 10.0 * np.log10((power[on].sum() + 1e-20) / (power[neither].sum() + 1e-20)) > other_db:
+                return 12.0 * math.log2(k)
+        return 0.0
+
+    return _shift_runs(runs, active, midi_track, shift)
+
+
+def _octave_down(runs: list, spectrum: _Spectrum, f0: np.ndarray, active: np.ndarray, midi_track: np.ndarray, *,
+                 weakest_db: float, strongest_db: float, fmin: float) -> list:
+    """Move down an octave the pitch runs on which YIN found the second harmonic of a note with a weak fundamental.
+
+    A note whose fundamental is weak (a double reed's upper register) can come back an octave high: YIN's period is
+    half the note's. Its odd harmonics (the odd multiples of half YIN's pitch) still sound, under the even ones; a
+    note whose pitch is right has none there (or, where another note or noise sounds, much more). A run whose odd
+    harmonics carry between ``strongest_db`` and ``weakest_db`` dB less power than its even ones (median over its
+    sounding frames, as :func:`_merge_octave_partials` measures it) moves down 12 semitones, with its frames of
+    ``midi_track`` (in place); neighbouring runs that then share a key become one. Runs whose key is no longer
+    YIN's (moved by :func:`_octave_up` or :func:`_shared_subharmonic`) are left as they are.
+
+    Parameters
+    ----------
+    runs, spectrum, f0, active, midi_track
+        As for :func:`_shared_subharmonic`.
+    weakest_db, strongest_db : float
+        dB (``strongest_db`` <= ``weakest_db``).
+    fmin : float
+        Lowest pitch a run moved down may take, in Hz (within a quarter tone).
+
+    Returns
+    -------
+    list of (lo, hi, key)
+    """
+    def shift(key: int, frames: np.ndarray, _out: list) -> float:
+        if (dsp.midi_to_hz(key - 12) >= fmin * _QUARTER_TONE_DOWN
+                and round(float(np.median(dsp.hz_to_midi(f0[frames])))) == key
+                and 4 * float(np.median(f0[frames])) < 0.45 * SR
+                and -weakest_db <= float(np.median(_odd_to_even_db(spectrum, f0, frames))) <= -strongest_db):
+            return -12.0
+        return 0.0
+
+    return _shift_runs(runs, active, midi_track, shift)

@@ -217,9 +217,46 @@ class NoteSettings(_Settings):
         octave higher: YIN locked onto its sub-octave (as it can where a short or reverberant note overlaps another);
         the same for the harmonics that are not multiples of 3 or 4 (a twelfth, two octaves higher; version 5).
         Notes whose pitch is right measured at most 12.6 dB on the labelled phrases; the sub-octave errors 13-34 dB.
+    ringing_s, shared_subharmonic_db : float
+        A note whose first pitch run starts within ``ringing_s`` seconds of the previous note's end sounds over that
+        note's release or a room's reverberation (the phrases' rooms ring for up to 1.5 s), as does every later run of
+        an attack over the run before it. Where YIN found a frequency ``f`` of which that earlier note is about the
+        ``m``-th harmonic (``m`` >= 2, within half a semitone), the run sounds ``k`` times higher (``k`` from 8 down
+        to 2, not ``m``) when the harmonics of ``f`` that are multiples of ``k`` and not of ``m`` carry
+        ``shared_subharmonic_db`` dB more power than those of neither note: YIN locked onto the period both notes
+        share (a 72 over a ringing 66: ``f`` = 73 Hz, ``k`` = 7, ``m`` = 5). On the labelled phrases (seeds 0 and 1)
+        such errors measured 14.3-25.7 dB (seven of nine over 19), runs whose pitch is right at most 17.7 dB
+        (version 7: reverb onset F 0.856 -> 0.869 and 0.870 -> 0.914).
+    weak_fundamental_min_db, weak_fundamental_db, weak_fundamental_fmin : float
+        A note whose odd harmonics (the odd multiples of half YIN's pitch) carry between ``weak_fundamental_min_db``
+        and ``weak_fundamental_db`` dB less power than its even ones is an octave lower than YIN found: its
+        fundamental is weak (a double reed's upper register), if the octave below is at least
+        ``weak_fundamental_fmin`` Hz (an empty range turns this off). On the labelled phrases (seeds 0 and 1) the
+        oboes that came back an octave high measured 14.1-17.4 dB; notes whose pitch is right more than 19 dB or,
+        where another note rings in a room or noise sounds, less than 12 dB, except two low notes in a room (a
+        guitar's 41 and a cello's 37 at 14.8 and 13.4 dB: under C4 a partial of a note still ringing falls near one
+        of the closely spaced odd multiples; version 7).
+    onset_rise : float
+        A spectral-flux attack is placed at the last frame before its onset function has risen this fraction of the
+        way from the minimum before it to its peak (librosa's backtracking goes to the minimum itself, up to 70 ms
+        before a plucked note's attack where the flux is flat and low); what decides whether it is an attack is still
+        measured from the minimum (version 7: 0.02 gained onset F 0.007 and 0.004 on seeds 0 and 1, 0.05 and 0.1 no
+        more).
+    soft_flux, soft_dip_db, soft_lag_s : float
+        A re-articulation of the same pitch that none of the rules above finds: an onset at least ``soft_flux``
+        strong (relative to the median, as ``weak_flux``), reaching its peak within ``soft_lag_s`` seconds of the
+        minimum before it, after which the level falls less than ``soft_dip_db``, while the note is within
+        ``held_attack_db`` of its peak, whose attack noise (the power between the harmonics, as for
+        ``transient_db``) rises by ``transient_db`` at any frame from the minimum to just after the peak (the noise of
+        a bow or a tongue comes a few frames before the flux peaks). Such an attack is dropped where another attack
+        lies within ``min_duration_s`` (it would take the place of a surer one). On the labelled phrases (seeds 0
+        and 1) 7 of the 20 same-pitch onsets missed pass (their noise rose 14.4-30.8 dB), and no onset that is none:
+        the one other that passed (24.3 dB) was a reverberant legato note's attack whose flux took 8 frames to peak
+        (version 7: repeated-pitch onset F 0.909 -> 0.937 at seed 1, the same at seed 0; noise thresholds of 13 and
+        14 dB gave the same figures, 12 and 15 dB less).
     """
 
-    version: int = 6
+    version: int = 7
     hop_length: int = 256
     frame_length: int = 2048
     level_frame_length: int = 1024
@@ -248,6 +285,15 @@ class NoteSettings(_Settings):
     octave_partial_db: float = 19.0
     snap_before_s: float = 0.2
     snap_after_s: float = 0.03
+    ringing_s: float = 1.5
+    shared_subharmonic_db: float = 19.0
+    weak_fundamental_min_db: float = 12.0
+    weak_fundamental_db: float = 18.0
+    weak_fundamental_fmin: float = 130.8
+    onset_rise: float = 0.02
+    soft_flux: float = 8.0
+    soft_dip_db: float = 6.0
+    soft_lag_s: float = 0.07
 
     _NUMBERS: ClassVar[dict] = {
         "version": ("int", 1, False), "hop_length": ("int", 1, False), "frame_length": ("int", 1, False),
@@ -266,12 +312,19 @@ class NoteSettings(_Settings):
         "partial_decay_db": ("float", 0.0, False), "subharmonic_db": ("float", 0.0, False),
         "octave_partial_db": ("float", 0.0, False),
         "snap_before_s": ("float", 0.0, False), "snap_after_s": ("float", 0.0, False),
+        "ringing_s": ("float", 0.0, False), "shared_subharmonic_db": ("float", 0.0, False),
+        "weak_fundamental_min_db": ("float", 0.0, False), "weak_fundamental_db": ("float", 0.0, False),
+        "weak_fundamental_fmin": ("float", 0.0, True), "onset_rise": ("float", 0.0, False),
+        "soft_flux": ("float", 0.0, False), "soft_dip_db": ("float", 0.0, False), "soft_lag_s": ("float", 0.0, False),
     }
 
     #: Fields added after version 1, and the version that added them: settings saved by an older version (with a
     #: model or a data set) lack them and load with their defaults.
     _ADDED: ClassVar[dict] = {"snap_before_s": 5, "snap_after_s": 5, "held_noise_db": 6, "drift_semitones": 6,
-                              "octave_partial_db": 6}
+                              "octave_partial_db": 6, **dict.fromkeys(
+                                  ("ringing_s", "shared_subharmonic_db", "weak_fundamental_min_db",
+                                   "weak_fundamental_db", "weak_fundamental_fmin", "onset_rise", "soft_flux",
+                                   "soft_dip_db", "soft_lag_s"), 7)}
 
     @classmethod
     def from_dict(cls, data: Any, *, what: str | None = None):
@@ -299,6 +352,8 @@ class NoteSettings(_Settings):
                 f"NoteSettings pitch range must lie within [{lowest:.1f}, {highest:.0f}] Hz, got "
                 f"fmin={self.fmin!r}, fmax={self.fmax!r}"
             )
+        if self.onset_rise >= 1.0:
+            raise ParameterError(f"NoteSettings.onset_rise must be a fraction under 1, got {self.onset_rise!r}")
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,9 @@ def _fading_fundamental(late: float) -> np.ndarray:
 
 @pytest.mark.parametrize("late, settings, keys", [
     (0.1, NoteSettings(), [57]),  # the odd harmonics 19 dB under: YIN follows the octave, the note goes on
-    (0.1, NoteSettings(octave_partial_db=0.0), [57, 69]),
+    # without that merge, the octave-high run's odd harmonics (15 dB under its even ones) make it a weak fundamental
+    (0.1, NoteSettings(octave_partial_db=0.0), [57]),
+    (0.1, NoteSettings(octave_partial_db=0.0, weak_fundamental_min_db=0.0, weak_fundamental_db=0.0), [57, 69]),
     (0.04, NoteSettings(), [57, 69]),  # 28 dB under: gone, the note an octave up is new
 ])
 def test_second_partial_taking_over_the_pitch_track(late, settings, keys):
@@ -192,3 +194,15 @@ def test_odd_to_even_power_of_frames_far_apart():
     np.testing.assert_allclose(together, alone)
     np.testing.assert_allclose(together, 20.0 * np.log10(0.1), atol=1.0)  # the sub-octave at -20 dB
     assert _odd_to_even_db(spectrum, f0, np.array([], dtype=int)).shape == (0,)
+
+
+def test_an_attack_is_placed_where_its_onset_function_rises():
+    """librosa's backtracking goes to the minimum before a peak; where the function lies flat and low before it, the
+    attack is placed at the last frame before it has risen ``onset_rise`` of the way (NoteSettings version 7)."""
+    from instrumentid.notes import _risen_from
+
+    envelope = np.array([5.0, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.6, 0.7, 10.0, 100.0, 30.0, 0.4, 3.0, 8.0, 2.0])
+    onsets, peaks = np.array([6, 12]), np.array([10, 14])
+    # 2 % of the rise from 0.5 to 100 is 2.5: frame 9 is the first over it; from 0.4 to 8, 0.55: frame 13
+    assert _risen_from(onsets, peaks, envelope, fraction=0.02) == [8, 12]
+    assert _risen_from(onsets, peaks, envelope, fraction=0.0) == [6, 12]  # the minimum itself

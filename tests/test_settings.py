@@ -48,6 +48,8 @@ def test_layout_follows_the_settings():
         (NoteSettings, {"fmin": 5.0}, "pitch range"),
         (NoteSettings, {"hop_length": 2.5}, "hop_length must be an integer"),
         (NoteSettings, {"release_db": float("nan")}, "release_db"),
+        (NoteSettings, {"onset_rise": 1.0}, "onset_rise must be a fraction under 1"),
+        (NoteSettings, {"weak_fundamental_fmin": 0.0}, "weak_fundamental_fmin must be a finite number > 0"),
         (FeatureSettings, {"sr": 44100}, "analysis rate"),
         (FeatureSettings, {"n_mfcc": 200}, "n_mfcc must be <= n_mels"),
         (FeatureSettings, {"f0_range_hz": (400.0, 100.0)}, "f0_range_hz"),
@@ -98,6 +100,17 @@ def test_version_5_note_settings_load_with_the_defaults_of_version_6():
         NoteSettings.from_dict({**old, "version": 6})
     with pytest.raises(ParameterError, match="held_noise_db"):
         NoteSettings(held_noise_db=-1.0)
+
+
+def test_version_6_note_settings_load_with_the_defaults_of_version_7():
+    """Settings saved with NoteSettings version 6 (a model, a data set) lack the nine fields version 7 added."""
+    added = [name for name, version in NoteSettings._ADDED.items() if version == 7]
+    assert len(added) == 9
+    old = {k: v for k, v in DEFAULT_NOTES.to_dict().items() if k not in added}
+    loaded = NoteSettings.from_dict({**old, "version": 6})
+    assert loaded.version == 6 and all(getattr(loaded, k) == getattr(DEFAULT_NOTES, k) for k in added)
+    with pytest.raises(ParameterError, match="missing \\['onset_rise', 'ringing_s', 'shared_subharmonic_db'"):
+        NoteSettings.from_dict({**old, "version": 7})
 
 
 def test_every_setting_changes_the_key():
