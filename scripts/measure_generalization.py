@@ -21,7 +21,7 @@ For the recipe that ships (``--ship``, default :data:`SHIPPED`) it also prints w
 Usage (from the repository root; about 15-25 minutes on 2 cores with 3 seeds, the first run builds the tables)::
 
     nice .venv/bin/python scripts/measure_generalization.py [--seeds 3] [--candidates lab noise ...]
-        [--ship NAME] [--no-rooms] [--json OUT]
+        [--ship NAME] [--no-rooms] [--json OUT] [--save-logits OUT.npz]
 
 Prints Markdown tables (the README's accuracy section).
 """
@@ -122,6 +122,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-rooms", action="store_true", help="skip the rooms vs dry check")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes for building tables")
     ap.add_argument("--json", type=Path, default=None, help="also write every figure here")
+    ap.add_argument("--save-logits", type=Path, default=None, metavar="NPZ",
+                    help="write the shipped recipe's held-out logits and labels (per source and seed) here, e.g. for "
+                         "scripts/train_default_model.py --held-out-logits")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -232,6 +235,10 @@ def main(argv=None) -> int:
     print(f"\n({time.perf_counter() - t0:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
+    if args.save_logits:
+        np.savez(args.save_logits, classes=np.array(classes), recipe=json.dumps(CANDIDATES[args.ship]),
+                 **{f"{n}/labels": codes[n] for n in names},
+                 **{f"{n}/seed{k}": held[n][k] for n in names for k in range(args.seeds)})
     return 0
 
 
