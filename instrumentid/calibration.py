@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
     "DEFAULT_N_BINS",
     "METHOD",
+    "OBJECTIVES",
     "UNKNOWN",
     "calibrate",
     "check_min_confidence",
@@ -54,6 +55,8 @@ METHOD = "temperature scaling"
 DEFAULT_N_BINS = 15
 #: Range searched by :func:`fit_temperature`.
 _T_BOUNDS = (1e-2, 1e2)
+#: What :func:`fit_temperature` can minimize over held-out rows: the negative log-likelihood, or the Brier score.
+OBJECTIVES = ("nll", "brier")
 
 
 # ----------------------------------------------------------------------------------------------- validators
@@ -140,8 +143,8 @@ def softmax(logits, *, temperature: float = 1.0):
     return e / e.sum(axis=1, keepdims=True)
 
 
-def fit_temperature(logits, y) -> float:
-    """The temperature that minimizes the negative log-likelihood of held-out logits and labels.
+def fit_temperature(logits, y, *, objective: str = "nll") -> float:
+    """The temperature that minimizes the negative log-likelihood (or the Brier score) of held-out logits and labels.
 
     The search is over ``log T`` in [log 0.01, log 100] (:func:`scipy.optimize.minimize_scalar`, bounded Brent), so
     the result is always a usable temperature.
@@ -153,6 +156,11 @@ def fit_temperature(logits, y) -> float:
         was trained on.
     y : np.ndarray [shape=(n_samples,), dtype=int]
         True class indices (columns of ``logits``).
+    objective : {"nll", "brier"}
+        What is minimized (:data:`OBJECTIVES`): the mean negative log-likelihood (Guo et al.'s temperature scaling),
+        or the Brier score, the mean squared distance between the probabilities and the one-hot truth, which a few
+        confidently wrong rows sway far less (the log-likelihood of a row grows without bound as its true class's
+        probability goes to 0; its Brier term stays under 2).
 
     Returns
     -------
@@ -168,15 +176,22 @@ def fit_temperature(logits, y) -> float:
     from scipy.optimize import minimize_scalar
     from scipy.special import logsumexp
 
+    if objective not in OBJECTIVES:
+        raise ParameterError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}")
     logits, y = _check_scores(logits, y, what="logits")
     true = logits[np.arange(len(y)), y]
+    onehot = np.eye(logits.shape[1])[y]
 
     def nll(log_t: float) -> float:
         t = math.exp(log_t)
         return float(np.mean(logsumexp(logits / t, axis=1) - true / t))
 
+    def brier(log_t: float) -> float:
+        return float(np.mean(np.sum((softmax(logits, temperature=math.exp(log_t)) - onehot) ** 2, axis=1)))
+
     lo, hi = (math.log(b) for b in _T_BOUNDS)
-    result = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-6})
+    result = minimize_scalar(nll if objective == "nll" else brier, bounds=(lo, hi), method="bounded",
+                             options={"xatol": 1e-6})
     return float(math.exp(result.x))
 
 
@@ -245,7 +260,7 @@ def expected_calibration_error(proba, y, *, n_bins: int = DEFAULT_N_BINS) -> flo
 
 
 # ----------------------------------------------------------------------------------------------- the classifier
-def calibrate(clf, X, y, *, fitted_on: str | None = None):
+def calibrate(clf, X, y, *, fitted_on: str | None = None, objective: str = "nll"):
     """Fit the temperature of a classifier on held-out rows and set it (:meth:`InstrumentClassifier.set_temperature`).
 
     Parameters
@@ -259,6 +274,8 @@ def calibrate(clf, X, y, *, fitted_on: str | None = None):
         Their true labels, among ``clf.classes_``.
     fitted_on : str, optional
         What ``X`` is, saved with the model (e.g. ``"held-out sources FluidR3, GMbank (2,400 notes)"``).
+    objective : {"nll", "brier"}
+        What the temperature minimizes (:func:`fit_temperature`).
 
     Returns
     -------
@@ -276,5 +293,6 @@ def calibrate(clf, X, y, *, fitted_on: str | None = None):
     logits = np.asarray(clf.decision_function(X), dtype=np.float64)
     if logits.ndim == 1:  # two classes, scikit-learn's convention: z1 - z0; softmax([0, z1 - z0]) = softmax([z0, z1])
         logits = np.stack([np.zeros_like(logits), logits], axis=1)
-    temperature = fit_temperature(logits, codes)
-    return clf.set_temperature(temperature, method=METHOD, fitted_on=fitted_on)
+    temperature = fit_temperature(logits, codes, objective=objective)
+    return clf.set_temperature(temperature, method=METHOD if objective == "nll" else f"{METHOD} (Brier score)",
+                               fitted_on=fitted_on)

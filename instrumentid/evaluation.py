@@ -194,7 +194,7 @@ def evaluate_by_source(clf, dataset, *, split: str = "test", column: str = SOURC
     return {"column": column, "split": split, "overall": evaluate(clf, X, y), "sources": per_source}
 
 
-def held_out_figures(logits: dict, codes: dict, n_classes: int) -> dict:
+def held_out_figures(logits: dict, codes: dict, n_classes: int, *, objective: str = "nll") -> dict:
     """Figures of leave-one-group-out predictions (e.g. leave one source out): accuracy, recall, calibration.
 
     Parameters
@@ -204,6 +204,8 @@ def held_out_figures(logits: dict, codes: dict, n_classes: int) -> dict:
     codes : dict of str -> np.ndarray [shape=(n_rows,), dtype=int]
         Per group, the true class index of each row.
     n_classes : int
+    objective : {"nll", "brier"}
+        What the temperatures minimize (:func:`~instrumentid.calibration.fit_temperature`).
 
     Returns
     -------
@@ -220,7 +222,7 @@ def held_out_figures(logits: dict, codes: dict, n_classes: int) -> dict:
     for name in names:
         others = [n for n in names if n != name]
         t_other = fit_temperature(np.concatenate([logits[n] for n in others]),
-                                  np.concatenate([codes[n] for n in others]))
+                                  np.concatenate([codes[n] for n in others]), objective=objective)
         pred, true = logits[name].argmax(1), codes[name]
         np.add.at(confusion, (true, pred), 1)
         groups[name] = {
@@ -231,7 +233,7 @@ def held_out_figures(logits: dict, codes: dict, n_classes: int) -> dict:
             "temperature_from_others": t_other,
         }
     temperature = fit_temperature(np.concatenate([logits[n] for n in names]),
-                                  np.concatenate([codes[n] for n in names]))
+                                  np.concatenate([codes[n] for n in names]), objective=objective)
     return {"groups": groups, "confusion": confusion, "temperature": temperature}
 
 

@@ -50,6 +50,23 @@ def test_fitted_temperature_undoes_over_confidence_and_lowers_ece(rng):
     assert before > 0.1 and after < 0.03 and after < before / 4
 
 
+def test_the_brier_score_finds_the_same_temperature_and_is_swayed_less_by_confident_mistakes(rng):
+    logits, y = _sampled_logits(rng, scale=3.0)
+    assert 2.6 < fit_temperature(logits, y, objective="brier") < 3.4
+    # calibrated rows plus a few confidently wrong ones (a source unlike the rest): the log-likelihood softens every
+    # row to pay for them, the Brier score far less, and leaves the smaller calibration error
+    good, y_good = _sampled_logits(rng, n=3000)
+    bad = np.zeros((60, 5))
+    bad[:, 0] = 30.0
+    logits, y = np.vstack([good, bad]), np.concatenate([y_good, np.ones(60, int)])
+    t_nll, t_brier = fit_temperature(logits, y), fit_temperature(logits, y, objective="brier")
+    assert t_nll > t_brier > 0.9
+    ece = [expected_calibration_error(softmax(logits, temperature=t), y) for t in (t_nll, t_brier)]
+    assert ece[1] < ece[0]
+    with pytest.raises(ParameterError, match="objective must be one of \\['nll', 'brier'\\], got 'ece'"):
+        fit_temperature(logits, y, objective="ece")
+
+
 def test_fitted_temperature_sharpens_under_confident_logits(rng):
     logits, y = _sampled_logits(rng, scale=0.5)
     t = fit_temperature(logits, y)
