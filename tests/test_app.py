@@ -72,7 +72,10 @@ def test_page_of_a_recording_is_what_predict_says(recordings, tmp_path):
 
 
 def test_notes_below_the_threshold_are_unknown(recordings, tmp_path):
-    page = analyse_recording(recordings["phrase"], out=tmp_path, min_confidence=0.99)
+    # a threshold over every note's probability (the shipped model names these trumpet notes at 0.98-0.999)
+    top = max(p.confidence for p in predict(recordings["phrase"]).notes)
+    assert top < 1.0
+    page = analyse_recording(recordings["phrase"], out=tmp_path, min_confidence=(1.0 + top) / 2)
     assert page.prediction.instrument == "unknown" and page.summary.startswith("gaps.wav: unknown (best guess")
     keys = [key for _, key in TABLE_COLUMNS]
     for row, p in zip(page.rows, page.prediction.notes, strict=True):

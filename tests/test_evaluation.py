@@ -164,7 +164,7 @@ def test_cli_evaluate_without_data_uses_the_default_set(small_classifier, featur
     X, names = feature_rows
     calls = []
 
-    def fake_default(*, progress=True):
+    def fake_default(*, progress=True, feature_settings=None):
         calls.append(progress)
         return _dataset(X[:20], names[:20])
 

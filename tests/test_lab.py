@@ -224,7 +224,7 @@ def test_default_data_set_and_run_folder(uiowa_dir, tmp_path, monkeypatch):
 
     calls = []
 
-    def fake_default(*, progress=True):
+    def fake_default(*, progress=True, feature_settings=None):
         """A set with audio features and no note detection, as the SoundFont sets are."""
         calls.append(progress)
         ds = load_uiowa(uiowa_dir)

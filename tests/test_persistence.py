@@ -97,11 +97,13 @@ def test_persistence_only_does_files():
     assert ours <= {"instrumentid.errors", "instrumentid.runfolder", "instrumentid.util"}, ours
 
 
-def test_shipped_model_carries_the_default_settings():
-    from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES
+def test_shipped_model_carries_the_shipped_settings():
+    from instrumentid.model import BranchNet
+    from instrumentid.settings import DEFAULT_NOTES, SHIPPED_FEATURES
 
     clf = InstrumentClassifier.load(Path(persistence.__file__).parent / "data" / "default_model")
-    assert clf.feature_settings == DEFAULT_FEATURES and clf.note_settings == DEFAULT_NOTES
+    assert clf.feature_settings == SHIPPED_FEATURES and clf.note_settings == DEFAULT_NOTES
+    assert isinstance(clf.model_, BranchNet) and clf.model_.widths == SHIPPED_FEATURES.branches
 
 
 def test_load_accepts_model_folder_run_folder_json_and_weights(small_classifier, tmp_path):
