@@ -30,19 +30,25 @@ OPSET = 17
 
 
 def _probability_module(clf):
-    """A torch module: raw features -> standardize -> network -> logits / temperature -> softmax."""
+    """A torch module: raw features -> standardize (in float64) -> network -> logits / temperature -> softmax.
+
+    The standardization runs in float64, as in ``predict_proba`` and the numpy runtime: musicnn's pools have means up
+    to 50 and scales down to 0.01, where float32 rounding of ``x - mean`` moved the shipped model's probabilities by
+    3e-4.
+    """
     import torch
 
     class _Probabilities(torch.nn.Module):
         def __init__(self, net, mean, scale, temperature):
             super().__init__()
             self.net = net
-            self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
-            self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+            self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float64))
+            self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float64))
             self.register_buffer("temperature", torch.tensor(temperature, dtype=torch.float32))
 
         def forward(self, features):
-            return torch.softmax(self.net((features - self.mean) / self.scale) / self.temperature, dim=1)
+            standardized = ((features.double() - self.mean) / self.scale).float()
+            return torch.softmax(self.net(standardized) / self.temperature, dim=1)
 
     return _Probabilities(clf.model_, clf.scaler_.mean_, clf.scaler_.scale_, clf.temperature_).eval()
 

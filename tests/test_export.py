@@ -102,3 +102,18 @@ def test_a_branch_model_exports_with_the_same_probabilities(feature_rows, tmp_pa
     got = _run(export_onnx(clf, tmp_path / "b.onnx"), X32)
     assert np.abs(got - clf.predict_proba(X32)).max() < 1e-5
     assert np.abs(got - LightClassifier.load(clf.save(tmp_path / "m")).predict_proba(X32)).max() < 1e-5
+
+
+def test_the_shipped_model_exports_with_its_probabilities(tmp_path):
+    """The shipped BranchNet on a recording's features (descriptors and musicnn pools) gives predict's numbers."""
+    import synth
+
+    from instrumentid.analysis import analyze
+    from instrumentid.classifier import InstrumentClassifier
+    from instrumentid.prediction import DEFAULT_MODEL, load_model
+
+    light = load_model(None)
+    audio = np.asarray(synth.phrase_audio("two_instruments"))
+    X = analyze(audio, sr=22050, feature_settings=light.feature_settings, note_settings=light.note_settings).X
+    path = export_onnx(InstrumentClassifier.load(DEFAULT_MODEL), tmp_path / "shipped.onnx")
+    assert X.shape[1] == 1626 and np.abs(_run(path, X) - light.predict_proba(X)).max() < 1e-5
