@@ -75,15 +75,18 @@ def restore_scaler(raw, n_features: int) -> dict:
     Raises
     ------
     ModelFileError
-        Missing or non-numeric statistics, another width, non-finite values or a scale that is not positive.
+        Missing or non-numeric statistics, another width, non-finite values, a scale that is not positive or a count
+        of samples outside int64.
     """
     try:
         mean = np.asarray(raw["mean"], dtype=np.float64)
         scale = np.asarray(raw["scale"], dtype=np.float64)
         var = np.asarray(raw.get("var", scale ** 2), dtype=np.float64)
         n_seen = int(raw.get("n_samples_seen", 0))
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
         raise ModelFileError(f"bad scaler statistics ({err})") from None
+    if not 0 <= n_seen < 2 ** 63:
+        raise ModelFileError(f"scaler n_samples_seen must be a count from 0 to 2**63 - 1, got {n_seen}")
     for name, arr in (("mean", mean), ("scale", scale), ("var", var)):
         if arr.shape != (n_features,) or not np.all(np.isfinite(arr)):
             raise ModelFileError(f"scaler {name} must be {n_features} finite numbers, got shape {arr.shape}")

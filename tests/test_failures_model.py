@@ -195,6 +195,8 @@ def test_weights_of_another_model_with_its_hash(model_dir, feature_rows, tmp_pat
     (lambda c: c.update(classes=["a", "a", "b", "c"]), "distinct"),
     (lambda c: c.pop("scaler"), "lacks scaler"),
     (lambda c: c["architecture"].update(activation="softmax"), "cannot build the network"),
+    (lambda c: c["scaler"].update(n_samples_seen=9.3e18), "n_samples_seen must be a count from 0 to 2\\*\\*63 - 1"),
+    (lambda c: c["scaler"].update(n_samples_seen=-1), "n_samples_seen must be a count"),
     (lambda c: c["architecture"].update(branches=[100, 10]), "bad branches \\[100, 10\\].*summing to the 120"),
     (lambda c: c["architecture"].update(branches=[60, 60]), "tensors do not match"),
     (lambda c: c["architecture"].update(branches="60,60"), "bad branches"),
