@@ -246,13 +246,14 @@ def steady_heap() -> bool:
     """Let the C library's ``malloc`` reuse freed blocks of up to 16 MB instead of returning them to the system.
 
     The analysis allocates and frees arrays of 0.1-10 MB at every step of every batch (FFT buffers, spectra). With
-    glibc's adaptive defaults many of them were mapped and unmapped again, or given back when freed at the top of the
-    heap, so the next one touched fresh pages: about 500 page faults a note (about 0.25 s of system time for 300
-    notes, a fifth of the CPU time of their features, more when the two threads fault at once). With the thresholds
-    of :data:`STEADY_HEAP` (values glibc's own adaptation reaches when it sees such blocks) those blocks are reused.
-    Nothing computed changes. Called by the analysis before its work; set once per process. Environment settings of
-    the user's (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, ``GLIBC_TUNABLES``) are left as they are, and
-    another C library (no ``mallopt``) is left alone.
+    glibc's adaptive defaults a thread's heap was given back to the system (``madvise``) whenever its free top passed
+    twice the largest block seen, and the next batch faulted it in again: about 500 minor page faults a note, a
+    fifth of the CPU time of the features spent in the kernel. With the thresholds of :data:`STEADY_HEAP` (values
+    glibc's own adaptation reaches when it sees larger blocks) the freed blocks are reused. Nothing computed changes.
+
+    Called by the analysis (feature extraction, note detection) before its work; set once per process, for the whole
+    process. A user's own settings (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, ``GLIBC_TUNABLES``) are
+    left as they are, and so is a C library other than glibc.
 
     Returns
     -------
