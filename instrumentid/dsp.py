@@ -148,6 +148,12 @@ def midi_to_note(midi: int) -> str:
     return f"{PITCH_CLASSES[midi % 12]}{midi // 12 - 1}"
 
 
+#: Frames :func:`frame_magnitudes` transforms at a time (any number gives the same bits): with 32 the float64 windowed
+#: frames and spectra (0.5 MB) stay in cache; 128 took 1.2x the time on a busy machine (benchmarks/chunk_sizes.py
+#: times the sizes against each other).
+STFT_FRAMES = 32
+
+
 def frame_magnitudes(frames: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """The magnitude spectrum of every frame, as ``librosa.stft`` computes each column.
 
@@ -172,7 +178,7 @@ def frame_magnitudes(frames: np.ndarray, rows: np.ndarray | None = None) -> np.n
     n = frames.shape[0] if rows is None else len(rows)
     out = np.empty((n, 1 + n_fft // 2), dtype=np.float32)
     window = hann_window(n_fft)
-    step = 32  # 32 frames: the float64 windowed frames and spectra (0.5 MB) stay in cache; 128 took 1.2x the time
+    step = STFT_FRAMES
     for i in range(0, n, step):
         block = frames[i:i + step] if rows is None else frames[rows[i:i + step]]
         # the windowed frames are freed once their spectrum exists, before it is rounded to complex64

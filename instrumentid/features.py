@@ -41,7 +41,7 @@ from instrumentid.audio import valid_audio
 from instrumentid.errors import ParameterError
 from instrumentid.pretrained import note_pools
 from instrumentid.settings import DEFAULT_FEATURES, SR, FeatureSettings
-from instrumentid.util import one_blas_thread, thread_map, worker_threads
+from instrumentid.util import one_blas_thread, steady_heap, thread_map, worker_threads
 
 __all__ = [
     "FEATURE_NAMES",
@@ -468,6 +468,7 @@ def notes_features(notes, *, sr: int = SR, settings: FeatureSettings = DEFAULT_F
         As :func:`note_features`, for the first note at fault (named by its label when ``labels`` is given).
     """
     _check_settings(settings)
+    steady_heap()  # freed FFT buffers and spectra reused, not faulted in again for every batch
     notes = list(notes)
     out = np.empty((len(notes), settings.n_features), dtype=np.float32)
     todo = []

@@ -34,7 +34,7 @@ from instrumentid import dsp
 from instrumentid.audio import prepare
 from instrumentid.errors import ParameterError
 from instrumentid.settings import DEFAULT_NOTES, SR, NoteSettings
-from instrumentid.util import one_blas_thread, thread_map
+from instrumentid.util import one_blas_thread, steady_heap, thread_map
 
 __all__ = ["Note", "detect_notes", "midi_to_name"]
 
@@ -175,6 +175,7 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         raise ParameterError(f"settings must be NoteSettings, got {type(settings).__name__}")
     s = settings
     y = prepare(y, sr=sr, name=name)
+    steady_heap()  # the blocks' freed buffers reused, not faulted in again
     frame_length, hop_length = s.frame_length, s.hop_length
     fmin, fmax, min_duration_s = s.fmin, s.fmax, s.min_duration_s
     if y.size < frame_length:

@@ -207,6 +207,20 @@ def test_compare_analysis_times_two_trees_and_checks_their_results(capsys):
     assert "the same notes: yes, the same feature rows: yes" in out
 
 
+def test_chunk_sizes_times_each_set_with_the_same_rows(capsys):
+    """benchmarks/chunk_sizes.py: every size set timed on the same notes, the module's sizes restored after."""
+    from instrumentid import dsp, features
+
+    chunk_sizes = _load("chunk_sizes")
+    before = dsp.STFT_FRAMES, dsp.YIN_FRAMES, features.SHAPE_FRAMES
+    assert chunk_sizes.main(["--rounds", "2", "--notes", "6", "--sizes", "32,256,256", "7,5,3"]) == 0
+    out = capsys.readouterr().out
+    assert "32,256,256 " in out and "7,5,3 " in out and "the same rows for every size set" in out
+    assert (dsp.STFT_FRAMES, dsp.YIN_FRAMES, features.SHAPE_FRAMES) == before
+    with pytest.raises(SystemExit):
+        chunk_sizes.main(["--sizes", "32,0,256"])
+
+
 def test_musicnn_cost_adds_the_network_to_predict(tmp_path, capsys):
     """benchmarks/musicnn_cost.py runs the port on the lab's example and builds its estimates from what it timed."""
     from instrumentid.embeddings import musicnn_available
