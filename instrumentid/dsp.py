@@ -148,10 +148,10 @@ def midi_to_note(midi: int) -> str:
     return f"{PITCH_CLASSES[midi % 12]}{midi // 12 - 1}"
 
 
-#: Frames :func:`frame_magnitudes` transforms at a time (any number gives the same bits): with 32 the float64 windowed
-#: frames and spectra (0.5 MB) stay in cache; 128 took 1.2x the time on a busy machine (benchmarks/chunk_sizes.py
-#: times the sizes against each other).
-STFT_FRAMES = 32
+#: Frames :func:`frame_magnitudes` transforms at a time (any number gives the same bits). On a quiet machine (load
+#: 1.2, ``benchmarks/chunk_sizes.py --rounds 6``) 128 took 0.94x the time of 32 (672x against 635x real time at
+#: best) and 256 0.94x; on a busy one 128 took 1.2x (32 keeps the float64 frames and spectra, 0.5 MB, in cache).
+STFT_FRAMES = 128
 
 
 def frame_magnitudes(frames: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
