@@ -459,7 +459,8 @@ def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DE
     progress : bool
         Show a progress bar (stderr).
     callback : callable, optional
-        ``callback(epoch, history)`` after every epoch (0-based ``epoch``).
+        ``callback(epoch, history)`` after every epoch (0-based ``epoch``); with several members or branches, for
+        every epoch of their mean history once all have trained.
     input_noise : float
         Standard deviation of Gaussian noise added to every training batch's (standardized) features; the training
         loss and accuracy of the history are then measured on the noisy batches. 0 (the lab) adds none.
@@ -493,11 +494,7 @@ def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DE
         fitted = [fit(X[:, a:b], y, X_test=None if test is None else test[0][:, a:b],
                       y_test=None if test is None else test[1], **kwargs)
                   for a, b in zip(edges[:-1], edges[1:], strict=True)]
-        history = _mean_history([h for _, h in fitted], lr)
-        if callback is not None:
-            for epoch in range(epochs):
-                callback(epoch, history)
-        return BranchNet([net for net, _ in fitted]).eval(), history
+        return BranchNet([net for net, _ in fitted]).eval(), _mean_history([h for _, h in fitted], lr, callback)
     members, seed = _positive_int(members, "members"), _seed(random_state)
     nets, histories = _train(X, y, test, n_classes, rates=[lr] * members, seeds=range(seed, seed + members),
                              epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, activation=activation,
@@ -505,11 +502,7 @@ def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DE
                              input_noise=_non_negative_float(input_noise, "input_noise"))
     if members == 1:
         return nets[0], histories[0]
-    history = _mean_history(histories, lr)
-    if callback is not None:
-        for epoch in range(epochs):
-            callback(epoch, history)
-    return merge_nets(nets), history
+    return merge_nets(nets), _mean_history(histories, lr, callback)
 
 
 def _branch_widths(branches, n_features: int) -> tuple:
@@ -524,12 +517,18 @@ def _branch_widths(branches, n_features: int) -> tuple:
     return widths
 
 
-def _mean_history(histories, lr: float) -> History:
-    """One history whose figures are the mean, per epoch, of ``histories``' (members' or branches')."""
+def _mean_history(histories, lr: float, callback=None) -> History:
+    """One history whose figures are the mean, per epoch, of ``histories``' (members' or branches').
+
+    Their training ran apart, so ``fit``'s ``callback`` is called here, once per epoch of the mean, after it.
+    """
     history = History(lr=lr)
     for name in METRICS:
         getattr(history, name).extend(np.mean([getattr(h, name) for h in histories], axis=0).tolist()
                                       if getattr(histories[0], name) else [])
+    if callback is not None:
+        for epoch in range(history.epochs):
+            callback(epoch, history)
     return history
 
 

@@ -286,3 +286,12 @@ def test_bad_branches(branches):
     X, y, _, _ = _data()
     with pytest.raises(ParameterError, match="branch"):
         fit(X[:, :6], y, branches=branches, epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("kwargs", [{"members": 2}, {"branches": (5, 15)}])
+def test_callback_sees_every_epoch_of_the_mean_history(kwargs):
+    X, y, Xt, yt = _data()
+    seen = []
+    _, history = fit(X, y, X_test=Xt, y_test=yt, epochs=3, hidden_units=8, progress=False,
+                     callback=lambda i, h: seen.append((i, h.epochs, h.test_accuracy[i])), **kwargs)
+    assert seen == [(i, 3, history.test_accuracy[i]) for i in range(3)]
