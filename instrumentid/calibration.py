@@ -55,8 +55,9 @@ METHOD = "temperature scaling"
 DEFAULT_N_BINS = 15
 #: Range searched by :func:`fit_temperature`.
 _T_BOUNDS = (1e-2, 1e2)
-#: What :func:`fit_temperature` can minimize over held-out rows: the negative log-likelihood, or the Brier score.
-OBJECTIVES = ("nll", "brier")
+#: What :func:`fit_temperature` can minimize over held-out rows (the negative log-likelihood, or the Brier score),
+#: with the ``method`` a model's calibration records for each (:func:`calibrate`, ``scripts/train_default_model.py``).
+OBJECTIVES = {"nll": METHOD, "brier": f"{METHOD} (Brier score)"}
 
 
 # ----------------------------------------------------------------------------------------------- validators
@@ -294,5 +295,4 @@ def calibrate(clf, X, y, *, fitted_on: str | None = None, objective: str = "nll"
     if logits.ndim == 1:  # two classes, scikit-learn's convention: z1 - z0; softmax([0, z1 - z0]) = softmax([z0, z1])
         logits = np.stack([np.zeros_like(logits), logits], axis=1)
     temperature = fit_temperature(logits, codes, objective=objective)
-    return clf.set_temperature(temperature, method=METHOD if objective == "nll" else f"{METHOD} (Brier score)",
-                               fitted_on=fitted_on)
+    return clf.set_temperature(temperature, method=OBJECTIVES[objective], fitted_on=fitted_on)

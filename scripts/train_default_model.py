@@ -65,7 +65,6 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from instrumentid.calibration import METHOD
     from instrumentid.classifier import InstrumentClassifier
     from instrumentid.datasets.soundfont import build_soundfont_dataset
     from instrumentid.lab import model_settings
@@ -110,8 +109,7 @@ def main(argv=None) -> int:
     if not args.train_only:
         clf = classifier().fit(X_all, y_all, trained_on={"data": ds.key, "rows": ["train", "test"]})
         print(f"refit on all {len(y_all)} notes for the shipped model")
-    minimized = "Brier score" if args.objective == "brier" else "log-likelihood"
-    clf.set_temperature(held_out["temperature"], method=f"{METHOD} ({minimized})",
+    clf.set_temperature(held_out["temperature"], method=OBJECTIVES[args.objective],
                         fitted_on=f"held-out notes of {len(held_out['sources'])} sources, each scored by a model "
                                   f"trained on the others ({len(y_all)} notes)")
 
