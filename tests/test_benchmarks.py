@@ -55,6 +55,10 @@ def test_quick_run_produces_the_table(run, quick_results):
     assert quick_results["predict"]["n_notes"] > 0 and quick_results["predict"]["warm_s"] > 0
     assert quick_results["predict"]["cold_mb"] > 0 and quick_results["predict"]["cold_torch_s"] > 0
     assert quick_results["long"]["exit"] == 0 and quick_results["long"]["rows"] > 0
+    # the built-in model runs musicnn: the warm figure's part before it, and musicnn's floor on the same notes
+    pred = quick_results["predict"]
+    assert pred["descriptors_s"] > 0 and "floor: MSD_musicnn's convolutions on" in text
+    assert pred["embedding_floor"]["n_notes"] == pred["n_notes"] and pred["embedding_floor"]["floor_s"] > 0
     floor = quick_results["floor"]
     assert floor["ratio"] == pytest.approx(ours["seconds"] / floor["floor_s"]) and floor["bound_s"] <= floor["floor_s"]
     json.dumps(quick_results, default=str)  # what --json writes
@@ -131,6 +135,19 @@ def test_fit_products_count_the_fit_analytically():
     assert fit_floor.total_flops(products) == epochs * (n * (forward + backward) + n_test * forward)
     # batches of 128, 128 and the last 44 rows, at their own shapes
     assert {(p.m, p.count) for p in products if p.name == "train forward, hidden"} == {(128, 4), (44, 2)}
+
+
+def test_embedding_floor_reads_the_convolutions_from_the_network():
+    predict_floor = _load("predict_floor")
+    products = predict_floor.conv_products("MSD_musicnn", n_frames=10, n_notes=3)
+    shapes = [(p.m, p.k, p.n, p.count) for p in products]
+    # musicnn's timbral filters: 204 of 7 frames x 38 and x 67 mel bands, over 10 frames x 59 and x 30 positions;
+    # its temporal ones 51 of 128, 64 and 32 frames over every band; the mid-end 64 of 7 frames
+    assert shapes[:2] == [(10 * 59, 7 * 38, 204, 3), (10 * 30, 7 * 67, 204, 3)]
+    assert [s[1:3] for s in shapes[2:5]] == [(128, 51), (64, 51), (32, 51)]
+    assert shapes[5:] == [(10, 561 * 7, 64, 3), (10, 64 * 7, 64, 3), (10, 64 * 7, 64, 3)]
+    longer = predict_floor.conv_products("MSD_musicnn", n_frames=20, n_notes=3)
+    assert sum(p.flops for p in longer) == pytest.approx(2 * sum(p.flops for p in products), rel=0.01)
 
 
 def test_peak_memory_is_the_commands_own(run):
