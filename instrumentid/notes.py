@@ -585,8 +585,9 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
     ``transient_flux``, the level after it falls less than ``release_db``, the note is within ``held_attack_db`` of
     its peak and the power between the harmonics of the sounding pitch (an attack's noise) rises by
     ``transient_db`` (:func:`_inharmonic_rise_db`). At the same pitch (:func:`_same_pitch`), an onset without a rise,
-    or one whose rise leaves the note ``held_attack_db`` under its peak since the last attack with a rise, also needs
-    that noise to rise by ``held_noise_db`` (a sample's loop point, beating strings: no noise). A sounding stretch after
+    or one whose rise leaves the note ``held_attack_db`` under its peak since the last attack with a rise, or one
+    weaker than ``faint_flux`` whose rise is under ``regain_db`` (a loop's swell), also needs that noise to rise by
+    ``held_noise_db`` (a sample's loop point, beating strings: no noise). A sounding stretch after
     a quiet or unpitched one starts a note when it rises ``rise_db`` over it, to within ``attack_db`` of the loudest
     frame or after a quiet gap of at least ``2 * min_frames`` (a decay's tail flickering around the threshold is no
     gap); a recording sounding from its first frame to its first pitched one, within ``min_frames``, starts with a
@@ -640,7 +641,10 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
         rise = after - before.min() >= rise_db and flux >= weak_flux
         # at the same pitch, a rise that leaves the note deep in its decay, or flux without a rise, is an attack only
         # with an attack's noise: a sampled note's loop point or beating strings have none
-        if rise and after < level_db[last: frame + 1].max() - held_attack_db and _same_pitch(f0, frame):
+        # ... and so is a small rise with faint flux (a sample's loop swelling, beating strings): a note coming
+        # back after a gap or a dip rises more
+        if rise and (after < level_db[last: frame + 1].max() - held_attack_db
+                     or (flux < s.faint_flux and after - before.min() < s.regain_db)) and _same_pitch(f0, frame):
             rise = not _inharmonic_rise_db(spectrum, f0, frame) < held_noise_db  # NaN: not measurable, kept
         attack = rise or (flux >= strong_flux and held and not decayed and (
             not _same_pitch(f0, frame) or not _inharmonic_rise_db(spectrum, f0, frame) < held_noise_db))

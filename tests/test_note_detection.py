@@ -225,6 +225,17 @@ def test_looped_and_decaying_single_notes_are_one_note(note):
     assert found.start_s == pytest.approx(0.0 if note.get("trim") else note["start_s"], abs=0.05)
 
 
+def test_a_swelling_loop_is_one_note():
+    """A FluidR3 flute note whose sample loop swells 7-8 dB every 0.26 s with faint flux (3-4 times the median) and
+    no attack noise (at most 4 dB): one note; 9 before NoteSettings version 8 (``regain_db``; seed 2's
+    single-42-flute-filled)."""
+    y = _single_note(font="FluidR3", program=73, midi=63, duration_s=2.8089, velocity=64, trim=True, tail_s=0.0,
+                     peak_db=-10.9)
+    (found,) = find_notes(y, sr=SR).notes
+    assert found.midi == 63 and found.start_s == 0.0 and found.end_s == pytest.approx(y.size / SR, abs=0.05)
+    assert len(detect_notes(y, sr=SR, settings=dataclasses.replace(DEFAULT_NOTES, regain_db=0.0))) == 9
+
+
 def test_octave_slurs_of_a_guitar_stay_notes():
     """Slurs an octave up and down within one attack (the guitar's odd harmonics of the lower note are gone, 34-90 dB
     under the even ones) are new notes, not the second partial taking over (NoteSettings.octave_partial_db)."""
