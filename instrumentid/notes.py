@@ -218,7 +218,8 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         # leaving the string), not where the release has died away; a natural slow fade keeps its whole length.
         end = _release_start(level_db, start + int(sounding[0]), end, fall_db=s.release_db,
                              window=max(1, round(s.release_s / frame_s)), longest=round(s.longest_release_s / frame_s),
-                             shortest=min_frames)
+                             shortest=min_frames, ringing=round(s.ringing_release_s / frame_s),
+                             decay_db=s.ringing_decay_db)
         if end - start < min_frames:  # a fall this early is the attack's fast decay (a piano), not a release
             end = sound_end
         held[start:end] = _hold(np.where(active[start:end], midi_track[start:end], np.nan))
@@ -484,13 +485,16 @@ def _aperiodicity(y: np.ndarray, f0: np.ndarray, *, frame_length: int, hop_lengt
 
 
 def _release_start(level_db: np.ndarray, lo: int, hi: int, *, fall_db: float, window: int, longest: int,
-                   shortest: int) -> int:
+                   shortest: int, ringing: int = 0, decay_db: float = 0.0) -> int:
     """The frame where a note's final release begins, or ``hi`` when it has none (a slow fade, a cut-off file).
 
     The release is the first fall, after the note's loudest frame, of ``fall_db`` dB within ``window`` frames that
     the note never recovers from (its level stays ``fall_db / 2`` dB under the level before the fall); it begins at
     the last frame before that fall still within 3 dB of that level. The note must end within ``longest`` frames
-    after the fall (a piano's fast early decay is followed by seconds of sound: it is not a release).
+    after the fall (a piano's fast early decay is followed by seconds of sound: it is not a release), or within
+    ``ringing`` frames if its level keeps sinking all the way (a room's reverberation after the key-up: from the fall
+    on, the lowest level so far drops ``decay_db`` dB within every ``window`` frames; a new, quieter note or the
+    level an attack's fast decay settles at holds).
 
     Parameters
     ----------
@@ -506,6 +510,10 @@ def _release_start(level_db: np.ndarray, lo: int, hi: int, *, fall_db: float, wi
         The longest release, in frames.
     shortest : int
         The shortest note, in frames: no release starts earlier.
+    ringing : int
+        The longest release that keeps sinking, in frames (0: none longer than ``longest``).
+    decay_db : float
+        How far such a release sinks within every ``window`` frames, in dB.
 
     Returns
     -------
@@ -523,8 +531,15 @@ def _release_start(level_db: np.ndarray, lo: int, hi: int, *, fall_db: float, wi
     before = np.concatenate([[seg[0]], before[:-1]])
     after = np.maximum.accumulate(seg[::-1])[::-1]
     falls = np.flatnonzero((seg < before - fall_db) & (after < before - fall_db / 2))
+
+    def sinks(t: int) -> bool:  # from t on, the lowest level so far drops decay_db within every window of frames
+        low = np.minimum.accumulate(seg[t:])
+        return bool(np.all(low[window:] <= low[:-window] - decay_db))
+
     # a release dies away (an early decay goes on), and comes after the shortest note
-    falls = falls[(falls > max(peak, shortest)) & (seg.size - falls <= longest)]
+    falls = falls[falls > max(peak, shortest)]
+    falls = falls[(seg.size - falls <= longest)
+                  | ((seg.size - falls <= ringing) & np.array([sinks(int(t)) for t in falls], dtype=bool))]
     if falls.size == 0:
         return hi
     t = int(falls[0])

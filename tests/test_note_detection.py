@@ -252,25 +252,31 @@ def _benchmark_phrase(seed, case, index, name):
     return phrase
 
 
-# Phrases of the benchmark (seeds 0 and 1) with misses that NoteSettings version 7 fixed, each with the setting that
-# turns its fix off (the miss of version 6 then comes back) and the onset F of version 6.
-@pytest.mark.parametrize("seed, case, index, name, off, v6", [
-    # a trombone's 72 over a ringing 66 came back as 38, the period both share (7 and 5 times it)
-    (1, "reverb", 1, "reverb-01-trombone-legato", dict(shared_subharmonic_db=1e9), 0.833),
-    # oboes' weak fundamentals: 77 and 75 came back an octave high
-    (0, "legato", 0, "legato-00-oboe-attacks", dict(weak_fundamental_min_db=0.0, weak_fundamental_db=0.0), 0.8),
-    (0, "gaps", 3, "gaps-03-oboe-at_zero", dict(weak_fundamental_min_db=0.0, weak_fundamental_db=0.0), 0.833),
-    # a violin re-bowed at 1.271 s: flux 610 times the median, a 5.1 dB rise, its bow noise 4 frames before the peak
-    (1, "repeated", 3, "repeated-03-violin-no_gaps", dict(soft_flux=1e9), 0.857),
-    # plucked notes whose flux lies flat and low before the attack: backtracked to its minimum, 67 ms early
-    (0, "repeated", 2, "repeated-02-guitar-gaps", dict(onset_rise=0.0), 0.667),
+# Phrases of the benchmark with misses that NoteSettings versions 7 (seeds 0 and 1) and 8 (seeds 0-2) fixed, each with
+# the setting that turns its fix off (the miss of the version before then comes back), the figure it changed and that
+# figure with the version before.
+@pytest.mark.parametrize("seed, case, index, name, off, figure, before", [
+    # v7: a trombone's 72 over a ringing 66 came back as 38, the period both share (7 and 5 times it)
+    (1, "reverb", 1, "reverb-01-trombone-legato", dict(shared_subharmonic_db=1e9), "onset_f", 0.833),
+    # v7: oboes' weak fundamentals: 77 and 75 came back an octave high
+    (0, "legato", 0, "legato-00-oboe-attacks", dict(weak_fundamental_min_db=0.0, weak_fundamental_db=0.0), "onset_f",
+     0.8),
+    (0, "gaps", 3, "gaps-03-oboe-at_zero", dict(weak_fundamental_min_db=0.0, weak_fundamental_db=0.0), "onset_f",
+     0.833),
+    # v7: a violin re-bowed at 1.271 s: flux 610 times the median, a 5.1 dB rise, its bow noise 4 frames before the peak
+    (1, "repeated", 3, "repeated-03-violin-no_gaps", dict(soft_flux=1e9), "onset_f", 0.857),
+    # v7: plucked notes whose flux lies flat and low before the attack: backtracked to its minimum, 67 ms early
+    (0, "repeated", 2, "repeated-02-guitar-gaps", dict(onset_rise=0.0), "onset_f", 0.667),
+    # v8: reverberant releases ringing for more than 0.6 s after the key-up: the notes ran on to the end of the sound
+    (0, "reverb", 18, "reverb-18-oboe-gaps", dict(ringing_release_s=0.0), "onset_offset_f", 0.75),
+    (1, "reverb", 7, "reverb-07-clarinet-legato", dict(ringing_release_s=0.0), "onset_offset_f", 0.75),
 ])
-def test_misses_of_version_6_are_found(seed, case, index, name, off, v6):
+def test_misses_of_earlier_versions_are_found(seed, case, index, name, off, figure, before):
     phrase = _benchmark_phrase(seed, case, index, name)
     found = find_notes(phrase.y, sr=phrase.sr).notes
-    assert phrases.score([phrase], [found])["overall"]["onset_f"] == 1.0
+    assert phrases.score([phrase], [found])["overall"][figure] == 1.0
     without = detect_notes(phrase.y, sr=phrase.sr, settings=dataclasses.replace(DEFAULT_NOTES, **off))
-    assert phrases.score([phrase], [without])["overall"]["onset_f"] == pytest.approx(v6, abs=1e-3)
+    assert phrases.score([phrase], [without])["overall"][figure] == pytest.approx(before, abs=1e-3)
 
 
 @pytest.mark.parametrize("seed, case, index, name", [
