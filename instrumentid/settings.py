@@ -256,13 +256,13 @@ class NoteSettings(_Settings):
         14 dB gave the same figures, 12 and 15 dB less).
     faint_flux, regain_db : float
         At the same pitch, an onset weaker than ``faint_flux`` (relative to the median, as ``weak_flux``) whose level
-        rises less than ``regain_db`` counts as an attack only if its attack noise rises ``held_noise_db`` (as for
-        ``held_noise_db``): a sample's loop that swells, a decaying piano's beating strings or its low rumble, not a
-        new note; a note coming back after a gap or a dip rises more (version 8). On the labelled phrases (seeds 0-2)
-        such attacks that were notes rose 17.8 dB and more, or 7.8 and 9.0 dB with noise of 15.5 and 17.1 dB; those
-        that were none (a FluidR3 flute's loop, MuseScore piano decays, a reverberant trombone, an oboe's bend) rose
-        6.0-9.1 dB with noise of at most 5 dB. Stronger flux is left to the other rules: there, notes with small
-        rises and no noise outnumber the false attacks 6 to 2.
+        rises less than ``regain_db`` counts as an attack only if its attack noise (the power between the harmonics)
+        rises ``held_noise_db``: a sample's loop that swells, a decaying piano's beating strings or its low rumble, not
+        a new note; a note coming back after a gap or a dip rises more (version 8). On the labelled phrases (seeds 0-2)
+        such attacks that were notes rose 17.8 dB and more, or 7.8 and 9.0 dB with noise of 15.5 and 17.1 dB; those that
+        were none (a FluidR3 flute's loop, MuseScore piano decays, a reverberant trombone, an oboe's bend) rose 6.0-9.1
+        dB with noise of at most 5 dB. Stronger flux is left to the other rules: there, notes with small rises and no
+        noise outnumber the false attacks 6 to 2.
     ringing_release_s, ringing_decay_db : float
         A fall (``release_db`` within ``release_s``) after which the note sounds on for up to ``ringing_release_s``
         seconds (longer than ``longest_release_s``) is its release too if the level keeps sinking all the way: from
