@@ -218,7 +218,8 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         # leaving the string), not where the release has died away; a natural slow fade keeps its whole length.
         end = _release_start(level_db, start + int(sounding[0]), end, fall_db=s.release_db,
                              window=max(1, round(s.release_s / frame_s)), longest=round(s.longest_release_s / frame_s),
-                             shortest=min_frames)
+                             shortest=min_frames, ringing=round(s.ringing_release_s / frame_s),
+                             decay_db=s.ringing_decay_db)
         if end - start < min_frames:  # a fall this early is the attack's fast decay (a piano), not a release
             end = sound_end
         held[start:end] = _hold(np.where(active[start:end], midi_track[start:end], np.nan))
@@ -484,13 +485,16 @@ def _aperiodicity(y: np.ndarray, f0: np.ndarray, *, frame_length: int, hop_lengt
 
 
 def _release_start(level_db: np.ndarray, lo: int, hi: int, *, fall_db: float, window: int, longest: int,
-                   shortest: int) -> int:
+                   shortest: int, ringing: int = 0, decay_db: float = 0.0) -> int:
     """The frame where a note's final release begins, or ``hi`` when it has none (a slow fade, a cut-off file).
 
     The release is the first fall, after the note's loudest frame, of ``fall_db`` dB within ``window`` frames that
     the note never recovers from (its level stays ``fall_db / 2`` dB under the level before the fall); it begins at
     the last frame before that fall still within 3 dB of that level. The note must end within ``longest`` frames
-    after the fall (a piano's fast early decay is followed by seconds of sound: it is not a release).
+    after the fall (a piano's fast early decay is followed by seconds of sound: it is not a release), or within
+    ``ringing`` frames if its level keeps sinking all the way (a room's reverberation after the key-up: from the fall
+    on, the lowest level so far drops ``decay_db`` dB within every ``window`` frames; a new, quieter note or the
+    level an attack's fast decay settles at holds).
 
     Parameters
     ----------
@@ -506,6 +510,10 @@ def _release_start(level_db: np.ndarray, lo: int, hi: int, *, fall_db: float, wi
         The longest release, in frames.
     shortest : int
         The shortest note, in frames: no release starts earlier.
+    ringing : int
+        The longest release that keeps sinking, in frames (0: none longer than ``longest``).
+    decay_db : float
+        How far such a release sinks within every ``window`` frames, in dB.
 
     Returns
     -------
@@ -523,8 +531,15 @@ def _release_start(level_db: np.ndarray, lo: int, hi: int, *, fall_db: float, wi
     before = np.concatenate([[seg[0]], before[:-1]])
     after = np.maximum.accumulate(seg[::-1])[::-1]
     falls = np.flatnonzero((seg < before - fall_db) & (after < before - fall_db / 2))
+
+    def sinks(t: int) -> bool:  # from t on, the lowest level so far drops decay_db within every window of frames
+        low = np.minimum.accumulate(seg[t:])
+        return bool(np.all(low[window:] <= low[:-window] - decay_db))
+
     # a release dies away (an early decay goes on), and comes after the shortest note
-    falls = falls[(falls > max(peak, shortest)) & (seg.size - falls <= longest)]
+    falls = falls[falls > max(peak, shortest)]
+    falls = falls[(seg.size - falls <= longest)
+                  | ((seg.size - falls <= ringing) & np.array([sinks(int(t)) for t in falls], dtype=bool))]
     if falls.size == 0:
         return hi
     t = int(falls[0])
@@ -585,8 +600,9 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
     ``transient_flux``, the level after it falls less than ``release_db``, the note is within ``held_attack_db`` of
     its peak and the power between the harmonics of the sounding pitch (an attack's noise) rises by
     ``transient_db`` (:func:`_inharmonic_rise_db`). At the same pitch (:func:`_same_pitch`), an onset without a rise,
-    or one whose rise leaves the note ``held_attack_db`` under its peak since the last attack with a rise, also needs
-    that noise to rise by ``held_noise_db`` (a sample's loop point, beating strings: no noise). A sounding stretch after
+    or one whose rise leaves the note ``held_attack_db`` under its peak since the last attack with a rise, or one
+    weaker than ``faint_flux`` whose rise is under ``regain_db`` (a loop's swell), also needs that noise to rise by
+    ``held_noise_db`` (a sample's loop point, beating strings: no noise). A sounding stretch after
     a quiet or unpitched one starts a note when it rises ``rise_db`` over it, to within ``attack_db`` of the loudest
     frame or after a quiet gap of at least ``2 * min_frames`` (a decay's tail flickering around the threshold is no
     gap); a recording sounding from its first frame to its first pitched one, within ``min_frames``, starts with a
@@ -640,7 +656,10 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
         rise = after - before.min() >= rise_db and flux >= weak_flux
         # at the same pitch, a rise that leaves the note deep in its decay, or flux without a rise, is an attack only
         # with an attack's noise: a sampled note's loop point or beating strings have none
-        if rise and after < level_db[last: frame + 1].max() - held_attack_db and _same_pitch(f0, frame):
+        # ... and so is a small rise with faint flux (a sample's loop swelling, beating strings): a note coming
+        # back after a gap or a dip rises more
+        if rise and (after < level_db[last: frame + 1].max() - held_attack_db
+                     or (flux < s.faint_flux and after - before.min() < s.regain_db)) and _same_pitch(f0, frame):
             rise = not _inharmonic_rise_db(spectrum, f0, frame) < held_noise_db  # NaN: not measurable, kept
         attack = rise or (flux >= strong_flux and held and not decayed and (
             not _same_pitch(f0, frame) or not _inharmonic_rise_db(spectrum, f0, frame) < held_noise_db))

@@ -206,3 +206,23 @@ def test_an_attack_is_placed_where_its_onset_function_rises():
     # 2 % of the rise from 0.5 to 100 is 2.5: frame 9 is the first over it; from 0.4 to 8, 0.55: frame 13
     assert _risen_from(onsets, peaks, envelope, fraction=0.02) == [8, 12]
     assert _risen_from(onsets, peaks, envelope, fraction=0.0) == [6, 12]  # the minimum itself
+
+
+@pytest.mark.parametrize("after, ringing, release", [
+    ("sinks", 0, None),  # rings 0.9 s after the fall: longer than the 0.6 s of a release (version 7)
+    ("sinks", 86, 40),  # ... it keeps sinking all the way: a room's reverberation after the key-up
+    ("holds", 86, None),  # the fall, then a quieter note that holds its level: no release
+    ("sinks_then_holds", 86, None),  # sinks for 0.3 s, then holds (an attack's fast decay settling): no release
+])
+def test_a_release_rings_longer_when_it_keeps_sinking(after, ringing, release):
+    """A fall of 10 dB within 150 ms ends a note when the note dies away within ``longest`` frames after it, or within
+    ``ringing`` frames if its level keeps sinking (NoteSettings.ringing_release_s, ringing_decay_db, version 8)."""
+    from instrumentid.notes import _release_start
+
+    hold = np.zeros(40)  # 0.46 s at 0 dB, then a fall of 12 dB over 3 frames and 78 frames (0.9 s) of what follows
+    tail = {"sinks": -12.0 - np.arange(78) * 0.6, "holds": np.full(78, -12.0),
+            "sinks_then_holds": np.concatenate([-12.0 - np.arange(26) * 0.6, np.full(52, -27.0)])}[after]
+    level = np.concatenate([hold, [-4.0, -8.0], tail])
+    found = _release_start(level, 0, level.size, fall_db=10.0, window=13, longest=52, shortest=9, ringing=ringing,
+                           decay_db=0.5)
+    assert found == (level.size if release is None else release)

@@ -221,3 +221,27 @@ def test_default_phrases_come_from_the_fixed_sources_only():
     used = {p.soundfont for p in phrases}
     assert used <= set(PHRASE_SOURCES) and len(used) >= 2  # whatever else is installed (GeneralUser GS) stays out
     assert {"GeneralUser", "freepats"} & {s.name for s in default_sources()} - used
+
+
+def test_a_soundfont_that_renders_a_phrase_silent_hands_it_to_the_next(monkeypatch):
+    """A SoundFont without a sample for a key renders it silent (FluidR3's violin at A#6, seed 3): the next SoundFont
+    that plays the program renders the phrase, with the same random choices; none: a clear error."""
+    from instrumentid.datasets import phrases as module
+    from instrumentid.datasets.render import default_sources
+
+    two = [s for s in default_sources() if s.name in ("TimGM6mb", "FluidR3")]
+    (first,) = make_phrases(["staccato"], n_per_case=1, seed=5, soundfonts=two)
+    render = module.render_phrase
+    mute = {first.soundfont}
+
+    def muted(notes, *, soundfont, **kwargs):
+        y = render(notes, soundfont=soundfont, **kwargs)
+        return np.zeros_like(y) if any(s.path == soundfont for s in two if s.name in mute) else y
+
+    monkeypatch.setattr(module, "render_phrase", muted)
+    (other,) = make_phrases(["staccato"], n_per_case=1, seed=5, soundfonts=two)
+    assert other.soundfont != first.soundfont and np.abs(other.y).max() > 0
+    assert [n[2] for n in other.notes] == [n[2] for n in first.notes]  # the same pitches: the same plan
+    mute.add(other.soundfont)
+    with pytest.raises(ParameterError, match=f"no SoundFont .* sounds program {first.program}"):
+        make_phrases(["staccato"], n_per_case=1, seed=5, soundfonts=two)

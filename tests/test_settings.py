@@ -113,6 +113,19 @@ def test_version_6_note_settings_load_with_the_defaults_of_version_7():
         NoteSettings.from_dict({**old, "version": 7})
 
 
+def test_version_7_note_settings_load_with_the_defaults_of_version_8():
+    """Settings saved with NoteSettings version 7 lack the four fields version 8 added."""
+    added = [name for name, version in NoteSettings._ADDED.items() if version == 8]
+    assert added == ["faint_flux", "regain_db", "ringing_release_s", "ringing_decay_db"]
+    old = {k: v for k, v in DEFAULT_NOTES.to_dict().items() if k not in added}
+    loaded = NoteSettings.from_dict({**old, "version": 7})
+    assert loaded.version == 7 and [getattr(loaded, k) for k in added] == [10.0, 12.0, 1.0, 0.5]
+    with pytest.raises(ParameterError, match="missing \\['faint_flux', 'regain_db', 'ringing_decay_db'"):
+        NoteSettings.from_dict({**old, "version": 8})
+    with pytest.raises(ParameterError, match="regain_db"):
+        NoteSettings(regain_db=-1.0)
+
+
 def test_every_setting_changes_the_key():
     keys = {DEFAULT_NOTES.key()}
     for f in dataclasses.fields(NoteSettings):

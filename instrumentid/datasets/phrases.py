@@ -152,7 +152,13 @@ def make_phrases(cases=None, *, n_per_case: int = 8, seed: int = 0, soundfonts=N
     Returns
     -------
     list of LabelledPhrase
-        Case by case, ``n_per_case`` each.
+        Case by case, ``n_per_case`` each. A phrase that its chosen SoundFont renders silent (no sample for its
+        keys) comes from the next SoundFont that plays its program, with the same random choices.
+
+    Raises
+    ------
+    ParameterError
+        Unknown cases, ``n_per_case`` < 1, no SoundFont, or none that plays (and sounds) a phrase's program.
     """
     cases = list(CASES) if cases is None else list(cases)
     unknown = [c for c in cases if c not in CASES]
@@ -178,11 +184,22 @@ def make_phrases(cases=None, *, n_per_case: int = 8, seed: int = 0, soundfonts=N
             fonts = [s for s in sources if s.programs is None or program in s.programs]
             if not fonts:
                 raise ParameterError(f"no SoundFont among {[s.name for s in sources]} plays program {program}")
-            source = fonts[int(rng.integers(len(fonts)))]
+            chosen = int(rng.integers(len(fonts)))
             lo, hi = PROGRAM_RANGES[program]
             lo, hi = max(lo, PITCH_LIMITS[0]), min(hi, PITCH_LIMITS[1])
             plan = _plan(case, kind, rng, lo, hi, decaying=instrument in _DECAYING)
-            y, notes = _render(plan, case, rng, program=program, soundfont=source.path, sr=int(sr))
+            # a SoundFont without a sample for a key renders it silent: the next one that plays the program takes
+            # the phrase, with the same random choices
+            state = rng.bit_generator.state
+            for source in fonts[chosen:] + fonts[:chosen]:
+                rng.bit_generator.state = state
+                rendered = _render(plan, case, rng, program=program, soundfont=source.path, sr=int(sr))
+                if rendered is not None:
+                    break
+            else:
+                raise ParameterError(f"{case} phrase {i}: no SoundFont among {[f.name for f in fonts]} sounds "
+                                     f"program {program} at keys {sorted({n[0] for n in plan.notes})}")
+            y, notes = rendered
             out.append(LabelledPhrase(case, kind, f"{case}-{i:02d}-{instrument}-{kind}", y, int(sr), notes,
                                       instrument, program, source.name))
     return out
@@ -289,11 +306,16 @@ def _plan(case: str, kind: str, rng, lo: int, hi: int, *, decaying: bool) -> _Pl
 
 
 # ----------------------------------------------------------------------------------------------- render and truth
-def _render(plan: _Plan, case: str, rng, *, program: int, soundfont, sr: int) -> tuple:
-    """Render ``plan``, then its room, level and noise; returns ``(y float32 (n,), notes)`` with the truth."""
+def _render(plan: _Plan, case: str, rng, *, program: int, soundfont, sr: int) -> tuple | None:
+    """Render ``plan``, then its room, level and noise: ``(y float32 (n,), notes)`` with the truth.
+
+    None when the SoundFont renders it silent (no sample for its keys).
+    """
     y = render_phrase([(program, m, s, d, v) for m, s, d, v in plan.notes], soundfont=soundfont, sr=sr,
                       vibrato=plan.vibrato, bends=[(program, t, b) for t, b in plan.bends], bend_range=12.0,
                       tail_s=plan.tail_s).astype(np.float64)
+    if not np.abs(y).max() > 0.0:
+        return None
     truth = [(round(a * sr) / sr, round(b * sr) / sr, m)  # on the samples the events were rendered at
              for a, b, m in plan.truth or [(s, s + d, m) for m, s, d, _ in plan.notes]]
     if plan.trim_start:
