@@ -343,7 +343,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        temperature : float > 0
+        temperature : float in [0.001, 1000]
             Divides the logits before the softmax: > 1 softens the probabilities, < 1 sharpens them; 1 removes any
             calibration. The most probable class never changes.
         method : str or None
@@ -362,7 +362,8 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         NotFittedError
             The classifier is not fitted.
         ParameterError
-            A temperature that is not a finite number > 0, or ``method`` / ``fitted_on`` that are not strings.
+            A temperature that is not a finite number from 0.001 to 1000, or ``method`` / ``fitted_on`` that are not
+            strings.
         """
         self._check_fitted()
         temperature = check_temperature(temperature)

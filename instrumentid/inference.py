@@ -113,8 +113,8 @@ def restore_calibration(config: dict) -> dict:
     Raises
     ------
     ModelFileError
-        Not an object, other keys, a temperature that is not a finite number > 0, or a method / fitted_on that is
-        not a string or null; the message names the field.
+        Not an object, other keys, a temperature that is not a finite number from 0.001 to 1000, or a method /
+        fitted_on that is not a string or null; the message names the field.
     """
     raw = config.get("calibration")
     if raw is None:
