@@ -189,10 +189,14 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
             value = getattr(self, name)
             if value is not None and not isinstance(value, kind):
                 raise ParameterError(f"{name} must be a {kind.__name__} or None, got {type(value).__name__}")
+        branches = self.branches
+        if branches is not None:
+            if isinstance(branches, (str, dict)) or not hasattr(branches, "__iter__"):
+                raise ParameterError(f"branches must be a sequence of widths or None, got {branches!r}")
+            branches = list(branches)
         return {"hidden_units": self.hidden_units, "activation": self.activation, "lr": self.lr, "epochs": self.epochs,
                 "batch_size": self.batch_size, "random_state": seed, "progress": bool(self.verbose),
-                "input_noise": self.input_noise, "members": self.members,
-                "branches": None if self.branches is None else list(self.branches)}
+                "input_noise": self.input_noise, "members": self.members, "branches": branches}
 
     def _validate(self, X, y="no_validation", *, reset: bool):
         """scikit-learn's ``validate_data`` (float64 X, 1-d classification y); errors become :class:`ParameterError`.
