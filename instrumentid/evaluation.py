@@ -12,6 +12,7 @@ model can be judged on the recordings it never heard one by one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -109,6 +110,21 @@ def evaluate(clf, X, y) -> dict:
     return result
 
 
+def _check_same_features(clf, dataset, where: str) -> None:
+    """Refuse data whose rows were computed otherwise than the model's (both known): its score would mean nothing.
+
+    Rows as wide as the model's can still be other features: musicnn's pools of the first 3 s of each note instead
+    of the first second (``embedding_frames``), or features of another version.
+    """
+    model, data = getattr(clf, "feature_settings", None), dataset.feature_settings
+    if model is None or data is None or model == data:
+        return
+    diffs = [f"{f.name}: {getattr(model, f.name)!r} in the model, {getattr(data, f.name)!r} in the data"
+             for f in dataclasses.fields(model) if getattr(model, f.name) != getattr(data, f.name)]
+    raise ParameterError(f"the data{where} was computed with other feature settings than the model's "
+                         f"({'; '.join(diffs)}): build it with the model's settings, or evaluate on other data")
+
+
 def _split_rows(clf, dataset, split: str):
     """``(X, labels, metadata rows or None)`` of one split, after every check of :func:`evaluate_dataset`."""
     if split not in ("test", "train"):
@@ -119,6 +135,7 @@ def _split_rows(clf, dataset, split: str):
         raise ParameterError(
             f"the data{where} has {dataset.n_features} features per row but the model expects {clf.n_features_in_}"
         )
+    _check_same_features(clf, dataset, where)
     if len(y_idx) == 0:
         raise ParameterError(f"the data{where} has no {split} rows to evaluate")
     trained_on = getattr(clf, "trained_on_", None)
@@ -149,8 +166,8 @@ def evaluate_dataset(clf, dataset, *, split: str = "test") -> dict:
     Raises
     ------
     ParameterError
-        Unknown split, a feature count that differs from the model's, data classes the model does not know, or
-        rows the model was trained on (its ``trained_on_`` names this data set and split).
+        Unknown split, a feature count or feature settings that differ from the model's, data classes the model
+        does not know, or rows the model was trained on (its ``trained_on_`` names this data set and split).
     """
     X, y, _ = _split_rows(clf, dataset, split)
     return evaluate(clf, X, y)

@@ -325,3 +325,26 @@ def test_cli_evaluate_without_data_loads_the_default_set_with_the_models_feature
     monkeypatch.setattr(lab, "load_data", fake_load_data)
     assert cli.main(["evaluate", "--model", str(model.save(tmp_path / "m"))]) == 2
     assert asked == [(None, SHIPPED_FEATURES)] and "stop here" in capsys.readouterr().err
+
+
+def test_data_of_other_feature_settings_is_refused(feature_rows, tmp_path, capsys):
+    """Rows as wide as the model's but computed otherwise (musicnn on 187 frames, the model on 63) were scored."""
+    from instrumentid.settings import FeatureSettings
+
+    X, names = feature_rows
+    classes = sorted(set(names))
+    y = np.array([classes.index(n) for n in names])
+    ours, theirs = FeatureSettings(n_mfcc=20), FeatureSettings(n_mfcc=20, contrast_fmin=200.0)
+    model = InstrumentClassifier(hidden_units=8, epochs=1, feature_settings=ours).fit(X, names)
+    ds = FeatureDataset(X[::2], y[::2], X[1::2], y[1::2], classes, info={"feature_settings": theirs.to_dict()})
+    with pytest.raises(ParameterError, match=r"other feature settings than the model's \(contrast_fmin: 100\.0 in "
+                                             r"the model, 200\.0 in the data\)"):
+        evaluate_dataset(model, ds)
+    path = save_dataset(ds, tmp_path / "ds")
+    assert cli.main(["evaluate", "--model", str(model.save(tmp_path / "m")), "--data", str(path),
+                     "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err
+    assert "other feature settings" in err and err.count("\n") == 1 and not (tmp_path / "ev").exists()
+    same = FeatureDataset(ds.X_train, ds.y_train, ds.X_test, ds.y_test, classes, info={"feature_settings":
+                                                                                       ours.to_dict()})
+    assert 0 <= evaluate_dataset(model, same)["accuracy"] <= 1
