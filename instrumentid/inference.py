@@ -82,7 +82,8 @@ def _check_tensors(tensors: dict, arch: dict, n_classes: int) -> None:
                                     ("output.weight", (n_classes, hidden)), ("output.bias", (n_classes,)))}
     found = {name: tuple(t.shape) for name, t in tensors.items()}
     if found != expected:
-        raise ModelFileError(f"tensors {found} do not match the architecture {arch!r}")
+        diff = sorted(set(found.items()) ^ set(expected.items()))
+        raise ModelFileError(f"tensors do not match the architecture {arch!r} (differences: {diff[:4]})")
 
 
 def restore_scaler(raw, n_features: int) -> dict:
