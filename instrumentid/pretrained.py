@@ -203,4 +203,8 @@ def note_pools(clips, *, sr: float = SR, network: str = "MSD_musicnn", n_frames:
     session = _session(network, worker_threads())
     for start in range(0, len(clips), BATCH):
         out[start:start + BATCH] = session.run([OUTPUT_NAME], {INPUT_NAME: X[start:start + BATCH]})[0]
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    if bad.size:  # the inputs are finite: the network's file is at fault
+        raise ModelFileError(f"{network_path(network)}: the network's pools of note {bad[0]} (of {len(clips)}) are "
+                             "not finite")
     return out

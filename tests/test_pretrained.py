@@ -127,17 +127,26 @@ def test_missing_or_damaged_network(tmp_path, monkeypatch):
         pretrained._session.cache_clear()
 
 
+def _save_network(path: Path, nodes, pools_shape, initializers=()) -> None:
+    """An ONNX file of ``nodes`` from ``log_mel`` (batch, frames, 96) to ``pools`` of ``pools_shape``."""
+    from onnx import TensorProto, helper, save
+
+    graph = helper.make_graph(nodes, "other",
+                              [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT, [None, None, 96])],
+                              [helper.make_tensor_value_info("pools", TensorProto.FLOAT, pools_shape)],
+                              initializer=list(initializers))
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
 def test_another_network_in_its_place(tmp_path, monkeypatch, capsys):
     """A loadable ONNX file of another network ran and failed on its output's shape: exit code 3 from the CLI."""
     import synth
-    from onnx import TensorProto, helper, save
+    from onnx import helper
 
     from instrumentid import cli
 
-    graph = helper.make_graph([helper.make_node("Identity", ["log_mel"], ["pools"])], "other",
-                              [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT, [None, None, 96])],
-                              [helper.make_tensor_value_info("pools", TensorProto.FLOAT, [None, None, 96])])
-    save(helper.make_model(graph), str(tmp_path / "MSD_musicnn.onnx"))
+    _save_network(tmp_path / "MSD_musicnn.onnx", [helper.make_node("Identity", ["log_mel"], ["pools"])],
+                  [None, None, 96])
     monkeypatch.setattr(pretrained, "FOLDER", tmp_path)
     pretrained._session.cache_clear()
     try:
@@ -154,3 +163,22 @@ def test_another_network_in_its_place(tmp_path, monkeypatch, capsys):
 def test_shipped_with_its_licence():
     text = (pretrained.FOLDER / "LICENSE").read_text()
     assert "ISC" in text and "Permission to use, copy, modify" in text
+
+
+def test_a_network_giving_nan_is_named(tmp_path, monkeypatch):
+    """A file of the right signature whose pools are NaN gave rows of NaN, refused later as 'X contains NaN'."""
+    from onnx import helper, numpy_helper
+
+    weights = np.full((96, N_POOLS), np.nan, np.float32)
+    _save_network(tmp_path / "MSD_musicnn.onnx",
+                  [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1], keepdims=0),
+                   helper.make_node("MatMul", ["mean", "w"], ["pools"])],
+                  [None, N_POOLS], [numpy_helper.from_array(weights, "w")])
+    monkeypatch.setattr(pretrained, "FOLDER", tmp_path)
+    pretrained._session.cache_clear()
+    try:
+        with pytest.raises(ModelFileError, match=r"MSD_musicnn\.onnx: the network's pools of note 0 \(of 2\) are "
+                                                 "not finite"):
+            note_pools([np.ones(1000, np.float32)] * 2)
+    finally:
+        pretrained._session.cache_clear()
