@@ -28,9 +28,11 @@ from instrumentid.calibration import (
 )
 from instrumentid.errors import ParameterError
 from instrumentid.runfolder import CONFUSION_MATRIX_PNG, EVALUATION_JSON
+from instrumentid.settings import FeatureSettings
 
-__all__ = ["SOURCE_COLUMN", "dataset_labels", "evaluate", "evaluate_by_source", "evaluate_dataset",
-           "format_by_source", "format_confusion_matrix", "format_evaluation", "held_out_figures", "write_evaluation"]
+__all__ = ["SOURCE_COLUMN", "dataset_labels", "default_data_settings", "evaluate", "evaluate_by_source",
+           "evaluate_dataset", "format_by_source", "format_confusion_matrix", "format_evaluation", "held_out_figures",
+           "write_evaluation"]
 
 #: The metadata column of a data set that names the recording (SoundFont, sample set...) each row comes from.
 SOURCE_COLUMN = "source"
@@ -123,6 +125,27 @@ def _check_same_features(clf, dataset, where: str) -> None:
              for f in dataclasses.fields(model) if getattr(model, f.name) != getattr(data, f.name)]
     raise ParameterError(f"the data{where} was computed with other feature settings than the model's "
                          f"({'; '.join(diffs)}): build it with the model's settings, or evaluate on other data")
+
+
+def default_data_settings(clf):
+    """The feature settings to evaluate ``clf`` on the default data set with: the model's (None: the lab's 120).
+
+    Checked before the data set is built (the default notes with other settings than those cached take minutes).
+
+    Raises
+    ------
+    ParameterError
+        Feature settings of another version than this code computes (a model saved by an older instrumentid), or
+        that make rows of another width than the model takes (an edited model).
+    """
+    features = getattr(clf, "feature_settings", None)
+    if features is not None and features.version != FeatureSettings().version:
+        raise ParameterError(f"the model's features are of version {features.version}, this instrumentid computes "
+                             f"version {FeatureSettings().version}: retrain the model, or evaluate it with --data")
+    if features is not None and features.n_features != clf.n_features_in_:
+        raise ParameterError(f"the model's feature settings make {features.n_features} features but it takes "
+                             f"{clf.n_features_in_}: it cannot be evaluated on the default notes (give --data)")
+    return features
 
 
 def _split_rows(clf, dataset, split: str):

@@ -94,6 +94,17 @@ def test_rows_of_another_width_than_the_recorded_features_are_refused(tmp_path, 
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("kind", [NoteSettings, FeatureSettings])
+def test_resolve_settings_refuses_another_version(kind):
+    """A model's settings of an older version built this version's notes or features labelled with the old one."""
+    import dataclasses
+
+    old = dataclasses.replace(kind(), version=kind().version - 1)
+    with pytest.raises(ParameterError, match=f"settings are of version {kind().version - 1}, but this version of "
+                                             f"instrumentid computes version {kind().version}"):
+        base.resolve_settings(old, kind, name="settings")
+
+
 def test_resolve_settings():
     assert base.resolve_settings(None, NoteSettings, name="note_settings") == NoteSettings()
     mine = NoteSettings(top_db=40.0)

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import make_feature_rows
 from sklearn.metrics import classification_report, confusion_matrix
 
 from instrumentid import cli
@@ -314,7 +315,7 @@ def test_cli_evaluate_without_data_loads_the_default_set_with_the_models_feature
     from instrumentid.errors import InstrumentIdError
     from instrumentid.settings import SHIPPED_FEATURES
 
-    X, names = feature_rows
+    X, names = make_feature_rows(10, n_features=SHIPPED_FEATURES.n_features)
     model = InstrumentClassifier(hidden_units=8, epochs=1, feature_settings=SHIPPED_FEATURES).fit(X, names)
     asked = []
 
@@ -325,6 +326,29 @@ def test_cli_evaluate_without_data_loads_the_default_set_with_the_models_feature
     monkeypatch.setattr(lab, "load_data", fake_load_data)
     assert cli.main(["evaluate", "--model", str(model.save(tmp_path / "m"))]) == 2
     assert asked == [(None, SHIPPED_FEATURES)] and "stop here" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("features, match", [
+    # the version a model saved by an older instrumentid carries: the build labelled this code's features with it
+    ({"version": 2}, "the model's features are of version 2, this instrumentid computes version 3"),
+    # a model whose settings make 1598 columns but which takes 1626 (an edited model): built, then refused
+    ({"n_mfcc": 13}, "the model's feature settings make 1598 features but it takes 1626"),
+])
+def test_cli_evaluate_without_data_refuses_features_it_cannot_build_before_building(features, match, tmp_path,
+                                                                                  monkeypatch, capsys):
+    """Each started rebuilding the 21,465 default notes (minutes) before any error."""
+    import dataclasses
+
+    from instrumentid import lab
+    from instrumentid.settings import SHIPPED_FEATURES
+
+    X, names = make_feature_rows(10, n_features=SHIPPED_FEATURES.n_features)
+    model = InstrumentClassifier(hidden_units=8, epochs=1, feature_settings=dataclasses.replace(
+        SHIPPED_FEATURES, **features)).fit(X, names)
+    monkeypatch.setattr(lab, "load_data", lambda *a, **k: pytest.fail("the data set was built"))
+    assert cli.main(["evaluate", "--model", str(model.save(tmp_path / "m")), "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1 and not (tmp_path / "ev").exists(), err
 
 
 def test_data_of_other_feature_settings_is_refused(feature_rows, tmp_path, capsys):

@@ -375,7 +375,7 @@ def _check_width(dataset: FeatureDataset) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- the cache
-def resolve_settings(value, kind: type, *, name: str):
+def resolve_settings(value, kind: type[NoteSettings | FeatureSettings], *, name: str):
     """The settings a builder runs with: ``value``, or the defaults ``kind()`` when it is None.
 
     Parameters
@@ -393,12 +393,17 @@ def resolve_settings(value, kind: type, *, name: str):
     Raises
     ------
     ParameterError
-        ``value`` is neither None nor a ``kind``.
+        ``value`` is neither None nor a ``kind``, or settings of another version (e.g. a model's saved by an older
+        instrumentid): this code would compute this version's notes or features and label them with that one.
     """
     if value is None:
         return kind()
     if not isinstance(value, kind):
         raise ParameterError(f"{name} must be a {kind.__name__} or None, got {type(value).__name__}")
+    current = kind().version
+    if value.version != current:
+        raise ParameterError(f"{name} are of version {value.version!r}, but this version of instrumentid computes "
+                             f"version {current}: build with this version's settings")
     return value
 
 
