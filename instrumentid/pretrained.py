@@ -29,8 +29,8 @@ from instrumentid.errors import ModelFileError, ParameterError
 from instrumentid.settings import EMBEDDING_MAX_FRAMES, EMBEDDINGS, SR
 from instrumentid.util import one_blas_thread, worker_threads
 
-__all__ = ["HOP", "MUSICNN_SR", "NETWORKS", "N_FFT", "N_FRAMES", "N_MELS", "N_POOLS", "log_mel", "network_path",
-           "note_input", "note_pools"]
+__all__ = ["HOP", "MUSICNN_SR", "NETWORKS", "N_FFT", "N_FRAMES", "N_MELS", "N_POOLS", "check_network", "log_mel",
+           "network_path", "note_input", "note_pools"]
 
 #: musicnn's input (``musicnn/configuration.py``): sample rate (Hz), FFT size and hop (samples), mel bands.
 MUSICNN_SR, N_FFT, HOP, N_MELS = 16000, 512, 256, 96
@@ -67,6 +67,20 @@ def network_path(network: str) -> Path:
         raise ModelFileError(f"the network {network} is missing from {str(FOLDER)!r}: rebuild it with "
                              "scripts/export_musicnn_onnx.py")
     return path
+
+
+def check_network(network: str) -> Path:
+    """Load ``network`` once, so that a build finds a missing or damaged file before any work; return its path.
+
+    Raises
+    ------
+    ParameterError
+        Not one of :data:`NETWORKS`.
+    ModelFileError
+        The file is missing, damaged or holds another network.
+    """
+    _session(network, 1)
+    return network_path(network)
 
 
 @functools.lru_cache(maxsize=4)

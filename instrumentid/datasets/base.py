@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.errors import InstrumentIdError, ParameterError
+from instrumentid.pretrained import check_network
 from instrumentid.settings import FeatureSettings, NoteSettings
 from instrumentid.util import atomic_folder, cpu_count, limit_worker_threads, read_json
 
@@ -395,6 +396,8 @@ def resolve_settings(value, kind: type[NoteSettings | FeatureSettings], *, name:
     ParameterError
         ``value`` is neither None nor a ``kind``, or settings of another version (e.g. a model's saved by an older
         instrumentid): this code would compute this version's notes or features and label them with that one.
+    ModelFileError
+        Feature settings with an embedding whose network file is missing, damaged or another network.
     """
     if value is None:
         return kind()
@@ -404,6 +407,9 @@ def resolve_settings(value, kind: type[NoteSettings | FeatureSettings], *, name:
     if value.version != current:
         raise ParameterError(f"{name} are of version {value.version!r}, but this version of instrumentid computes "
                              f"version {current}: build with this version's settings")
+    if isinstance(value, FeatureSettings) and value.embedding is not None:
+        # a missing or damaged network: one error now, not one skipped file per file after decoding them all
+        check_network(value.embedding)
     return value
 
 
