@@ -70,7 +70,7 @@ def network_path(network: str) -> Path:
 
 
 def check_network(network: str) -> Path:
-    """Load ``network`` once, so that a build finds a missing or damaged file before any work; return its path.
+    """Load ``network`` once, so that a missing or damaged file is found before any work; return its path.
 
     Raises
     ------
@@ -79,7 +79,7 @@ def check_network(network: str) -> Path:
     ModelFileError
         The file is missing, damaged or holds another network.
     """
-    _session(network, 1)
+    _session(network, worker_threads())  # the session note_pools runs: loaded now rather than on the first note
     return network_path(network)
 
 
