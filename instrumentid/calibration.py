@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_N_BINS",
     "METHOD",
     "OBJECTIVES",
+    "TEMPERATURE_RANGE",
     "UNKNOWN",
     "calibrate",
     "check_min_confidence",
@@ -55,6 +56,10 @@ METHOD = "temperature scaling"
 DEFAULT_N_BINS = 15
 #: Range searched by :func:`fit_temperature`.
 _T_BOUNDS = (1e-2, 1e2)
+#: The temperatures a model can carry (:func:`check_temperature`): ten times wider than the search on each side. Far
+#: outside it the division overflows: a tampered model's temperature of 1e-320 made every probability NaN (float64),
+#: and the ONNX export divides in float32, whose smallest normal number is 1e-38.
+TEMPERATURE_RANGE = (1e-3, 1e3)
 #: What :func:`fit_temperature` can minimize over held-out rows (the negative log-likelihood, or the Brier score),
 #: with the ``method`` a model's calibration records for each (:func:`calibrate`, ``scripts/train_default_model.py``).
 OBJECTIVES = {"nll": METHOD, "brier": f"{METHOD} (Brier score)"}
@@ -62,12 +67,14 @@ OBJECTIVES = {"nll": METHOD, "brier": f"{METHOD} (Brier score)"}
 
 # ----------------------------------------------------------------------------------------------- validators
 def check_temperature(value, *, what: str = "temperature") -> float:
-    """A softmax temperature: a finite real number > 0 (not a bool); ParameterError naming ``what`` otherwise."""
+    """A softmax temperature: a real number in :data:`TEMPERATURE_RANGE` (not a bool); ParameterError otherwise."""
+    lo, hi = TEMPERATURE_RANGE
+    expected = f"{what} must be a finite number > 0, from {lo:g} to {hi:g}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ParameterError(f"{what} must be a finite number > 0, got {value!r} ({type(value).__name__})")
+        raise ParameterError(f"{expected}, got {value!r} ({type(value).__name__})")
     value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ParameterError(f"{what} must be a finite number > 0, got {value!r}")
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ParameterError(f"{expected}, got {value!r}")
     return value
 
 
@@ -79,6 +86,12 @@ def check_min_confidence(value, *, what: str = "min_confidence") -> float:
     if not (math.isfinite(value) and 0.0 <= value <= 1.0):
         raise ParameterError(f"{what} must be a probability in [0, 1], got {value!r}")
     return value
+
+
+def _check_objective(objective) -> None:
+    """ParameterError unless ``objective`` is a key of :data:`OBJECTIVES`."""
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
+        raise ParameterError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}")
 
 
 def _check_scores(scores, y, *, what: str):
@@ -177,8 +190,7 @@ def fit_temperature(logits, y, *, objective: str = "nll") -> float:
     from scipy.optimize import minimize_scalar
     from scipy.special import logsumexp
 
-    if objective not in OBJECTIVES:
-        raise ParameterError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}")
+    _check_objective(objective)
     logits, y = _check_scores(logits, y, what="logits")
     true = logits[np.arange(len(y)), y]
     onehot = np.eye(logits.shape[1])[y]
@@ -290,6 +302,7 @@ def calibrate(clf, X, y, *, fitted_on: str | None = None, objective: str = "nll"
     """
     import numpy as np
 
+    _check_objective(objective)  # before the logits of every row are computed
     codes = label_indices(clf.classes_, y)
     logits = np.asarray(clf.decision_function(X), dtype=np.float64)
     if logits.ndim == 1:  # two classes, scikit-learn's convention: z1 - z0; softmax([0, z1 - z0]) = softmax([z0, z1])

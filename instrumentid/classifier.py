@@ -189,10 +189,14 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
             value = getattr(self, name)
             if value is not None and not isinstance(value, kind):
                 raise ParameterError(f"{name} must be a {kind.__name__} or None, got {type(value).__name__}")
+        branches = self.branches
+        if branches is not None:
+            if isinstance(branches, (str, dict)) or not hasattr(branches, "__iter__"):
+                raise ParameterError(f"branches must be a sequence of widths or None, got {branches!r}")
+            branches = list(branches)
         return {"hidden_units": self.hidden_units, "activation": self.activation, "lr": self.lr, "epochs": self.epochs,
                 "batch_size": self.batch_size, "random_state": seed, "progress": bool(self.verbose),
-                "input_noise": self.input_noise, "members": self.members,
-                "branches": None if self.branches is None else list(self.branches)}
+                "input_noise": self.input_noise, "members": self.members, "branches": branches}
 
     def _validate(self, X, y="no_validation", *, reset: bool):
         """scikit-learn's ``validate_data`` (float64 X, 1-d classification y); errors become :class:`ParameterError`.
@@ -343,7 +347,7 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        temperature : float > 0
+        temperature : float in [0.001, 1000]
             Divides the logits before the softmax: > 1 softens the probabilities, < 1 sharpens them; 1 removes any
             calibration. The most probable class never changes.
         method : str or None
@@ -362,7 +366,8 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         NotFittedError
             The classifier is not fitted.
         ParameterError
-            A temperature that is not a finite number > 0, or ``method`` / ``fitted_on`` that are not strings.
+            A temperature that is not a finite number from 0.001 to 1000, or ``method`` / ``fitted_on`` that are not
+            strings.
         """
         self._check_fitted()
         temperature = check_temperature(temperature)

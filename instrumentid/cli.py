@@ -510,6 +510,7 @@ def _cmd_evaluate(args) -> int:
     from instrumentid import runfolder
     from instrumentid.classifier import InstrumentClassifier
     from instrumentid.evaluation import (
+        default_data_settings,
         evaluate_by_source,
         evaluate_dataset,
         format_by_source,
@@ -522,7 +523,8 @@ def _cmd_evaluate(args) -> int:
     model_json = resolve_model_path(args.model)
     clf = InstrumentClassifier.load(model_json)
     # without --data: the default data set's notes, with the model's features (the shipped model's musicnn pools)
-    dataset = load_data(args.data, progress=True, feature_settings=clf.feature_settings if args.data is None else None)
+    dataset = load_data(args.data, progress=True, feature_settings=default_data_settings(clf) if args.data is None
+                        else None)
     by_source = None
     if args.by_source:
         by_source = evaluate_by_source(clf, dataset)

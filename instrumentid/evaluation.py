@@ -12,6 +12,7 @@ model can be judged on the recordings it never heard one by one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -27,9 +28,11 @@ from instrumentid.calibration import (
 )
 from instrumentid.errors import ParameterError
 from instrumentid.runfolder import CONFUSION_MATRIX_PNG, EVALUATION_JSON
+from instrumentid.settings import FeatureSettings
 
-__all__ = ["SOURCE_COLUMN", "dataset_labels", "evaluate", "evaluate_by_source", "evaluate_dataset",
-           "format_by_source", "format_confusion_matrix", "format_evaluation", "held_out_figures", "write_evaluation"]
+__all__ = ["SOURCE_COLUMN", "dataset_labels", "default_data_settings", "evaluate", "evaluate_by_source",
+           "evaluate_dataset", "format_by_source", "format_confusion_matrix", "format_evaluation", "held_out_figures",
+           "write_evaluation"]
 
 #: The metadata column of a data set that names the recording (SoundFont, sample set...) each row comes from.
 SOURCE_COLUMN = "source"
@@ -109,6 +112,42 @@ def evaluate(clf, X, y) -> dict:
     return result
 
 
+def _check_same_features(clf, dataset, where: str) -> None:
+    """Refuse data whose rows were computed otherwise than the model's (both known): its score would mean nothing.
+
+    Rows as wide as the model's can still be other features: musicnn's pools of the first 3 s of each note instead
+    of the first second (``embedding_frames``), or features of another version.
+    """
+    model, data = getattr(clf, "feature_settings", None), dataset.feature_settings
+    if model is None or data is None or model == data:
+        return
+    diffs = [f"{f.name}: {getattr(model, f.name)!r} in the model, {getattr(data, f.name)!r} in the data"
+             for f in dataclasses.fields(model) if getattr(model, f.name) != getattr(data, f.name)]
+    raise ParameterError(f"the data{where} was computed with other feature settings than the model's "
+                         f"({'; '.join(diffs)}): build it with the model's settings, or evaluate on other data")
+
+
+def default_data_settings(clf):
+    """The feature settings to evaluate ``clf`` on the default data set with: the model's (None: the lab's 120).
+
+    Checked before the data set is built (the default notes with other settings than those cached take minutes).
+
+    Raises
+    ------
+    ParameterError
+        Feature settings of another version than this code computes (a model saved by an older instrumentid), or
+        that make rows of another width than the model takes (an edited model).
+    """
+    features = getattr(clf, "feature_settings", None)
+    if features is not None and features.version != FeatureSettings().version:
+        raise ParameterError(f"the model's features are of version {features.version}, this instrumentid computes "
+                             f"version {FeatureSettings().version}: retrain the model, or evaluate it with --data")
+    if features is not None and features.n_features != clf.n_features_in_:
+        raise ParameterError(f"the model's feature settings make {features.n_features} features but it takes "
+                             f"{clf.n_features_in_}: it cannot be evaluated on the default notes (give --data)")
+    return features
+
+
 def _split_rows(clf, dataset, split: str):
     """``(X, labels, metadata rows or None)`` of one split, after every check of :func:`evaluate_dataset`."""
     if split not in ("test", "train"):
@@ -119,6 +158,7 @@ def _split_rows(clf, dataset, split: str):
         raise ParameterError(
             f"the data{where} has {dataset.n_features} features per row but the model expects {clf.n_features_in_}"
         )
+    _check_same_features(clf, dataset, where)
     if len(y_idx) == 0:
         raise ParameterError(f"the data{where} has no {split} rows to evaluate")
     trained_on = getattr(clf, "trained_on_", None)
@@ -149,8 +189,8 @@ def evaluate_dataset(clf, dataset, *, split: str = "test") -> dict:
     Raises
     ------
     ParameterError
-        Unknown split, a feature count that differs from the model's, data classes the model does not know, or
-        rows the model was trained on (its ``trained_on_`` names this data set and split).
+        Unknown split, a feature count or feature settings that differ from the model's, data classes the model
+        does not know, or rows the model was trained on (its ``trained_on_`` names this data set and split).
     """
     X, y, _ = _split_rows(clf, dataset, split)
     return evaluate(clf, X, y)

@@ -54,7 +54,7 @@ def restore_classes(config: dict) -> np.ndarray:
     return out
 
 
-def restore_branches(arch: dict, n_features: int) -> tuple | None:
+def restore_branches(arch: dict, n_features) -> tuple | None:
     """The ``branches`` of a model's architecture (a :class:`~instrumentid.model.BranchNet`'s block widths).
 
     None for one network; else at least two positive widths summing to ``n_features``; ModelFileError otherwise.
@@ -67,6 +67,23 @@ def restore_branches(arch: dict, n_features: int) -> tuple | None:
         raise ModelFileError(f"bad branches {raw!r}: expected at least two positive widths summing to the "
                              f"{n_features} features")
     return tuple(raw)
+
+
+def _check_tensors(tensors: dict, arch: dict, n_classes: int) -> None:
+    """ModelFileError unless ``tensors`` have the names and shapes of the network ``arch`` describes.
+
+    One network (``hidden.weight``...) or a BranchNet's (``nets.<i>.hidden.weight``...), each of two layers.
+    """
+    n_features, hidden = int(arch["n_features"]), int(arch["hidden_units"])
+    branches = restore_branches(arch, n_features)
+    blocks = [("", n_features)] if branches is None else [(f"nets.{i}.", w) for i, w in enumerate(branches)]
+    expected = {f"{prefix}{name}": shape for prefix, width in blocks
+                for name, shape in (("hidden.weight", (hidden, width)), ("hidden.bias", (hidden,)),
+                                    ("output.weight", (n_classes, hidden)), ("output.bias", (n_classes,)))}
+    found = {name: tuple(t.shape) for name, t in tensors.items()}
+    if found != expected:
+        diff = sorted(set(found.items()) ^ set(expected.items()))
+        raise ModelFileError(f"tensors do not match the architecture {arch!r} (differences: {diff[:4]})")
 
 
 def restore_scaler(raw, n_features: int) -> dict:
@@ -113,8 +130,8 @@ def restore_calibration(config: dict) -> dict:
     Raises
     ------
     ModelFileError
-        Not an object, other keys, a temperature that is not a finite number > 0, or a method / fitted_on that is
-        not a string or null; the message names the field.
+        Not an object, other keys, a temperature that is not a finite number from 0.001 to 1000, or a method /
+        fitted_on that is not a string or null; the message names the field.
     """
     raw = config.get("calibration")
     if raw is None:
@@ -199,20 +216,12 @@ class LightClassifier:
             config = files.config
             classes = restore_classes(config)
             arch = config["architecture"]
-            n_features, hidden = int(arch["n_features"]), int(arch["hidden_units"])
+            n_features = int(arch["n_features"])
             activation = str(arch["activation"])
             if activation not in ACTIVATIONS:
                 raise ModelFileError(f"unknown activation {activation!r}")
             branches = restore_branches(arch, n_features)
-            expected = {f"{prefix}{name}": shape
-                        for prefix, width in ([("", n_features)] if branches is None
-                                              else [(f"nets.{i}.", w) for i, w in enumerate(branches)])
-                        for name, shape in (("hidden.weight", (hidden, width)), ("hidden.bias", (hidden,)),
-                                            ("output.weight", (len(classes), hidden)),
-                                            ("output.bias", (len(classes),)))}
-            found = {name: tuple(t.shape) for name, t in files.tensors.items()}
-            if found != expected:
-                raise ModelFileError(f"tensors {found} do not match the architecture {arch!r}")
+            _check_tensors(files.tensors, arch, len(classes))
             weights = {name: np.asarray(t, dtype=np.float32) for name, t in files.tensors.items()}
             return cls(classes=classes, scaler=restore_scaler(config["scaler"], n_features), weights=weights,
                        activation=activation,
@@ -305,11 +314,12 @@ def model_facts(config: dict) -> dict:
     final = {k: v[-1] for k, v in history.items() if isinstance(v, list) and v} if isinstance(history, dict) else {}
     params = config.get("params") or {}
     arch = config.get("architecture") or {}
+    branches = restore_branches(arch, arch.get("n_features"))  # what a loader would refuse is not shown as a fact
     return {
         "classes": [str(c) for c in config.get("classes", [])],
         "n_features": arch.get("n_features", config.get("n_features")),
         "network": {"hidden_units": arch.get("hidden_units"), "activation": arch.get("activation"),
-                    **({"branches": arch["branches"]} if arch.get("branches") else {})},
+                    **({"branches": list(branches)} if branches else {})},
         "training": {k: params.get(k) for k in ("lr", "epochs", "batch_size", "random_state", "input_noise")},
         "trained_on": config.get("trained_on"),
         "calibration": restore_calibration(config),
@@ -353,8 +363,11 @@ def read_model_facts(path) -> dict:
         files = read_model(path, framework="numpy")
         config, where = files.config, files.config_path
     try:
-        return {"path": str(where), **model_facts(config)}
+        facts = model_facts(config)
+        if path.suffix != ".onnx":  # a network the weights do not make is not shown as the model's
+            _check_tensors(files.tensors, config["architecture"], len(facts["classes"]))
+        return {"path": str(where), **facts}
     except ModelFileError as err:
         raise ModelFileError(f"{where}: {err}") from None
-    except (AttributeError, TypeError, ValueError) as err:
+    except (AttributeError, TypeError, ValueError, KeyError) as err:
         raise ModelFileError(f"{where}: bad model config ({type(err).__name__}: {err})") from None

@@ -206,6 +206,15 @@ def _load_tensors(path: Path, framework: str) -> dict:
     return dict(load_torch(str(path)))
 
 
+def _all_finite(tensor) -> bool:
+    """Whether every value of a numpy array or torch tensor is finite (a weight of NaN makes every output NaN)."""
+    if isinstance(tensor, np.ndarray):
+        return bool(np.isfinite(tensor).all())
+    import torch
+
+    return bool(torch.isfinite(tensor).all())
+
+
 def _check_same_config(config: dict, carried, config_path: Path) -> None:
     """Refuse a ``model.json`` that differs from the copy of the config its (hashed) weights carry."""
     if not isinstance(carried, str):
@@ -242,7 +251,7 @@ def read_model(path, *, framework: str = "pt") -> ModelFiles:
     ModelFileError
         Missing or truncated files, weights whose hash differs from the recorded one (changed, truncated or
         replaced), a config that differs from the copy the weights carry (edited), tensors that are not those the
-        config lists; an unknown format version.
+        config lists or that hold NaN or infinite values; an unknown format version.
     """
     from safetensors import SafetensorError, safe_open
 
@@ -276,4 +285,8 @@ def read_model(path, *, framework: str = "pt") -> ModelFiles:
         diff = sorted(set(found.items()) ^ set(recorded.items()))
         raise ModelFileError(f"{weights_path}: tensors do not match those listed in {config_path.name} "
                              f"(differences: {diff[:4]})")
+    not_finite = sorted(name for name, t in tensors.items() if not _all_finite(t))
+    if not_finite:
+        raise ModelFileError(f"{weights_path}: tensors {', '.join(not_finite[:4])} hold NaN or infinite values; "
+                             "the model cannot be used")
     return ModelFiles(config, tensors, config_path)

@@ -33,6 +33,7 @@ from instrumentid.audio import MAX_DURATION_S
 from instrumentid.calibration import DEFAULT_MIN_CONFIDENCE, UNKNOWN, check_min_confidence
 from instrumentid.errors import ModelFileError, ParameterError
 from instrumentid.inference import LightClassifier
+from instrumentid.pretrained import check_network
 from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, check_same
 
 __all__ = [
@@ -285,6 +286,8 @@ def check_model_settings(clf, *, name: str = "model") -> None:
         The model carries no feature settings (e.g. it was trained on the UIowa feature files, whose features cannot
         be computed from audio), note or feature settings that differ from this version's (each difference named),
         or another number of features.
+    ModelFileError
+        The network of the model's embedding is missing, damaged or another network.
     """
     feature_settings = getattr(clf, "feature_settings", None)
     if feature_settings is None:
@@ -302,6 +305,8 @@ def check_model_settings(clf, *, name: str = "model") -> None:
     n_features = current.n_features
     if getattr(clf, "n_features_in_", n_features) != n_features:
         raise ParameterError(f"{name} expects {clf.n_features_in_} features, the feature code makes {n_features}")
+    if feature_settings.embedding is not None:  # missing or damaged: one error now, not one per recording
+        check_network(feature_settings.embedding)
 
 
 @functools.lru_cache(maxsize=1)

@@ -18,18 +18,19 @@ arithmetic, same bits).
 from __future__ import annotations
 
 import functools
+import numbers
 from pathlib import Path
 
 import numpy as np
 
-from instrumentid.audio import resample
+from instrumentid.audio import MAX_SR, MIN_SR, resample
 from instrumentid.dsp import frame, frame_magnitudes, mel_basis
 from instrumentid.errors import ModelFileError, ParameterError
 from instrumentid.settings import EMBEDDING_MAX_FRAMES, EMBEDDINGS, SR
 from instrumentid.util import one_blas_thread, worker_threads
 
-__all__ = ["HOP", "MUSICNN_SR", "NETWORKS", "N_FFT", "N_FRAMES", "N_MELS", "N_POOLS", "log_mel", "network_path",
-           "note_input", "note_pools"]
+__all__ = ["HOP", "MUSICNN_SR", "NETWORKS", "N_FFT", "N_FRAMES", "N_MELS", "N_POOLS", "check_network", "log_mel",
+           "network_path", "note_input", "note_pools"]
 
 #: musicnn's input (``musicnn/configuration.py``): sample rate (Hz), FFT size and hop (samples), mel bands.
 MUSICNN_SR, N_FFT, HOP, N_MELS = 16000, 512, 256, 96
@@ -68,6 +69,20 @@ def network_path(network: str) -> Path:
     return path
 
 
+def check_network(network: str) -> Path:
+    """Load ``network`` once, so that a missing or damaged file is found before any work; return its path.
+
+    Raises
+    ------
+    ParameterError
+        Not one of :data:`NETWORKS`.
+    ModelFileError
+        The file is missing, damaged or holds another network.
+    """
+    _session(network, worker_threads())  # the session note_pools runs: loaded now rather than on the first note
+    return network_path(network)
+
+
 @functools.lru_cache(maxsize=4)
 def _session(network: str, threads: int):
     """An ONNX Runtime session of ``network`` on ``threads`` threads (one per process and thread count)."""
@@ -76,13 +91,18 @@ def _session(network: str, threads: int):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     opts.log_severity_level = 3
+    path = network_path(network)
     try:
-        return ort.InferenceSession(str(network_path(network)), opts, providers=["CPUExecutionProvider"])
-    except (ModelFileError, ParameterError):
-        raise
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as err:  # noqa: BLE001 - a damaged file is one clear message
-        raise ModelFileError(f"{network_path(network)}: not a loadable ONNX network ({type(err).__name__}: "
-                             f"{err})") from None
+        raise ModelFileError(f"{path}: not a loadable ONNX network ({type(err).__name__}: {err})") from None
+    # another network in its place ran, and failed on the shape of its output (an internal error)
+    signature = ([(i.name, len(i.shape), i.shape[-1]) for i in session.get_inputs()],
+                 [(o.name, o.shape[-1] if o.shape else None) for o in session.get_outputs()])
+    if signature != ([(INPUT_NAME, 3, N_MELS)], [(OUTPUT_NAME, N_POOLS)]):
+        raise ModelFileError(f"{path}: not the network {network} (inputs and outputs {signature}, expected "
+                             f"{INPUT_NAME} (batch, frames, {N_MELS}) -> {OUTPUT_NAME} (batch, {N_POOLS}))")
+    return session
 
 
 def log_mel(y: np.ndarray) -> np.ndarray:
@@ -125,10 +145,16 @@ def note_input(y: np.ndarray, *, sr: float = SR, n_frames: int = N_FRAMES) -> np
     Raises
     ------
     ParameterError
-        An empty note, or one with NaN or infinite samples.
+        Not a 1-D array, an empty note, or one with NaN or infinite samples.
     """
     n = (n_frames - 1) * HOP
-    y = np.asarray(y, dtype=np.float32)[: int(np.ceil(n * sr / MUSICNN_SR)) + 64]
+    try:
+        y = np.asarray(y, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ParameterError(f"a note must be an array of samples, got {type(y).__name__}") from None
+    if y.ndim != 1:
+        raise ParameterError(f"a note must be a 1-D array of samples (one channel), got shape {y.shape}")
+    y = y[: int(np.ceil(n * sr / MUSICNN_SR)) + 64]
     if y.size == 0 or not np.isfinite(y).all():
         raise ParameterError(f"a note must hold finite samples, got {y.size} samples")
     y = resample(y / max(float(np.max(np.abs(y))), 1e-9), orig_sr=sr, target_sr=MUSICNN_SR)[:n]
@@ -157,22 +183,42 @@ def note_pools(clips, *, sr: float = SR, network: str = "MSD_musicnn", n_frames:
     Raises
     ------
     ParameterError
-        An unknown network, a bad ``n_frames``, or a note that is empty or not finite.
+        An unknown network, a bad ``n_frames`` or ``sr``, ``clips`` that are not a sequence of 1-D arrays, or a note
+        that is empty or not finite.
     ModelFileError
-        The network's file is missing or damaged.
+        The network's file is missing, damaged or another network.
     """
-    if isinstance(n_frames, bool) or int(n_frames) != n_frames or not 1 <= n_frames <= N_FRAMES:
+    try:
+        ok = not isinstance(n_frames, bool) and int(n_frames) == n_frames and 1 <= n_frames <= N_FRAMES
+    except (TypeError, ValueError, OverflowError):  # None, "abc", NaN, infinity
+        ok = False
+    if not ok:
         raise ParameterError(f"n_frames must be an integer from 1 to {N_FRAMES}, got {n_frames!r}")
+    if (isinstance(sr, bool) or not isinstance(sr, numbers.Real) or not np.isfinite(sr)
+            or not MIN_SR <= sr <= MAX_SR):
+        raise ParameterError(f"sr must be a sample rate from {MIN_SR:,} to {MAX_SR:,} Hz, got {sr!r}")
     network_path(network)
-    clips = list(clips)
+    try:
+        clips = list(clips)
+    except TypeError:
+        raise ParameterError(f"clips must be a sequence of notes (1-D arrays), got {type(clips).__name__}") from None
     out = np.empty((len(clips), N_POOLS), np.float32)
     if not clips:
         return out
     # the inputs first, on one BLAS thread: a BLAS thread left spinning after the mel products took a core from ONNX
     # Runtime's threads (20 notes: 0.22 s interleaved, 0.10 s apart); 24 KB a note
+    X = np.empty((len(clips), int(n_frames), N_MELS), np.float32)
     with one_blas_thread():
-        X = np.stack([note_input(c, sr=sr, n_frames=int(n_frames)) for c in clips])
+        for i, clip in enumerate(clips):
+            try:
+                X[i] = note_input(clip, sr=sr, n_frames=int(n_frames))
+            except ParameterError as err:
+                raise ParameterError(f"note {i} of {len(clips)}: {err}") from None
     session = _session(network, worker_threads())
     for start in range(0, len(clips), BATCH):
         out[start:start + BATCH] = session.run([OUTPUT_NAME], {INPUT_NAME: X[start:start + BATCH]})[0]
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    if bad.size:  # the inputs are finite: the network's file is at fault
+        raise ModelFileError(f"{network_path(network)}: the network's pools of note {bad[0]} (of {len(clips)}) are "
+                             "not finite")
     return out

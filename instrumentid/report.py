@@ -365,6 +365,9 @@ def _details(run_dir: Path, found: dict) -> str:
         parts.append(_sweep_section(found[rf.SWEEP_JSON]))
     model_json = run_dir / rf.MODEL_DIR / CONFIG_FILE
     if model_json.is_file():
+        from instrumentid.inference import read_model_facts
+
+        read_model_facts(model_json)  # every check of loading it: an edited or tampered model is not reported as run
         config = read_json(model_json, what="a model config")
         if isinstance(config, dict):
             parts.append(_model_section(config))
@@ -433,6 +436,8 @@ def write_report(run_dir, *, out=None, name: str | None = None) -> Path:
     ------
     ParameterError
         ``run_dir`` is not a run folder or holds unreadable JSON.
+    ModelFileError
+        The run's ``model/`` fails the checks of loading it (edited, tampered with, truncated).
     """
     text = render_report(run_dir, name=name)
     out = Path(run_dir) / rf.REPORT_HTML if out is None else Path(out)

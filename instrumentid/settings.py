@@ -470,7 +470,7 @@ class FeatureSettings(_Settings):
         object.__setattr__(self, "f0_range_hz", (lo, hi))
         if self.normalize != "peak":
             raise ParameterError(f"FeatureSettings.normalize must be 'peak', got {self.normalize!r}")
-        if self.embedding is not None and self.embedding not in EMBEDDINGS:
+        if self.embedding is not None and (not isinstance(self.embedding, str) or self.embedding not in EMBEDDINGS):
             raise ParameterError(f"FeatureSettings.embedding must be None or one of {list(EMBEDDINGS)}, got "
                                  f"{self.embedding!r}")
         if self.embedding_frames > EMBEDDING_MAX_FRAMES:

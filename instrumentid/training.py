@@ -481,6 +481,12 @@ def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DE
     history : History
         Per-epoch training and test metrics; with several members or branches, the mean of their figures per epoch
         (not the merged network's).
+
+    Raises
+    ------
+    ParameterError
+        A bad value or array (the message names it), or training that diverged (weights of NaN or infinity: ``lr``
+        too large).
     """
     X, y, test, n_classes = _prepare(X_train, y_train, X_test, y_test, n_classes, batch_size, epochs, hidden_units,
                                      activation)
@@ -500,6 +506,10 @@ def fit(X_train, y_train, *, X_test=None, y_test=None, n_classes=None, epochs=DE
                              epochs=epochs, batch_size=batch_size, hidden_units=hidden_units, activation=activation,
                              progress=progress, desc="fit", callback=callback if members == 1 else None,
                              input_noise=_non_negative_float(input_noise, "input_noise"))
+    diverged = [seed + i for i, net in enumerate(nets) if not all(torch.isfinite(p).all() for p in net.parameters())]
+    if diverged:  # a sweep keeps such a rate's history; a fitted network of NaN would only predict NaN
+        raise ParameterError(f"training diverged with lr={lr!r}: the weights of the network of seed {diverged[0]} "
+                             "became NaN or infinite; use a smaller lr")
     if members == 1:
         return nets[0], histories[0]
     return merge_nets(nets), _mean_history(histories, lr, callback)

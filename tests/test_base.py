@@ -76,6 +76,35 @@ def test_settings_properties():
         _ = _dataset({"feature_settings": {"sr": 22050, "n_mfcc": 40}}).feature_settings
 
 
+@pytest.mark.parametrize("embedding", [None, "MSD_musicnn"])
+def test_rows_of_another_width_than_the_recorded_features_are_refused(tmp_path, embedding, capsys):
+    """An edited dataset.json trained a model that could never predict (1626 columns recorded as 120), or failed in
+    training on branches it did not have (120 columns recorded with the embedding)."""
+    from instrumentid import cli
+
+    features = FeatureSettings(embedding=embedding)
+    path = save_dataset(_dataset({"feature_settings": features.to_dict()}), tmp_path / "set")
+    extra = " with the MSD_musicnn embedding" if embedding else ""
+    with pytest.raises(ParameterError, match=f"the rows have 6 features but the feature settings in dataset.json"
+                                             f"{extra} make {features.n_features}"):
+        load_dataset(path)
+    assert cli.main(["train", "--data", str(path), "--out", str(tmp_path / "run"), "--epochs", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "the rows have 6 features" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("kind", [NoteSettings, FeatureSettings])
+def test_resolve_settings_refuses_another_version(kind):
+    """A model's settings of an older version built this version's notes or features labelled with the old one."""
+    import dataclasses
+
+    old = dataclasses.replace(kind(), version=kind().version - 1)
+    with pytest.raises(ParameterError, match=f"settings are of version {kind().version - 1}, but this version of "
+                                             f"instrumentid computes version {kind().version}"):
+        base.resolve_settings(old, kind, name="settings")
+
+
 def test_resolve_settings():
     assert base.resolve_settings(None, NoteSettings, name="note_settings") == NoteSettings()
     mine = NoteSettings(top_db=40.0)

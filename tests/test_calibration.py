@@ -195,10 +195,20 @@ def test_refit_resets_the_calibration(feature_rows):
     assert clf.fit(X, names).temperature_ == 1.0
 
 
-@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), True, "2", None])
+# 1e-320 and 1e-4 divided the logits past float64's (or the ONNX export's float32) range: NaN probabilities
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), True, "2", None, 1e-320, 1e-4, 1e4, 1e300])
 def test_bad_temperatures_are_refused(fitted, bad):
-    with pytest.raises(ParameterError, match="temperature must be a finite number > 0"):
+    with pytest.raises(ParameterError, match="temperature must be a finite number > 0, from 0.001 to 1000"):
         fitted.set_temperature(bad)
+
+
+@pytest.mark.parametrize("bad", ["NLL", "brier ", "", None, ["nll"], 3])
+def test_objective_typos_are_refused_before_any_work(fitted, feature_rows, bad):
+    X, names = feature_rows
+    with pytest.raises(ParameterError, match=r"objective must be one of \['nll', 'brier'\], got"):
+        fit_temperature(np.zeros((3, 2)), [0, 1, 0], objective=bad)
+    with pytest.raises(ParameterError, match=r"objective must be one of"):
+        calibrate(fitted, np.full((2, 3), np.nan), names[:2], objective=bad)  # the rows are never looked at
 
 
 def test_set_temperature_needs_a_fitted_classifier():
@@ -218,7 +228,7 @@ def _rewrite(path, edit):
     return persistence.write_model(path, config, files.tensors)
 
 
-@pytest.mark.parametrize("bad", [0.0, -2.0, "2", True, None, [1.0]])
+@pytest.mark.parametrize("bad", [0.0, -2.0, "2", True, None, [1.0], 1e-320])
 def test_a_bad_saved_temperature_is_refused_naming_file_and_field(fitted, tmp_path, bad, capsys):
     path = fitted.save(tmp_path / "m")
     _rewrite(path, lambda c: c["calibration"].update(temperature=bad))

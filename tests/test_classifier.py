@@ -270,3 +270,11 @@ def test_branches_must_cover_the_features(feature_rows):
     X, names = feature_rows
     with pytest.raises(errors.ParameterError, match="summing to the 120 features"):
         InstrumentClassifier(epochs=1, branches=(100, 10)).fit(X, names)
+
+
+@pytest.mark.parametrize("branches", [120, "100,20", {100: 1, 20: 2}])
+def test_branches_must_be_a_sequence(feature_rows, branches):
+    """An int raised TypeError from list(); a dict trained on its keys."""
+    X, names = feature_rows
+    with pytest.raises(errors.ParameterError, match="branches must be a sequence of widths or None, got"):
+        InstrumentClassifier(epochs=1, branches=branches).fit(X, names)

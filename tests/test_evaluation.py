@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import make_feature_rows
 from sklearn.metrics import classification_report, confusion_matrix
 
 from instrumentid import cli
@@ -314,7 +315,7 @@ def test_cli_evaluate_without_data_loads_the_default_set_with_the_models_feature
     from instrumentid.errors import InstrumentIdError
     from instrumentid.settings import SHIPPED_FEATURES
 
-    X, names = feature_rows
+    X, names = make_feature_rows(10, n_features=SHIPPED_FEATURES.n_features)
     model = InstrumentClassifier(hidden_units=8, epochs=1, feature_settings=SHIPPED_FEATURES).fit(X, names)
     asked = []
 
@@ -325,3 +326,49 @@ def test_cli_evaluate_without_data_loads_the_default_set_with_the_models_feature
     monkeypatch.setattr(lab, "load_data", fake_load_data)
     assert cli.main(["evaluate", "--model", str(model.save(tmp_path / "m"))]) == 2
     assert asked == [(None, SHIPPED_FEATURES)] and "stop here" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("features, match", [
+    # the version a model saved by an older instrumentid carries: the build labelled this code's features with it
+    ({"version": 2}, "the model's features are of version 2, this instrumentid computes version 3"),
+    # a model whose settings make 1598 columns but which takes 1626 (an edited model): built, then refused
+    ({"n_mfcc": 13}, "the model's feature settings make 1598 features but it takes 1626"),
+])
+def test_cli_evaluate_without_data_refuses_features_it_cannot_build_before_building(features, match, tmp_path,
+                                                                                  monkeypatch, capsys):
+    """Each started rebuilding the 21,465 default notes (minutes) before any error."""
+    import dataclasses
+
+    from instrumentid import lab
+    from instrumentid.settings import SHIPPED_FEATURES
+
+    X, names = make_feature_rows(10, n_features=SHIPPED_FEATURES.n_features)
+    model = InstrumentClassifier(hidden_units=8, epochs=1, feature_settings=dataclasses.replace(
+        SHIPPED_FEATURES, **features)).fit(X, names)
+    monkeypatch.setattr(lab, "load_data", lambda *a, **k: pytest.fail("the data set was built"))
+    assert cli.main(["evaluate", "--model", str(model.save(tmp_path / "m")), "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1 and not (tmp_path / "ev").exists(), err
+
+
+def test_data_of_other_feature_settings_is_refused(feature_rows, tmp_path, capsys):
+    """Rows as wide as the model's but computed otherwise (musicnn on 187 frames, the model on 63) were scored."""
+    from instrumentid.settings import FeatureSettings
+
+    X, names = feature_rows
+    classes = sorted(set(names))
+    y = np.array([classes.index(n) for n in names])
+    ours, theirs = FeatureSettings(n_mfcc=20), FeatureSettings(n_mfcc=20, contrast_fmin=200.0)
+    model = InstrumentClassifier(hidden_units=8, epochs=1, feature_settings=ours).fit(X, names)
+    ds = FeatureDataset(X[::2], y[::2], X[1::2], y[1::2], classes, info={"feature_settings": theirs.to_dict()})
+    with pytest.raises(ParameterError, match=r"other feature settings than the model's \(contrast_fmin: 100\.0 in "
+                                             r"the model, 200\.0 in the data\)"):
+        evaluate_dataset(model, ds)
+    path = save_dataset(ds, tmp_path / "ds")
+    assert cli.main(["evaluate", "--model", str(model.save(tmp_path / "m")), "--data", str(path),
+                     "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err
+    assert "other feature settings" in err and err.count("\n") == 1 and not (tmp_path / "ev").exists()
+    same = FeatureDataset(ds.X_train, ds.y_train, ds.X_test, ds.y_test, classes, info={"feature_settings":
+                                                                                       ours.to_dict()})
+    assert 0 <= evaluate_dataset(model, same)["accuracy"] <= 1

@@ -173,3 +173,34 @@ def test_out_non_empty_folder_kept(two_classes, tmp_path):
 def test_bad_settings(two_classes, kwargs, match):
     with pytest.raises(ParameterError, match=match):
         build(two_classes, **kwargs)
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage"])
+def test_a_missing_or_damaged_embedding_network_is_one_error_before_any_file(two_classes, tmp_path, monkeypatch,
+                                                                           damage, capsys):
+    """Every file was decoded and cut into notes, then skipped with a warning of its own, and the build ended in
+    "class 'harp' has no usable audio file"."""
+    import warnings
+
+    from instrumentid import cli, pretrained
+    from instrumentid.errors import ModelFileError
+    from instrumentid.settings import SHIPPED_FEATURES
+
+    broken = tmp_path / "musicnn"
+    broken.mkdir()
+    if damage == "garbage":
+        (broken / "MSD_musicnn.onnx").write_bytes(b"not an onnx graph")
+    monkeypatch.setattr(pretrained, "FOLDER", broken)
+    pretrained._session.cache_clear()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # not one warning per file
+            with pytest.raises(ModelFileError, match="MSD_musicnn"):
+                build(two_classes, out=tmp_path / "ds", feature_settings=SHIPPED_FEATURES)
+        assert cli.main(["dataset", "build", "--from-folder", str(two_classes), "--out", str(tmp_path / "ds"),
+                         "--embedding", "MSD_musicnn", "--quiet", "--jobs", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "MSD_musicnn" in err and "skipped" not in err, err
+        assert not (tmp_path / "ds").exists()
+    finally:
+        pretrained._session.cache_clear()

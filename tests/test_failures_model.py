@@ -81,14 +81,18 @@ def _edit_config(model_dir, change):
     (model_dir / "model.json").write_text(json.dumps(config))
 
 
-def _resave_with(model_dir, change):
+def _resave_with(model_dir, change, change_tensors=None):
     """Rewrite the model with an edited config whose copy in the weights matches: files consistent with each
-    other, so what is tested is the check of the config's contents (someone who re-saves a model by hand)."""
+    other, so what is tested is the check of the config's contents (someone who re-saves a model by hand).
+    ``change_tensors(tensors)`` edits the dict of tensors likewise."""
     files = persistence.read_model(model_dir)
     config = {k: v for k, v in files.config.items()
               if k not in ("format", "format_version", "tensors", "weights_sha256", "weights_bytes")}
     change(config)
-    persistence.write_model(model_dir, config, files.tensors)
+    tensors = {name: t.clone() for name, t in files.tensors.items()}
+    if change_tensors is not None:
+        change_tensors(tensors)
+    persistence.write_model(model_dir, config, tensors)
 
 
 # What issue 14 found trusted or crashing when model.json alone was edited: each is now refused, naming the field.
@@ -297,3 +301,64 @@ def test_an_absurd_architecture_allocates_nothing(model_dir):
     _resave_with(model_dir, lambda c: c["architecture"].update(hidden_units=10**9))
     with pytest.raises(ModelFileError, match="tensors do not match a LabNet with 120 features, 1000000000 hidden"):
         InstrumentClassifier.load(model_dir)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("-inf")])
+def test_weights_of_nan_or_infinity_are_refused(model_dir, tmp_path, value, capsys):
+    """A re-saved model with one weight of NaN loaded, exported and predicted 'confidence ... got nan'."""
+    from instrumentid.inference import LightClassifier, read_model_facts
+
+    _resave_with(model_dir, lambda c: None, lambda t: t["output.bias"].__setitem__(1, value))
+    for load in (InstrumentClassifier.load, LightClassifier.load, read_model_facts):
+        with pytest.raises(ModelFileError, match=r"model\.safetensors: tensors output\.bias hold NaN or infinite"):
+            load(model_dir)
+    assert cli.main(["export", str(model_dir), "--onnx", str(tmp_path / "m.onnx")]) == 2
+    _one_line(capsys.readouterr().err, "hold NaN or infinite values")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def _one_line(err: str, match: str) -> None:
+    assert match in err and "Traceback" not in err, err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1, err
+
+
+@pytest.mark.parametrize("branches", [False, True])
+def test_training_that_diverges_is_refused_and_writes_no_run(feature_rows, tmp_path, branches, capsys):
+    """lr=1e300 made NaN weights: the run failed late on 'proba contains NaN or infinite values'."""
+    from instrumentid.datasets.base import FeatureDataset, save_dataset
+
+    X, names = feature_rows
+    with pytest.raises(ParameterError, match=r"training diverged with lr=1e\+300: .*use a smaller lr"):
+        InstrumentClassifier(hidden_units=8, epochs=2, lr=1e300, branches=[60, 60] if branches else None).fit(X, names)
+    if not branches:
+        y = np.unique(names, return_inverse=True)[1]
+        save_dataset(FeatureDataset(X, y, X[:20], y[:20], sorted(set(names))), tmp_path / "data")
+        assert cli.main(["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--epochs", "2",
+                         "--lr", "1e300", "--quiet"]) == 2
+        assert "training diverged with lr=1e+300" in capsys.readouterr().err
+        assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture
+def branch_model_dir(feature_rows, tmp_path):
+    X, names = feature_rows
+    clf = InstrumentClassifier(hidden_units=8, epochs=1, batch_size=64, branches=[60, 60]).fit(X, names)
+    return clf.save(tmp_path / "branches" / "model")
+
+
+@pytest.mark.parametrize("branches, match", [
+    ([60, 61], r"bad branches \[60, 61\]: expected at least two positive widths summing to the 120"),
+    ([120], r"bad branches \[120\]"),
+    ([60.0, 60.0], r"bad branches \[60\.0, 60\.0\]"),
+    ([40, 40, 40], r"do not match the architecture"),
+    (None, r"do not match the architecture"),
+])
+def test_model_info_refuses_branches_the_weights_do_not_make(branch_model_dir, branches, match, capsys):
+    """model info showed whatever branches a re-saved model.json claimed (loading it was refused)."""
+    from instrumentid.inference import read_model_facts
+
+    _resave_with(branch_model_dir, lambda c: c["architecture"].update(branches=branches))
+    with pytest.raises(ModelFileError, match=match):
+        read_model_facts(branch_model_dir)
+    assert cli.main(["model", "info", str(branch_model_dir)]) == 2
+    _one_line(capsys.readouterr().err, "model.json")

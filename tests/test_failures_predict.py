@@ -163,3 +163,29 @@ def test_predict_silence_warns_once_and_has_no_notes(tiny_model):
     messages = [str(w.message) for w in record]
     assert len(messages) == len(set(messages)) == 2, messages  # "silent" and "no notes found", each once
     assert result.notes == () and result.instrument is None and "no notes found" in result.to_table()
+
+
+def test_a_missing_embedding_network_is_one_error_before_any_recording(tmp_path, monkeypatch, capsys):
+    """With a model on musicnn's pools, every recording was decoded and cut into notes, then failed on its own line
+    (exit code 1, as if some had worked)."""
+    from instrumentid import pretrained
+    from instrumentid.errors import ModelFileError
+    from instrumentid.prediction import load_model
+    from instrumentid.settings import SHIPPED_FEATURES
+
+    rng = np.random.default_rng(0)
+    clf = InstrumentClassifier(hidden_units=4, epochs=1, feature_settings=SHIPPED_FEATURES, note_settings=DEFAULT_NOTES,
+                               branches=SHIPPED_FEATURES.branches).fit(
+        rng.normal(size=(40, SHIPPED_FEATURES.n_features)), np.repeat(["flute", "oboe"], 20))
+    model = clf.save(tmp_path / "model")
+    wavs = [synth.write(tmp_path / f"{i}.wav", synth.phrase_audio("gaps"), sr=SR) for i in range(2)]
+    monkeypatch.setattr(pretrained, "FOLDER", tmp_path / "nowhere")
+    pretrained._session.cache_clear()
+    try:
+        with pytest.raises(ModelFileError, match="the network MSD_musicnn is missing"):
+            load_model(model)
+        assert cli.main(["predict", *map(str, wavs), "--model", str(model), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "MSD_musicnn is missing" in err, err
+    finally:
+        pretrained._session.cache_clear()

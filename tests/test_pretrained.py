@@ -78,17 +78,40 @@ def test_note_pools(rng):
     assert note_pools([], sr=22050).shape == (0, N_POOLS)
 
 
-@pytest.mark.parametrize("n_frames", [0, N_FRAMES + 1, 2.5, True, "63"])
+# "abc", NaN, None and [3] raised ValueError or TypeError from int()
+@pytest.mark.parametrize("n_frames", [0, N_FRAMES + 1, 2.5, True, "63", "abc", float("nan"), float("inf"), None, [3]])
 def test_note_pools_bad_frames(n_frames):
-    with pytest.raises((ParameterError, TypeError, ValueError), match="n_frames"):
+    with pytest.raises(ParameterError, match=f"n_frames must be an integer from 1 to {N_FRAMES}, got"):
         note_pools([np.ones(1000, np.float32)], n_frames=n_frames)
 
 
 def test_note_pools_bad_inputs():
     with pytest.raises(ParameterError, match="MSD_musicnn.*'VGGish'"):
         note_pools([np.ones(1000, np.float32)], network="VGGish")
-    with pytest.raises(ParameterError, match="finite samples"):
+    with pytest.raises(ParameterError, match="note 1 of 2: a note must hold finite samples"):
         note_pools([np.ones(1000, np.float32), np.full(1000, np.nan, np.float32)])
+
+
+# each raised a ValueError, TypeError or IndexError from numpy, librosa or the resampler
+@pytest.mark.parametrize("clips, match", [
+    ([np.ones((2, 1000), np.float32)], r"note 0 of 1: a note must be a 1-D array .*got shape \(2, 1000\)"),
+    ([np.float32(1.0)], r"1-D array .*got shape \(\)"),
+    (["abc"], "a note must be an array of samples, got str"),
+    (None, "clips must be a sequence of notes"),
+])
+def test_note_pools_bad_clips(clips, match):
+    with pytest.raises(ParameterError, match=match):
+        note_pools(clips)
+
+
+@pytest.mark.parametrize("sr", [0, -1, float("nan"), "x", True, 1e9])
+def test_note_pools_bad_sample_rate(sr):
+    with pytest.raises(ParameterError, match="sr must be a sample rate from 1,000 to 768,000 Hz"):
+        note_pools([np.ones(1000, np.float32)], sr=sr)
+
+
+def test_notes_shorter_than_a_frame_are_padded():
+    assert np.isfinite(note_pools([np.ones(1, np.float32), np.ones(10, np.float32)], n_frames=1)).all()
 
 
 def test_missing_or_damaged_network(tmp_path, monkeypatch):
@@ -104,6 +127,58 @@ def test_missing_or_damaged_network(tmp_path, monkeypatch):
         pretrained._session.cache_clear()
 
 
+def _save_network(path: Path, nodes, pools_shape, initializers=()) -> None:
+    """An ONNX file of ``nodes`` from ``log_mel`` (batch, frames, 96) to ``pools`` of ``pools_shape``."""
+    from onnx import TensorProto, helper, save
+
+    graph = helper.make_graph(nodes, "other",
+                              [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT, [None, None, 96])],
+                              [helper.make_tensor_value_info("pools", TensorProto.FLOAT, pools_shape)],
+                              initializer=list(initializers))
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
+def test_another_network_in_its_place(tmp_path, monkeypatch, capsys):
+    """A loadable ONNX file of another network ran and failed on its output's shape: exit code 3 from the CLI."""
+    import synth
+    from onnx import helper
+
+    from instrumentid import cli
+
+    _save_network(tmp_path / "MSD_musicnn.onnx", [helper.make_node("Identity", ["log_mel"], ["pools"])],
+                  [None, None, 96])
+    monkeypatch.setattr(pretrained, "FOLDER", tmp_path)
+    pretrained._session.cache_clear()
+    try:
+        with pytest.raises(ModelFileError, match=r"MSD_musicnn\.onnx: not the network MSD_musicnn"):
+            note_pools([np.ones(1000, np.float32)])
+        wav = synth.write(tmp_path / "gaps.wav", synth.phrase_audio("gaps"), sr=22050)
+        assert cli.main(["predict", str(wav), "--quiet"]) == 2  # the shipped model's features need the network
+        err = capsys.readouterr().err
+        assert "not the network MSD_musicnn" in err and "Traceback" not in err and err.count("\n") == 1, err
+    finally:
+        pretrained._session.cache_clear()
+
+
 def test_shipped_with_its_licence():
     text = (pretrained.FOLDER / "LICENSE").read_text()
     assert "ISC" in text and "Permission to use, copy, modify" in text
+
+
+def test_a_network_giving_nan_is_named(tmp_path, monkeypatch):
+    """A file of the right signature whose pools are NaN gave rows of NaN, refused later as 'X contains NaN'."""
+    from onnx import helper, numpy_helper
+
+    weights = np.full((96, N_POOLS), np.nan, np.float32)
+    _save_network(tmp_path / "MSD_musicnn.onnx",
+                  [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1], keepdims=0),
+                   helper.make_node("MatMul", ["mean", "w"], ["pools"])],
+                  [None, N_POOLS], [numpy_helper.from_array(weights, "w")])
+    monkeypatch.setattr(pretrained, "FOLDER", tmp_path)
+    pretrained._session.cache_clear()
+    try:
+        with pytest.raises(ModelFileError, match=r"MSD_musicnn\.onnx: the network's pools of note 0 \(of 2\) are "
+                                                 "not finite"):
+            note_pools([np.ones(1000, np.float32)] * 2)
+    finally:
+        pretrained._session.cache_clear()

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from instrumentid import cli
+from instrumentid.errors import ModelFileError
 from instrumentid.evaluation import evaluate, write_evaluation
 from instrumentid.history import History, save_sweep
 from instrumentid.report import render_report, run_name, write_report
@@ -134,6 +135,30 @@ def test_report_names_the_branches_of_a_branch_model(feature_rows, tmp_path):
     InstrumentClassifier(hidden_units=8, epochs=1, branches=(100, 20)).fit(X, names).save(run / "model")
     page = render_report(run)
     assert "branches (features per network)</td><td>100, 20</td>" in page
+
+
+@pytest.mark.parametrize("edit", ["plain", "re-saved"])
+def test_report_refuses_a_tampered_model(feature_rows, tmp_path, edit, capsys):
+    """The report showed whatever branches an edited model.json claimed, as the run's model."""
+    from instrumentid import persistence
+    from instrumentid.classifier import InstrumentClassifier
+
+    X, names = feature_rows
+    run = tmp_path / "run"
+    model = InstrumentClassifier(hidden_units=8, epochs=1, branches=(100, 20)).fit(X, names).save(run / "model")
+    files = persistence.read_model(model)
+    outside = () if edit == "plain" else ("format", "format_version", "tensors", "weights_sha256", "weights_bytes")
+    config = {k: v for k, v in files.config.items() if k not in outside}
+    config["architecture"]["branches"] = [60, 60]
+    if edit == "plain":
+        (model / "model.json").write_text(json.dumps(config))
+    else:
+        persistence.write_model(model, config, files.tensors)
+    with pytest.raises(ModelFileError, match=r"model\.json: "):
+        render_report(run)
+    assert cli.main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "model.json" in err and err.count("\n") == 1 and not (run / "report.html").exists()
 
 
 def test_report_opens_with_the_result(run_dir):

@@ -175,6 +175,9 @@ def test_optional_fields_left_out_at_their_defaults():
     ({"embedding": "VGGish"}, "embedding must be None or one of \\['MSD_musicnn'\\], got 'VGGish'"),
     ({"embedding": "MSD_musicnn", "embedding_frames": 188}, "embedding_frames must be at most 187, got 188"),
     ({"embedding": "MSD_musicnn", "embedding_frames": 0}, "embedding_frames must be a finite number >= 1"),
+    # unhashable names raised TypeError from the lookup
+    ({"embedding": ["MSD_musicnn"]}, "embedding must be None or one of \\['MSD_musicnn'\\], got \\['MSD_musicnn'\\]"),
+    ({"embedding": {"name": "MSD_musicnn"}}, "embedding must be None or one of"),
 ])
 def test_bad_embeddings_are_named(kwargs, match):
     with pytest.raises(ParameterError, match=match):

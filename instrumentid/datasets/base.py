@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.errors import InstrumentIdError, ParameterError
+from instrumentid.pretrained import check_network
 from instrumentid.settings import FeatureSettings, NoteSettings
 from instrumentid.util import atomic_folder, cpu_count, limit_worker_threads, read_json
 
@@ -325,7 +326,8 @@ def load_dataset(path, *, allow_empty_test: bool = False) -> FeatureDataset:
     ParameterError
         A missing or unreadable file, an object array, wrong shapes, an empty split, train/test widths that differ,
         NaN or Inf features, labels that are not integers in ``0..n_classes-1``, metadata that does not match the
-        rows, a bad ``classes.json``, or a ``dataset.json`` that is not a JSON object.
+        rows, a bad ``classes.json``, a ``dataset.json`` that is not a JSON object or whose feature settings make
+        rows of another width.
     """
     folder = Path(path)
     if not folder.is_dir():
@@ -350,13 +352,31 @@ def load_dataset(path, *, allow_empty_test: bool = False) -> FeatureDataset:
     info = read_json(folder / "dataset.json") if (folder / "dataset.json").exists() else {}
     if not isinstance(info, dict):
         raise ParameterError(f"{str(folder / 'dataset.json')!r} must hold a JSON object, got {type(info).__name__}")
-    return FeatureDataset(X_train, y_train, X_test, y_test,
-                          class_names=names or [str(i) for i in range(n_classes)],
-                          metadata=metadata, info=info, path=folder)
+    dataset = FeatureDataset(X_train, y_train, X_test, y_test,
+                             class_names=names or [str(i) for i in range(n_classes)],
+                             metadata=metadata, info=info, path=folder)
+    _check_width(dataset)
+    return dataset
+
+
+def _check_width(dataset: FeatureDataset) -> None:
+    """ParameterError when the rows are not as wide as the feature settings ``dataset.json`` records make them.
+
+    Such a set (an edited ``dataset.json``, files of another build) trained a model that could never predict, or failed
+    in training on branches it did not have. Settings that do not parse are left to whoever uses them.
+    """
+    try:
+        features = dataset.feature_settings
+    except ParameterError:
+        return
+    if features is not None and dataset.n_features != features.n_features:
+        embedding = f" with the {features.embedding} embedding" if features.embedding else ""
+        raise ParameterError(f"{str(dataset.path)!r}: the rows have {dataset.n_features} features but the feature "
+                             f"settings in dataset.json{embedding} make {features.n_features}")
 
 
 # ----------------------------------------------------------------------------------------------- the cache
-def resolve_settings(value, kind: type, *, name: str):
+def resolve_settings(value, kind: type[NoteSettings | FeatureSettings], *, name: str):
     """The settings a builder runs with: ``value``, or the defaults ``kind()`` when it is None.
 
     Parameters
@@ -374,12 +394,22 @@ def resolve_settings(value, kind: type, *, name: str):
     Raises
     ------
     ParameterError
-        ``value`` is neither None nor a ``kind``.
+        ``value`` is neither None nor a ``kind``, or settings of another version (e.g. a model's saved by an older
+        instrumentid): this code would compute this version's notes or features and label them with that one.
+    ModelFileError
+        Feature settings with an embedding whose network file is missing, damaged or another network.
     """
     if value is None:
         return kind()
     if not isinstance(value, kind):
         raise ParameterError(f"{name} must be a {kind.__name__} or None, got {type(value).__name__}")
+    current = kind().version
+    if value.version != current:
+        raise ParameterError(f"{name} are of version {value.version!r}, but this version of instrumentid computes "
+                             f"version {current}: build with this version's settings")
+    if isinstance(value, FeatureSettings) and value.embedding is not None:
+        # a missing or damaged network: one error now, not one skipped file per file after decoding them all
+        check_network(value.embedding)
     return value
 
 
