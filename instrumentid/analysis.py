@@ -26,6 +26,7 @@ from instrumentid import features
 from instrumentid.audio import MAX_DURATION_S, load_audio, prepare
 from instrumentid.errors import ParameterError
 from instrumentid.notes import Note, detect_notes
+from instrumentid.pretrained import check_network
 from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, SR, FeatureSettings, NoteSettings
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Analysis",
     "Note",
     "analyze",
+    "check_embedding",
     "clip_features",
     "find_notes",
     "format_notes",
@@ -235,6 +237,22 @@ def clip_features(clips, *, sr: int = SR, settings: FeatureSettings | None = Non
     """
     settings = DEFAULT_FEATURES if settings is None else _check(settings, FeatureSettings)
     return features.notes_features(clips, sr=sr, settings=settings)
+
+
+def check_embedding(settings: FeatureSettings) -> None:
+    """Load the network of ``settings.embedding`` now (if it has one), before any audio is analysed.
+
+    A missing or damaged network is then one error at the start of a predict or a data set build, not one per
+    recording after they are decoded. The session is the one the features then run (loaded once per process).
+
+    Raises
+    ------
+    ModelFileError
+        The network's file is missing, damaged or another network.
+    """
+    settings = _check(settings, FeatureSettings)
+    if settings.embedding is not None:
+        check_network(settings.embedding)
 
 
 def mel_spectrogram(source, *, sr: float | None = None) -> features.MelSpectrogram:

@@ -28,12 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from instrumentid.analysis import NOTE_COLUMNS, Analysis, Note, analyze, format_records, note_row
+from instrumentid.analysis import NOTE_COLUMNS, Analysis, Note, analyze, check_embedding, format_records, note_row
 from instrumentid.audio import MAX_DURATION_S
 from instrumentid.calibration import DEFAULT_MIN_CONFIDENCE, UNKNOWN, check_min_confidence
 from instrumentid.errors import ModelFileError, ParameterError
 from instrumentid.inference import LightClassifier
-from instrumentid.pretrained import check_network
 from instrumentid.settings import DEFAULT_FEATURES, DEFAULT_NOTES, check_same
 
 __all__ = [
@@ -305,8 +304,7 @@ def check_model_settings(clf, *, name: str = "model") -> None:
     n_features = current.n_features
     if getattr(clf, "n_features_in_", n_features) != n_features:
         raise ParameterError(f"{name} expects {clf.n_features_in_} features, the feature code makes {n_features}")
-    if feature_settings.embedding is not None:  # missing or damaged: one error now, not one per recording
-        check_network(feature_settings.embedding)
+    check_embedding(feature_settings)  # missing or damaged: one error now, not one per recording
 
 
 @functools.lru_cache(maxsize=1)

@@ -116,3 +116,21 @@ def test_file_with_sr_is_refused(tmp_path):
 def test_analysis_checks_itself():
     with pytest.raises(ParameterError, match="shape"):
         Analysis("x", np.zeros(10, np.float32), SR, (), np.zeros((1, 120), np.float32))
+
+
+def test_check_embedding_loads_the_network_before_any_audio(tmp_path, monkeypatch):
+    from instrumentid import pretrained
+    from instrumentid.errors import ModelFileError
+    from instrumentid.settings import DEFAULT_FEATURES, SHIPPED_FEATURES
+
+    analysis.check_embedding(SHIPPED_FEATURES)  # the shipped network loads
+    monkeypatch.setattr(pretrained, "FOLDER", tmp_path / "nowhere")
+    pretrained._session.cache_clear()
+    try:
+        analysis.check_embedding(DEFAULT_FEATURES)  # no embedding: no network needed
+        with pytest.raises(ModelFileError, match="the network MSD_musicnn is missing"):
+            analysis.check_embedding(SHIPPED_FEATURES)
+        with pytest.raises(ParameterError, match="FeatureSettings"):
+            analysis.check_embedding("MSD_musicnn")
+    finally:
+        pretrained._session.cache_clear()

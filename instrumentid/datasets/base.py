@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from instrumentid.errors import InstrumentIdError, ParameterError
-from instrumentid.pretrained import check_network
 from instrumentid.settings import FeatureSettings, NoteSettings
 from instrumentid.util import atomic_folder, cpu_count, limit_worker_threads, read_json
 
@@ -407,9 +406,11 @@ def resolve_settings(value, kind: type[NoteSettings | FeatureSettings], *, name:
     if value.version != current:
         raise ParameterError(f"{name} are of version {value.version!r}, but this version of instrumentid computes "
                              f"version {current}: build with this version's settings")
-    if isinstance(value, FeatureSettings) and value.embedding is not None:
+    if isinstance(value, FeatureSettings):
         # a missing or damaged network: one error now, not one skipped file per file after decoding them all
-        check_network(value.embedding)
+        from instrumentid.analysis import check_embedding
+
+        check_embedding(value)
     return value
 
 
