@@ -69,10 +69,11 @@ def restore_branches(arch: dict, n_features) -> tuple | None:
     return tuple(raw)
 
 
-def _check_tensors(tensors: dict, arch: dict, n_classes: int) -> None:
-    """ModelFileError unless ``tensors`` have the names and shapes of the network ``arch`` describes.
+def _check_tensors(tensors: dict, arch: dict, n_classes: int) -> tuple | None:
+    """The network's branches (:func:`restore_branches`), once its tensors are checked against ``arch``.
 
-    One network (``hidden.weight``...) or a BranchNet's (``nets.<i>.hidden.weight``...), each of two layers.
+    ModelFileError unless ``tensors`` have the names and shapes of the network ``arch`` describes: one network
+    (``hidden.weight``...) or a BranchNet's (``nets.<i>.hidden.weight``...), each of two layers.
     """
     n_features, hidden = int(arch["n_features"]), int(arch["hidden_units"])
     branches = restore_branches(arch, n_features)
@@ -84,6 +85,7 @@ def _check_tensors(tensors: dict, arch: dict, n_classes: int) -> None:
     if found != expected:
         diff = sorted(set(found.items()) ^ set(expected.items()))
         raise ModelFileError(f"tensors do not match the architecture {arch!r} (differences: {diff[:4]})")
+    return branches
 
 
 def restore_scaler(raw, n_features: int) -> dict:
@@ -220,8 +222,7 @@ class LightClassifier:
             activation = str(arch["activation"])
             if activation not in ACTIVATIONS:
                 raise ModelFileError(f"unknown activation {activation!r}")
-            branches = restore_branches(arch, n_features)
-            _check_tensors(files.tensors, arch, len(classes))
+            branches = _check_tensors(files.tensors, arch, len(classes))
             weights = {name: np.asarray(t, dtype=np.float32) for name, t in files.tensors.items()}
             return cls(classes=classes, scaler=restore_scaler(config["scaler"], n_features), weights=weights,
                        activation=activation,
