@@ -78,3 +78,21 @@ def test_what_vary_note_keeps_between_notes_is_what_it_computed_per_note(tmp_pat
         expected = np.log2(np.maximum(np.fft.rfftfreq(n_fft, 1.0 / SR), 20.0) / 1000.0)
         assert variation._eq_octaves(n_fft, SR).tobytes() == expected.tobytes()
     assert variation._unit_ramp(1234).tobytes() == np.linspace(0.0, 1.0, 1234).tobytes()
+
+
+def test_room_convolution_is_fftconvolve_to_the_bit(tmp_path, monkeypatch, rng):
+    from scipy.signal import fftconvolve
+
+    from instrumentid.datasets import variation
+
+    monkeypatch.setenv("INSTRUMENTID_CACHE", str(tmp_path))
+    room_bank(variation=SMALL_BANK)
+    bank = variation._bank_file(SMALL_BANK, SR)
+    irs = variation._room_irs(*bank)
+    for n in (1, 2048, 12127, 12127, 27562):  # a length again: the kept spectrum
+        for room in range(len(irs)):
+            y = rng.standard_normal(n)
+            expected = fftconvolve(y, irs[room])[:n]
+            assert variation._convolve_room(y, bank, room).tobytes() == expected.tobytes()
+    spectrum = variation._room_spectrum(*bank, 0, 20000)
+    assert spectrum.dtype == np.complex64 and spectrum.shape == (10001,) and not spectrum.flags.writeable

@@ -98,6 +98,57 @@ def _room_irs(path: str, spec_json: str) -> tuple:
     return tuple(irs)
 
 
+#: Room spectra kept per process (:func:`_room_spectrum`): the default bank's 48 rooms times the 4 lengths of a
+#: rendered note (its DURATIONS_S plus the release), about 30 MB, so a build worker computes each only once.
+ROOM_SPECTRA = 256
+
+
+@functools.lru_cache(maxsize=ROOM_SPECTRA)
+def _room_spectrum(path: str, spec_json: str, room: int, n_fft: int) -> np.ndarray:
+    """The real FFT of room ``room``'s impulse response (:func:`_room_irs`) at ``n_fft`` points (read-only).
+
+    Computed from the float32 response, complex64 [shape=(1 + n_fft // 2,)]: what ``scipy.signal.fftconvolve``
+    computes for it at that length, which every note of that length and room reuses.
+    """
+    from scipy.fft import rfft
+
+    spectrum = rfft(_room_irs(path, spec_json)[room], n_fft)
+    spectrum.flags.writeable = False
+    return spectrum
+
+
+def _convolve_room(y: np.ndarray, bank: tuple, room: int) -> np.ndarray:
+    """``scipy.signal.fftconvolve(y, ir)[:len(y)]`` of the float64 ``y`` and room ``room``'s response, to the bit.
+
+    fftconvolve's steps (the FFTs at its fast length, the product in complex128, the inverse FFT), with the
+    response's spectrum computed once per process (:func:`_room_spectrum`) instead of once per note; the float32
+    FFT of each response at each length also took a plan of its own in the FFT library's 16-plan cache.
+    ``tests/test_variation.py`` compares the two.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,), dtype=float64]
+    bank : tuple
+        :func:`_bank_file`'s (path, spec) of the room bank.
+    room : int
+        Row of the bank.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=float64]
+    """
+    from scipy.fft import irfft, next_fast_len, rfft
+
+    n = y.shape[0]
+    ir = _room_irs(*bank)[room]
+    if n == 1:  # fftconvolve multiplies along an axis of length 1 instead of transforming it
+        return y * ir[:1]
+    n_fft = next_fast_len(n + ir.shape[0] - 1, real=True)
+    spectrum = rfft(y, n_fft)
+    spectrum *= _room_spectrum(*bank, room, n_fft)
+    return irfft(spectrum, n_fft)[:n]
+
+
 @functools.lru_cache(maxsize=8)
 def _eq_octaves(n_fft: int, sr: int) -> np.ndarray:
     """Octaves from 1 kHz of the bins of an ``n_fft``-point real FFT (floored at 20 Hz), float64 (read-only)."""
@@ -182,7 +233,7 @@ def vary_note(y, *, rng, sr: int = SR, variation=None) -> np.ndarray:
         The varied note, preceded by ``n_lead_in`` samples of noise (:data:`VARIATION` ``["lead_in_s"]``).
     """
     from scipy.fft import irfft, next_fast_len, rfft
-    from scipy.signal import fftconvolve, lfilter
+    from scipy.signal import lfilter
 
     v = VARIATION if variation is None else variation
     y = np.asarray(y, dtype=np.float64)
@@ -192,8 +243,8 @@ def vary_note(y, *, rng, sr: int = SR, variation=None) -> np.ndarray:
     y = y * 10.0 ** (ramp_db / 20.0)
     # room: one of the bank's simulated rooms
     if rng.random() < v["room_probability"]:
-        irs = _room_irs(*_bank_file(v, sr))
-        y = fftconvolve(y, irs[rng.integers(len(irs))])[:n]
+        bank = _bank_file(v, sr)
+        y = _convolve_room(y, bank, int(rng.integers(len(_room_irs(*bank)))))
     # body and microphone colour: a smooth random EQ curve, a tilt and resonances, applied in the frequency domain
     n_fft = next_fast_len(n, real=True)
     spec = rfft(y, n_fft)
