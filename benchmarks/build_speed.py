@@ -11,8 +11,9 @@
    processes included), the recording variation (rooms, EQ, noise) and the features, before and after issue 15:
    before, every freepats note was one TiMidity++ run and every note was featurized alone by the per-note code
    (kept in ``tests/features_reference.py``); now a worker's notes of one source go to one TiMidity++ run and its
-   notes are featurized in batches (:func:`instrumentid.analysis.clip_features`). Features are timed best of
-   ``--repeat``; both give the same rows (checked here too).
+   notes are featurized in batches (:func:`instrumentid.analysis.clip_features`). Every stage is timed best of
+   ``--repeat`` (on a shared machine one timing of the rendering or the variation varied by 20-30 %); the features
+   of both give the same rows (checked here too).
 3. Feature extraction alone in one process (default BLAS threads), before and after: notes/s and x real time.
 """
 
@@ -112,10 +113,10 @@ def profile_worker(*, sample: int = 300, repeat: int = 3) -> dict:
     render_ms = {}
     with threadpool_limits(limits=1):
         for (name, path), notes in by_source.items():
-            _, before, _ = _best(lambda p=path, n=notes: [render.render_note(p, **x) for x in n], 1)
-            _, after, dry = _best(lambda p=path, n=notes: render.render_notes(p, n), 1)
+            _, before, _ = _best(lambda p=path, n=notes: [render.render_note(p, **x) for x in n], repeat)
+            _, after, dry = _best(lambda p=path, n=notes: render.render_notes(p, n), repeat)
             render_ms[name] = (1000 * before / len(notes), 1000 * after / len(notes))
-        _, vary_s, varied = _best(lambda: sfds.render_varied_many(rows), 1)
+        _, vary_s, varied = _best(lambda: sfds.render_varied_many(rows), repeat)
         clips = [y for y in varied if y is not None]
         _, before_s, X_before = _best(lambda: np.stack([reference_features(y) for y in clips]), repeat)
         _, after_s, X_after = _best(lambda: clip_features(clips), repeat)
@@ -158,7 +159,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="default data set build time, a worker's profile, feature speed")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes for the build (default: all cores)")
     ap.add_argument("--sample", type=int, default=300, help="planned notes profiled and featurized")
-    ap.add_argument("--repeat", type=int, default=3, help="best of this many feature timings")
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many timings of each stage")
     ap.add_argument("--skip-build", action="store_true", help="skip the build from scratch (minutes)")
     args = ap.parse_args(argv)
 
