@@ -156,8 +156,9 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
         level rise that confirms an attack (``rise_db``), the vibrato filter (``vibrato_s``), the pitch move
         that starts a new note (``split_semitones``), the decay after which an upper partial does not
         (``partial_decay_db``), how weak a note's odd harmonics must be for it to sound an octave higher than YIN
-        found (``subharmonic_db``) and how far a flux onset can move a pitch change (``snap_before_s``,
-        ``snap_after_s``).
+        found (``subharmonic_db``), how far a flux onset can move a pitch change (``snap_before_s``,
+        ``snap_after_s``), when a sampled note's loop point is no attack (``loop_corr``) and when a decaying note
+        still sounds whatever its pitch track reads (``decayed_db``, ``wobble_db``).
     name : str
         What to call the recording in messages (e.g. its file name).
 
@@ -201,7 +202,7 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
 
     spectrum = _Spectrum(y, n_fft=frame_length, hop_length=hop_length, n_frames=n_frames)
     envelope, harmonics = _spectral_pass(spectrum, f0)
-    starts, onsets = _attacks(envelope, spectrum, level_db, active, f0, threshold_db=threshold_db,
+    starts, onsets = _attacks(envelope, spectrum, level_db, active, f0, y, threshold_db=threshold_db,
                               min_frames=min_frames, settings=s)
     filter_frames = max(1, round(s.vibrato_s / frame_s)) | 1
 
@@ -222,10 +223,15 @@ def detect_notes(y: np.ndarray, *, sr: float, settings: NoteSettings = DEFAULT_N
                              decay_db=s.ringing_decay_db)
         if end - start < min_frames:  # a fall this early is the attack's fast decay (a piano), not a release
             end = sound_end
+        if notes and _rings_on(notes[-1], level_db, spectrum, start, end, frame_s=frame_s, settings=s):
+            last = notes[-1]  # still the previous note, deep in its decay: it lasts to this segment's end
+            notes[-1] = Note(last.start_s, end * frame_s, last.f0_hz, last.midi, (sound_end - end) * frame_s)
+            continue
         held[start:end] = _hold(np.where(active[start:end], midi_track[start:end], np.nan))
         runs = _split_by_pitch(spectrum, held, start, end, filter_frames=filter_frames,
                                threshold=s.split_semitones, min_frames=min_frames, settings=s)
-        runs = _merge_partials(runs, level_db, start, decay_db=s.partial_decay_db)
+        runs = _merge_partials(runs, level_db, start, decay_db=s.partial_decay_db, any_db=s.decayed_db,
+                               spectrum=spectrum, f0=f0, wobble_db=s.wobble_db)
         runs = _merge_drift(runs, held, within=s.drift_semitones)
         runs = _merge_octave_partials(runs, spectrum, f0, active, midi_track, odd_db=s.octave_partial_db)
         if (len(runs) > 1 and notes and round(notes[-1].end_s / frame_s) == start and runs[0][2] == notes[-1].midi
@@ -581,8 +587,8 @@ def _hold(track: np.ndarray) -> np.ndarray:
     return out
 
 
-def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *, threshold_db: float, min_frames: int,
-             settings: NoteSettings) -> tuple[list[int], tuple[np.ndarray, np.ndarray]]:
+def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, y, *, threshold_db: float,
+             min_frames: int, settings: NoteSettings) -> tuple[list[int], tuple[np.ndarray, np.ndarray]]:
     """Frames where notes start: spectral-flux onsets that are attacks, and sounding stretches that rise.
 
     Returns the attacks (frames, in time order) and the peak of every spectral-flux onset at least ``weak_flux``
@@ -609,7 +615,12 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
     note at 0 (a bowed note's noisy attack cut at the file's start). Attacks closer together than ``min_frames``
     count as one. A weaker kind of re-articulation at the same pitch counts where no other attack lies within
     ``min_frames``: a ``soft_flux`` onset with an attack's noise (see :class:`~instrumentid.settings.NoteSettings`).
-    A flux attack is placed where the onset function begins to rise (``onset_rise``), not at its minimum.
+    A flux attack is placed where the onset function begins to rise (``onset_rise``), not at its minimum. At the same
+    pitch and without a ``regain_db`` rise, an attack is dropped where the sound after it repeats an earlier stretch
+    that no attack began (a sampled note's loop point, ``loop_corr``; :func:`_loop_match`), or where the level has
+    climbed all the way from a note that sounds from the recording's first frame (``rising_s``).
+
+    ``y`` is the recording at :data:`~instrumentid.settings.SR`.
 
     ``envelope`` is the onset function (see :func:`_spectral_pass`), ``spectrum`` the recording's STFT magnitude,
     ``settings`` the thresholds.
@@ -644,6 +655,21 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
         previous_end = hi
     risen = set(starts)  # the starts where the level rose: a held note's decay is measured from their peak
     soft: list[int] = []
+    # a sampled note's loop point repeats an earlier stretch of the note; a re-articulation replays an attack: one
+    # found so far, or a strong flux peak (a re-articulation missed) that is not a loop point itself
+    strong = peaks[strength >= transient_flux].tolist()
+    memo: dict = {}
+
+    def loops(peak: int) -> bool:
+        if s.loop_corr > 1.0:
+            return False
+        if peak not in memo:
+            matched = _loop_match(y, peak, corr=s.loop_corr, search=round(s.loop_search_s * SR),
+                                  length=s.frame_length, hop_length=hop_length)
+            memo[peak] = matched is not None and not any(-2 <= matched - a <= min_frames for a in starts) and all(
+                loops(q) for q in strong if q < peak and -2 <= matched - q <= min_frames * 2 // 3)
+        return memo[peak]
+
     for frame, peak_frame, flux, at in zip(onsets.tolist(), peaks.tolist(), strength.tolist(), placed, strict=True):
         before = level_db[max(0, frame - half): frame + 1]
         after = level_db[frame: frame + rise_frames + 1].max()
@@ -671,7 +697,16 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
                 and level_db[peak_frame: peak_frame + rise_frames + 1].min() >= before.max() - s.soft_dip_db
                 and max(_inharmonic_rise_db(spectrum, f0, f) for f in range(frame, peak_frame + 2)) >= transient_db):
             # a re-articulation whose bow or tongue noise comes a few frames before the flux peaks
-            soft.append(at)
+            if not loops(peak_frame):
+                soft.append(at)
+        if attack and after - before.min() < s.regain_db and _same_pitch(f0, frame):
+            # still the previous attack's rise (a slow attack, e.g. a flute's breath before its tone, cut by the
+            # recording's start): the level has climbed all the way from it
+            if 0 in starts and frame <= round(s.rising_s * SR / hop_length):
+                climb = level_db[: frame + 1]
+                attack = not bool(np.all(climb >= np.maximum.accumulate(climb) - 1.0))
+        if attack and after - before.min() < s.regain_db and _same_pitch(f0, frame) and loops(peak_frame):
+            attack = False
         if attack and after > max(threshold_db, loudest_db - attack_db):
             starts.add(at)
             if after - before.min() >= rise_db:
@@ -684,6 +719,40 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, *,
     strength = strength.astype(np.float64)  # compared with weak_flux in float64, as the attacks above
     strong = strength >= weak_flux
     return _dedupe(sorted(starts), gap=min_frames), (peaks[strong], strength[strong])
+
+
+def _loop_match(y: np.ndarray, peak: int, *, corr: float, search: int, length: int, hop_length: int) -> int | None:
+    """Where the sound after a flux peak repeats an earlier stretch of the recording, if it does.
+
+    The ``length`` samples after the peak's frame are compared (normalized cross-correlation) with every stretch
+    starting from ``length`` to ``search`` samples earlier. A sampled note's loop point: the synthesizer jumps back to
+    the loop's start, and the sound goes on as it was there; a re-articulated sampled note replays its attack, and
+    matches an earlier attack (a played one matches nothing as closely).
+
+    Returns
+    -------
+    int or None
+        The frame whose flux peak the best match would have (its start minus one frame), if the match reaches
+        ``corr``; None if not, or if there is too little sound before or after the peak.
+    """
+    n = (peak + 1) * hop_length
+    lo = max(0, n - search)
+    length = min(length, y.size - n)  # at the end of a recording that stops in the note, what there is of it
+    if length < hop_length * 4 or n - lo < 2 * length:
+        return None
+    segment = y[n: n + length].astype(np.float64)
+    earlier = y[lo: n].astype(np.float64)
+    energy = float(np.dot(segment, segment))
+    if energy <= 0.0:
+        return None
+    from scipy.signal import correlate
+
+    products = correlate(earlier, segment, mode="valid", method="fft")  # at each start lo + i, i <= n - lo - length
+    window = np.cumsum(np.concatenate([[0.0], earlier ** 2]))
+    norms = np.sqrt(np.maximum(window[length:] - window[:-length], 0.0) * energy) + 1e-12
+    similarity = products / norms
+    best = int(np.argmax(similarity))
+    return (lo + best) // hop_length - 1 if similarity[best] >= corr else None
 
 
 def _risen_from(onsets: np.ndarray, peaks: np.ndarray, envelope: np.ndarray, *, fraction: float) -> list[int]:
@@ -811,7 +880,8 @@ def _split_by_pitch(spectrum: _Spectrum, midi_track, start: int, end: int, *, fi
     return [(lo, hi, key) for lo, hi, key in runs]
 
 
-def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: float) -> list:
+def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: float, any_db: float,
+                    spectrum: _Spectrum, f0: np.ndarray, wobble_db: float) -> list:
     """Join the pitch runs of one attack that are a decaying note's partials taking over its pitch track.
 
     A struck or plucked note is not slurred a twelfth or more, but as it decays its fundamental can fall under an
@@ -819,7 +889,9 @@ def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: f
     Two neighbouring runs whose keys are 19, 24, 28, 31, 34 or 36 semitones apart (+-1; not 12: a decaying guitar
     note can be bent or slurred an octave) are one note when the level where they meet is more than ``decay_db`` dB
     under the attack's loudest frame so far (a slurred leap keeps its level); so is a run within a semitone of such a
-    partial run (a stretched partial drifts). Each group of joined runs takes the key that covers most of its frames.
+    partial run (a stretched partial drifts). A run that starts more than ``any_db`` dB under that loudest frame
+    joins too, whatever its key, while the attack's first note still sounds in it (:func:`_wavers`). Each group of
+    joined runs takes the key that covers most of its frames.
 
     Parameters
     ----------
@@ -831,6 +903,11 @@ def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: f
         The attack's first frame.
     decay_db : float
         How far the level must have decayed, in dB.
+    any_db, wobble_db : float
+        See :func:`_wavers`.
+    spectrum : _Spectrum
+    f0 : np.ndarray [shape=(n_frames,)]
+        YIN's pitch per frame, in Hz.
 
     Returns
     -------
@@ -849,7 +926,8 @@ def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: f
         # related to a key of the group, or within a semitone of one of its partials (a stretched partial drifts)
         related = any(partial(run[2], other[2]) for other in group) or any(
             abs(run[2] - other[2]) <= 1 and partial(other[2], group[0][2]) for other in group)
-        if decayed and related:
+        if (decayed and related) or _wavers(runs, run, level_db, start, any_db=any_db, spectrum=spectrum, f0=f0,
+                                            wobble_db=wobble_db):
             group.append(run)
         else:
             groups.append([run])
@@ -864,6 +942,77 @@ def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: f
         else:
             out.append((group[0][0], group[-1][1], key))
     return out
+
+
+def _wavers(runs: list, run: tuple, level_db: np.ndarray, start: int, *, any_db: float, spectrum: _Spectrum,
+            f0: np.ndarray, wobble_db: float) -> bool:
+    """Whether ``run`` is the attack's first note still sounding deep in its decay, whatever YIN reads there.
+
+    True when ``run`` starts more than ``any_db`` dB under the attack's loudest frame so far and, over its frames, the
+    harmonics of the attack's first run (its median YIN pitch) still carry ``wobble_db`` dB more power per bin than
+    the bins between them (:func:`_harmonic_share_db`): a decaying piano's low rumble or noise moves YIN's pitch
+    while the string sounds on; after a slur from a decaying note (a guitar's), the old harmonics are gone.
+    """
+    if level_db[max(run[0] - 2, 0): run[0] + 3].max() >= level_db[start: run[0] + 1].max() - any_db:
+        return False
+    first = runs[0]
+    track = f0[first[0]: first[1]]
+    keys = dsp.hz_to_midi(track)
+    near = track[np.abs(keys - first[2]) <= 1.0]
+    f0_hz = float(np.median(near)) if near.size else float(dsp.midi_to_hz(first[2]))
+    share = _harmonic_share_db(spectrum, f0_hz, run[0], run[1])
+    return share >= wobble_db
+
+
+def _rings_on(previous: Note, level_db: np.ndarray, spectrum: _Spectrum, start: int, end: int, *, frame_s: float,
+              settings: NoteSettings) -> bool:
+    """Whether the attack at ``start`` is the previous note sounding on deep in its decay.
+
+    True when the level from ``start`` to ``end`` stays more than ``settings.decayed_db`` dB under the previous note's
+    loudest frame and, over those frames, the previous note's harmonics carry ``settings.wobble_db`` dB more power
+    per bin than the bins between them (:func:`_harmonic_share_db`): a decaying piano's low rumble lifts the level
+    and moves YIN's pitch away from a string that sounds on.
+
+    Parameters
+    ----------
+    previous : Note
+        The note found before the attack.
+    level_db : np.ndarray [shape=(n_frames,)]
+        Frame levels in dB.
+    spectrum : _Spectrum
+    start, end : int
+        The attack's frame and the end of what it sounds (frames).
+    frame_s : float
+        Seconds per frame.
+    settings : NoteSettings
+    """
+    lo, hi = round(previous.start_s / frame_s), round(previous.end_s / frame_s)
+    if end <= start or hi <= lo or level_db[start:end].max() >= level_db[lo:hi].max() - settings.decayed_db:
+        return False
+    return _harmonic_share_db(spectrum, previous.f0_hz, start, end) >= settings.wobble_db
+
+
+def _harmonic_share_db(spectrum: _Spectrum, f0_hz: float, lo: int, hi: int) -> float:
+    """How much more power per bin the harmonics of ``f0_hz`` carry than the bins between them, in dB.
+
+    Over frames ``[lo, hi)`` (at most 16 of them, evenly spaced), from half ``f0_hz`` up to its tenth harmonic (or
+    the Nyquist frequency): the bins within one of each harmonic against the others.
+    """
+    bin_hz = SR / (2 * (spectrum.n_bins - 1))
+    top = min(10.5 * f0_hz, SR / 2 - bin_hz)
+    bins = np.arange(int(0.5 * f0_hz / bin_hz), int(top / bin_hz) + 1)
+    harmonic = np.zeros(bins.size, dtype=bool)
+    for h in range(1, int(top / f0_hz) + 1):
+        b = round(h * f0_hz / bin_hz)
+        harmonic[(bins >= b - 1) & (bins <= b + 1)] = True
+    if harmonic.all() or not harmonic.any():
+        return math.nan
+    frames = np.unique(np.linspace(lo, hi - 1, num=min(16, hi - lo)).round().astype(int))
+    power = np.zeros(bins.size)
+    for f in frames:
+        magnitude, first = spectrum.frames(f, f + 1, least=1)
+        power += magnitude[bins, f - first].astype(np.float64) ** 2
+    return float(10.0 * np.log10((power[harmonic].mean() + 1e-20) / (power[~harmonic].mean() + 1e-20)))
 
 
 def _merge_octave_partials(runs: list, spectrum: _Spectrum, f0: np.ndarray, active: np.ndarray,
