@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from instrumentid.architecture import tensor_shapes
 from instrumentid.calibration import check_temperature, softmax
 from instrumentid.errors import ModelFileError, ParameterError
 from instrumentid.persistence import read_model
@@ -77,10 +78,7 @@ def _check_tensors(tensors: dict, arch: dict, n_classes: int) -> tuple | None:
     """
     n_features, hidden = int(arch["n_features"]), int(arch["hidden_units"])
     branches = restore_branches(arch, n_features)
-    blocks = [("", n_features)] if branches is None else [(f"nets.{i}.", w) for i, w in enumerate(branches)]
-    expected = {f"{prefix}{name}": shape for prefix, width in blocks
-                for name, shape in (("hidden.weight", (hidden, width)), ("hidden.bias", (hidden,)),
-                                    ("output.weight", (n_classes, hidden)), ("output.bias", (n_classes,)))}
+    expected = tensor_shapes(n_features, n_classes, hidden_units=hidden, branches=branches)
     found = {name: tuple(t.shape) for name, t in tensors.items()}
     if found != expected:
         diff = sorted(set(found.items()) ^ set(expected.items()))

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import torch
 
+from instrumentid.architecture import tensor_shapes
 from instrumentid.errors import ParameterError
 from instrumentid.settings import DEFAULT_TRAINING
 
@@ -156,8 +157,7 @@ class LabNet(torch.nn.Module):
             ``hidden.weight (hidden_units, n_features)``, ``hidden.bias (hidden_units,)``,
             ``output.weight (n_classes, hidden_units)``, ``output.bias (n_classes,)`` (``state_dict`` names).
         """
-        return {"hidden.weight": (hidden_units, n_features), "hidden.bias": (hidden_units,),
-                "output.weight": (n_classes, hidden_units), "output.bias": (n_classes,)}
+        return tensor_shapes(n_features, n_classes, hidden_units=hidden_units)
 
     def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
         """Glorot-uniform weights and zero biases (the Keras defaults of the lab), drawn from ``generator``."""
@@ -280,8 +280,7 @@ class BranchNet(torch.nn.Module):
     @staticmethod
     def parameter_shapes(widths, n_classes: int, *, hidden_units: int) -> dict:
         """Names and shapes of the tensors (``nets.<i>.`` then :meth:`LabNet.parameter_shapes`), nothing allocated."""
-        return {f"nets.{i}.{name}": shape for i, w in enumerate(widths)
-                for name, shape in LabNet.parameter_shapes(w, n_classes, hidden_units=hidden_units).items()}
+        return tensor_shapes(sum(widths), n_classes, hidden_units=hidden_units, branches=list(widths))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``log(mean_i softmax(net_i(block_i)))`` of rows ``x`` [shape=(n, n_features), float32]: (n, n_classes).
