@@ -518,7 +518,8 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         params = dict(config.get("params") or {})
         valid = cls().get_params()
         kwargs = {k: v for k, v in params.items() if k in valid and k not in _SETTINGS}
-        kwargs.update({name: restore_settings(config.get(name), kind, name) for name, kind in _SETTINGS.items()})
+        kwargs.update({name: restore_settings(config.get(name), kind, name, n_features=n_features)
+                       for name, kind in _SETTINGS.items()})
         clf = cls(**kwargs)
         # a merged ensemble stores members * hidden_units units; the parameter is each member's width
         members = clf.members if isinstance(clf.members, int) and clf.members > 0 else 1

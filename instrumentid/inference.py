@@ -112,14 +112,22 @@ def restore_scaler(raw, n_features: int) -> dict:
     return {"mean": mean, "scale": scale, "var": var, "n_samples_seen": n_seen}
 
 
-def restore_settings(data, kind, name: str):
-    """Note or feature settings of a model config (None when absent); ModelFileError if they do not parse."""
+def restore_settings(data, kind, name: str, *, n_features=None):
+    """Note or feature settings of a model config (None when absent).
+
+    ModelFileError if they do not parse, or if feature settings make another number of features a note than the
+    network's ``n_features`` (when given): its tensors were not trained on what those settings compute.
+    """
     if data is None:
         return None
     try:
-        return kind.from_dict(data, what=name)
+        value = kind.from_dict(data, what=name)
     except ParameterError as err:
         raise ModelFileError(f"bad {name.replace('_', ' ')} ({err})") from None
+    if n_features is not None and isinstance(value, FeatureSettings) and value.n_features != n_features:
+        raise ModelFileError(f"the feature settings make {value.n_features} features a note, but the network takes "
+                             f"{n_features}")
+    return value
 
 
 def restore_calibration(config: dict) -> dict:
@@ -226,7 +234,7 @@ class LightClassifier:
                        activation=activation,
                        note_settings=restore_settings(config.get("note_settings"), NoteSettings, "note_settings"),
                        feature_settings=restore_settings(config.get("feature_settings"), FeatureSettings,
-                                                         "feature_settings"),
+                                                         "feature_settings", n_features=n_features),
                        calibration=restore_calibration(config), branches=branches)
         except ModelFileError as err:
             raise ModelFileError(f"{where}: {err}") from None
@@ -305,14 +313,16 @@ def model_facts(config: dict) -> dict:
         (train and test loss and accuracy of the last epoch, when recorded), ``note_settings`` and
         ``feature_settings`` (version and key, or None), ``versions`` and ``weights_sha256``.
     """
+    arch = config.get("architecture") or {}
+
     def settings_summary(name, kind):
-        value = restore_settings(config.get(name), kind, name)
+        width = arch.get("n_features")
+        value = restore_settings(config.get(name), kind, name, n_features=width if isinstance(width, int) else None)
         return None if value is None else {"version": value.version, "key": value.key()}
 
     history = config.get("history") or {}
     final = {k: v[-1] for k, v in history.items() if isinstance(v, list) and v} if isinstance(history, dict) else {}
     params = config.get("params") or {}
-    arch = config.get("architecture") or {}
     branches = restore_branches(arch, arch.get("n_features"))  # what a loader would refuse is not shown as a fact
     return {
         "classes": [str(c) for c in config.get("classes", [])],

@@ -331,8 +331,8 @@ def test_cli_evaluate_without_data_loads_the_default_set_with_the_models_feature
 @pytest.mark.parametrize("features, match", [
     # the version a model saved by an older instrumentid carries: the build labelled this code's features with it
     ({"version": 2}, "the model's features are of version 2, this instrumentid computes version 3"),
-    # a model whose settings make 1598 columns but which takes 1626 (an edited model): built, then refused
-    ({"n_mfcc": 13}, "the model's feature settings make 1598 features but it takes 1626"),
+    # a model whose settings make 1598 columns but which takes 1626 (an edited model): refused where it is loaded
+    ({"n_mfcc": 13}, "the feature settings make 1598 features a note, but the network takes 1626"),
 ])
 def test_cli_evaluate_without_data_refuses_features_it_cannot_build_before_building(features, match, tmp_path,
                                                                                   monkeypatch, capsys):

@@ -11,6 +11,8 @@ from safetensors.numpy import load_file
 
 from instrumentid import persistence, util
 from instrumentid.classifier import InstrumentClassifier
+from instrumentid.errors import ModelFileError
+from instrumentid.inference import LightClassifier, read_model_facts
 from instrumentid.settings import FeatureSettings, NoteSettings
 
 
@@ -61,12 +63,25 @@ def test_label_types_survive(labels, feature_rows, tmp_path):
 def test_note_and_feature_settings_are_carried(small_classifier, tmp_path):
     clf = InstrumentClassifier.load(small_classifier.save(tmp_path / "a"))
     assert clf.feature_settings is None and clf.note_settings is None
-    clf.set_params(feature_settings=FeatureSettings(n_mfcc=40), note_settings=NoteSettings(top_db=40.0))
+    clf.set_params(feature_settings=FeatureSettings(hop_length=256), note_settings=NoteSettings(top_db=40.0))
     again = InstrumentClassifier.load(clf.save(tmp_path / "b"))
-    assert again.feature_settings == FeatureSettings(n_mfcc=40) and again.note_settings == NoteSettings(top_db=40.0)
+    assert again.feature_settings == FeatureSettings(hop_length=256)
+    assert again.note_settings == NoteSettings(top_db=40.0)
     config = json.loads((tmp_path / "b" / "model.json").read_text())
-    assert config["feature_settings"]["n_mfcc"] == 40 and config["note_settings"]["top_db"] == 40.0
+    assert config["feature_settings"]["hop_length"] == 256 and config["note_settings"]["top_db"] == 40.0
     assert again.get_params() == clf.get_params()
+
+
+def test_feature_settings_of_another_width_are_refused(small_classifier, tmp_path):
+    """A model whose feature settings make another number of features than its network takes (an edited model,
+    or settings set on it by hand) is refused where it is loaded, by both loaders and by ``model info``."""
+    clf = InstrumentClassifier.load(small_classifier.save(tmp_path / "a"))
+    clf.set_params(feature_settings=FeatureSettings(n_mfcc=40))
+    path = clf.save(tmp_path / "b")
+    match = r"the feature settings make 200 features a note, but the network takes 120"
+    for load in (InstrumentClassifier.load, LightClassifier.load, read_model_facts):
+        with pytest.raises(ModelFileError, match=match):
+            load(path)
 
 
 def test_a_config_without_note_settings_reads_as_unknown(saved, tmp_path):
