@@ -237,14 +237,18 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         ParameterError
-            Bad hyperparameter, NaN/inf or wrongly shaped ``X``, continuous or single-class ``y``, unknown
-            labels in ``eval_set``.
+            Bad hyperparameter, NaN/inf or wrongly shaped ``X`` (or rows of another width than
+            ``feature_settings`` make), continuous or single-class ``y``, unknown labels in ``eval_set``.
         """
         from instrumentid import training
 
         kwargs = self._training_kwargs()
         trained_on = _check_trained_on(trained_on)
         X, y = self._validate(X, y, reset=True)
+        features = self.feature_settings
+        if isinstance(features, FeatureSettings) and features.n_features != X.shape[1]:
+            raise ParameterError(f"X has {X.shape[1]} features a row, but the feature settings make "
+                                 f"{features.n_features}: give the settings the rows were computed with (or None)")
         classes, codes = encode_labels(y)
         if len(classes) < 2:
             raise ParameterError(

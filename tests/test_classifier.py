@@ -83,7 +83,7 @@ def test_defaults_are_the_training_settings():
 
 def test_settings_are_hyperparameters(feature_rows):
     X, names = feature_rows
-    settings = FeatureSettings(n_mfcc=19)
+    settings = FeatureSettings(hop_length=256)
     clf = InstrumentClassifier(hidden_units=8, epochs=1, batch_size=64, feature_settings=settings,
                                note_settings=DEFAULT_NOTES).fit(X, names)
     assert clf.feature_settings is settings and clf.note_settings is DEFAULT_NOTES
@@ -93,6 +93,11 @@ def test_settings_are_hyperparameters(feature_rows):
         InstrumentClassifier(epochs=1, feature_settings=settings.to_dict()).fit(X, names)
     with pytest.raises(errors.ParameterError, match="note_settings must be a NoteSettings or None"):
         InstrumentClassifier(epochs=1, note_settings=settings).fit(X, names)
+    # rows of another width than the settings make: nothing is trained
+    unfit = InstrumentClassifier(epochs=1, feature_settings=FeatureSettings(n_mfcc=19))
+    with pytest.raises(errors.ParameterError, match="X has 120 features a row, but the feature settings make 116"):
+        unfit.fit(X, names)
+    assert not hasattr(unfit, "model_")
 
 
 def test_config_round_trip(small_classifier, feature_rows):
