@@ -520,6 +520,9 @@ class InstrumentClassifier(ClassifierMixin, BaseEstimator):
         model.eval()
 
         params = dict(config.get("params") or {})
+        if params.get("branches") is not None and params["branches"] != (None if widths is None else list(widths)):
+            raise ModelFileError(f"params branches {params['branches']!r} are not the network's "
+                                 f"{None if widths is None else list(widths)}")
         valid = cls().get_params()
         kwargs = {k: v for k, v in params.items() if k in valid and k not in _SETTINGS}
         kwargs.update({name: restore_settings(config.get(name), kind, name, n_features=n_features)

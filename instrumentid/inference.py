@@ -58,16 +58,18 @@ def restore_classes(config: dict) -> np.ndarray:
 def restore_branches(arch: dict, n_features) -> tuple | None:
     """The ``branches`` of a model's architecture (a :class:`~instrumentid.model.BranchNet`'s block widths).
 
-    None for one network; else at least two positive widths summing to ``n_features``; ModelFileError otherwise.
+    None for one network; else at least two positive widths summing to ``n_features``; ModelFileError otherwise, or
+    when the architecture's ``name`` (if recorded) is not the network the branches make (``LabNet``, ``BranchNet``).
     """
     raw = arch.get("branches")
-    if raw is None:
-        return None
-    if (not isinstance(raw, list) or len(raw) < 2 or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0
-                                                            for w in raw) or sum(raw) != n_features):
+    if raw is not None and (not isinstance(raw, list) or len(raw) < 2 or not all(
+            isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in raw) or sum(raw) != n_features):
         raise ModelFileError(f"bad branches {raw!r}: expected at least two positive widths summing to the "
                              f"{n_features} features")
-    return tuple(raw)
+    name, network = arch.get("name"), "LabNet" if raw is None else "BranchNet"
+    if name is not None and name != network:
+        raise ModelFileError(f"the architecture is named {name!r}, but its branches make a {network}")
+    return None if raw is None else tuple(raw)
 
 
 def _check_tensors(tensors: dict, arch: dict, n_classes: int) -> tuple | None:

@@ -202,7 +202,7 @@ def test_weights_of_another_model_with_its_hash(model_dir, feature_rows, tmp_pat
     (lambda c: c["scaler"].update(n_samples_seen=9.3e18), "n_samples_seen must be a count from 0 to 2\\*\\*63 - 1"),
     (lambda c: c["scaler"].update(n_samples_seen=-1), "n_samples_seen must be a count"),
     (lambda c: c["architecture"].update(branches=[100, 10]), "bad branches \\[100, 10\\].*summing to the 120"),
-    (lambda c: c["architecture"].update(branches=[60, 60]), "tensors do not match"),
+    (lambda c: c["architecture"].update(branches=[60, 60], name="BranchNet"), "tensors do not match"),
     (lambda c: c["architecture"].update(branches="60,60"), "bad branches"),
     # fields of the wrong type (issue 14): a ModelFileError, never another exception
     (lambda c: c["history"].update(lr="fast"), "bad"),
@@ -351,7 +351,7 @@ def branch_model_dir(feature_rows, tmp_path):
     ([120], r"bad branches \[120\]"),
     ([60.0, 60.0], r"bad branches \[60\.0, 60\.0\]"),
     ([40, 40, 40], r"do not match the architecture"),
-    (None, r"do not match the architecture"),
+    (None, r"the architecture is named 'BranchNet', but its branches make a LabNet"),
 ])
 def test_model_info_refuses_branches_the_weights_do_not_make(branch_model_dir, branches, match, capsys):
     """model info showed whatever branches a re-saved model.json claimed (loading it was refused)."""
@@ -361,4 +361,29 @@ def test_model_info_refuses_branches_the_weights_do_not_make(branch_model_dir, b
     with pytest.raises(ModelFileError, match=match):
         read_model_facts(branch_model_dir)
     assert cli.main(["model", "info", str(branch_model_dir)]) == 2
+    _one_line(capsys.readouterr().err, "model.json")
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda c: c["architecture"].update(name="LabNet"), r"named 'LabNet', but its branches make a BranchNet"),
+    (lambda c: c["architecture"].update(name="ResNet"), r"named 'ResNet', but its branches make a BranchNet"),
+    (lambda c: c["params"].update(branches=[100, 20]), r"params branches \[100, 20\] are not the network's \[60, 60\]"),
+    (lambda c: c["params"].update(branches=[120]), r"params branches \[120\] are not the network's \[60, 60\]"),
+])
+def test_a_network_name_or_branch_parameter_the_weights_do_not_make_is_refused(branch_model_dir, edit, match,
+                                                                                 capsys):
+    """model.json's ``architecture.name`` and ``params.branches`` were only displayed or cloned, never checked: a
+    re-saved model could claim another network, and a clone of it would have trained one."""
+    from instrumentid.inference import LightClassifier, read_model_facts
+
+    _resave_with(branch_model_dir, edit)
+    with pytest.raises(ModelFileError, match=match):
+        InstrumentClassifier.load(branch_model_dir)
+    if "params" not in match:  # the numpy loader and model info read the architecture, not the training parameters
+        for load in (LightClassifier.load, read_model_facts):
+            with pytest.raises(ModelFileError, match=match):
+                load(branch_model_dir)
+    command = (["model", "info", str(branch_model_dir)] if "params" not in match
+               else ["export", str(branch_model_dir), "--onnx", str(branch_model_dir.parent / "x.onnx")])
+    assert cli.main(command) == 2 and not (branch_model_dir.parent / "x.onnx").exists()
     _one_line(capsys.readouterr().err, "model.json")
