@@ -705,8 +705,7 @@ def _attacks(envelope: np.ndarray, spectrum: _Spectrum, level_db, active, f0, y,
             if 0 in starts and frame <= round(s.rising_s * SR / hop_length):
                 climb = level_db[: frame + 1]
                 attack = not bool(np.all(climb >= np.maximum.accumulate(climb) - 1.0))
-        if attack and after - before.min() < s.regain_db and _same_pitch(f0, frame) and loops(peak_frame):
-            attack = False
+            attack = attack and not loops(peak_frame)  # a sampled note's loop point
         if attack and after > max(threshold_db, loudest_db - attack_db):
             starts.add(at)
             if after - before.min() >= rise_db:
@@ -890,8 +889,9 @@ def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: f
     note can be bent or slurred an octave) are one note when the level where they meet is more than ``decay_db`` dB
     under the attack's loudest frame so far (a slurred leap keeps its level); so is a run within a semitone of such a
     partial run (a stretched partial drifts). A run that starts more than ``any_db`` dB under that loudest frame
-    joins too, whatever its key, while the attack's first note still sounds in it (:func:`_wavers`). Each group of
-    joined runs takes the key that covers most of its frames.
+    joins too, whatever its key, while the attack's first note still sounds in it: over its frames, the first run's
+    harmonics (at its median YIN pitch) carry ``wobble_db`` dB more power per bin than the bins between them
+    (:func:`_harmonic_share_db`). Each group of joined runs takes the key that covers most of its frames.
 
     Parameters
     ----------
@@ -904,7 +904,8 @@ def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: f
     decay_db : float
         How far the level must have decayed, in dB.
     any_db, wobble_db : float
-        See :func:`_wavers`.
+        How far the level must have decayed for any run to join, and how much the first run's harmonics must still
+        stand out of the bins between them, in dB.
     spectrum : _Spectrum
     f0 : np.ndarray [shape=(n_frames,)]
         YIN's pitch per frame, in Hz.
@@ -919,15 +920,22 @@ def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: f
         return any(abs(abs(a - b) - k) <= 1 for k in (19, 24, 28, 31, 34, 36))
 
     groups = [[runs[0]]]
+    first_hz = None  # the attack's first note (its median YIN pitch), measured once a run lies deep enough
     for run in runs[1:]:
         group = groups[-1]
         boundary = run[0]
-        decayed = level_db[max(boundary - 2, 0): boundary + 3].max() < level_db[start: boundary + 1].max() - decay_db
+        level, loudest = level_db[max(boundary - 2, 0): boundary + 3].max(), level_db[start: boundary + 1].max()
+        decayed = level < loudest - decay_db
         # related to a key of the group, or within a semitone of one of its partials (a stretched partial drifts)
         related = any(partial(run[2], other[2]) for other in group) or any(
             abs(run[2] - other[2]) <= 1 and partial(other[2], group[0][2]) for other in group)
-        if (decayed and related) or _wavers(runs, run, level_db, start, any_db=any_db, spectrum=spectrum, f0=f0,
-                                            wobble_db=wobble_db):
+        # deeper still, any run while the first note still sounds in it: a decaying piano's low rumble or noise
+        # moves YIN's pitch while the string sounds on; after a slur from a decaying note (a guitar's), the old
+        # harmonics are gone
+        if not (decayed and related) and level < loudest - any_db:
+            first_hz = _run_hz(runs[0], f0) if first_hz is None else first_hz
+            decayed = related = _harmonic_share_db(spectrum, first_hz, run[0], run[1]) >= wobble_db
+        if decayed and related:
             group.append(run)
         else:
             groups.append([run])
@@ -944,24 +952,14 @@ def _merge_partials(runs: list, level_db: np.ndarray, start: int, *, decay_db: f
     return out
 
 
-def _wavers(runs: list, run: tuple, level_db: np.ndarray, start: int, *, any_db: float, spectrum: _Spectrum,
-            f0: np.ndarray, wobble_db: float) -> bool:
-    """Whether ``run`` is the attack's first note still sounding deep in its decay, whatever YIN reads there.
+def _run_hz(run: tuple, f0: np.ndarray) -> float:
+    """The median YIN pitch of a pitch run ``(lo, hi, key)``, in Hz.
 
-    True when ``run`` starts more than ``any_db`` dB under the attack's loudest frame so far and, over its frames, the
-    harmonics of the attack's first run (its median YIN pitch) still carry ``wobble_db`` dB more power per bin than
-    the bins between them (:func:`_harmonic_share_db`): a decaying piano's low rumble or noise moves YIN's pitch
-    while the string sounds on; after a slur from a decaying note (a guitar's), the old harmonics are gone.
+    Over its frames within a semitone of its key (the key's pitch if none is).
     """
-    if level_db[max(run[0] - 2, 0): run[0] + 3].max() >= level_db[start: run[0] + 1].max() - any_db:
-        return False
-    first = runs[0]
-    track = f0[first[0]: first[1]]
-    keys = dsp.hz_to_midi(track)
-    near = track[np.abs(keys - first[2]) <= 1.0]
-    f0_hz = float(np.median(near)) if near.size else float(dsp.midi_to_hz(first[2]))
-    share = _harmonic_share_db(spectrum, f0_hz, run[0], run[1])
-    return share >= wobble_db
+    track = f0[run[0]: run[1]]
+    near = track[np.abs(dsp.hz_to_midi(track) - run[2]) <= 1.0]
+    return float(np.median(near)) if near.size else float(dsp.midi_to_hz(run[2]))
 
 
 def _rings_on(previous: Note, level_db: np.ndarray, spectrum: _Spectrum, start: int, end: int, *, frame_s: float,
